@@ -1,0 +1,146 @@
+"""The emulated MGD chip: parameters on synapses, a perturbation source, a global cost line
+and one lock-in integrator per synapse, all as arrays owned by the Numba kernels.
+
+Layering: the chip knows *what the hardware is* and how to advance it by n steps
+(:meth:`Chip.advance`); when evaluations happen, logging and stopping belong to
+:mod:`hwsim.learn`.
+"""
+
+import numpy as np
+
+from hwsim.chip.network import MLP
+from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period
+from hwsim.exceptions import ConfigError
+from hwsim.kernels import mgd as _k
+from hwsim.kernels.mlp import mlp_cost
+
+
+class Chip:
+    """An MLP chip trained on-chip by MGD.
+
+    Parameters
+    ----------
+    network : MLP
+    X, Y : arrays (N, n_in), (N, n_out)
+        Training samples the chip's input port is fed, in a seeded order reshuffled each epoch.
+    theta0 : array (P,)
+        Initial parameters (weight units).
+    seed : int
+        Master seed of the counter-based random streams (codes, data order).
+    perturbation : {"cdma", "walsh", "fdma", "tdma"}
+    mode : {"discrete", "analog"}
+    amplitude : float
+        Δ, the norm of the perturbation vector (weight units), > 0.
+    eta : float
+        η, learning rate, >= 0.
+    tau_p, tau_x, tau_theta : int
+        Steps a code value is held, steps an input is held, steps between updates
+        (discrete) or the G low-pass time constant (analog); each >= 1.
+    tau_hp : float
+        High-pass time constant of the cost line in analog mode (steps), > 0.
+    fdma_period : int
+        FDMA period in code steps (0 = automatic, 2P + 2).
+    cost_fn, model : optional
+        A jitted cost callback and its data tuple replacing the MLP (analytic costs in tests,
+        or a chip-in-the-loop stand-in).
+
+    References
+    ----------
+    McCaughan, Oripov et al., APL Mach. Learn. 1, 026118 (2023), Sec. II.
+    """
+
+    def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
+                 amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
+                 fdma_period=0, cost_fn=None, model=None):
+        if perturbation not in CODES:
+            raise ConfigError(f"mgd.perturbation = {perturbation!r}: allowed: {', '.join(CODES)}")
+        if mode not in MODES:
+            raise ConfigError(f"mgd.mode = {mode!r}: allowed: {', '.join(MODES)}")
+        self.network = network
+        self.theta = np.array(theta0, dtype=np.float64)
+        P = self.theta.shape[0]
+        if network is not None and P != network.n_params:
+            raise ConfigError(f"theta0 has {P} entries; the network has {network.n_params}")
+        if cost_fn is None:
+            cost_fn, model = mlp_cost, network.model(X, Y)
+        self.cost_fn, self.model = cost_fn, model
+        self.n_samples = int(len(X))
+        self.perturbation, self.mode = perturbation, mode
+        self.P = P
+        self.grad = np.zeros(P)
+        self.pert = np.zeros(P)
+        self.order = np.zeros(self.n_samples, dtype=np.int64)
+        self.ip = np.zeros(_k.IP_SIZE, dtype=np.int64)
+        self.ip[_k.IP_CODE] = CODES[perturbation]
+        self.ip[_k.IP_MODE] = MODES[mode]
+        self.ip[_k.IP_TAU_P] = tau_p
+        self.ip[_k.IP_TAU_X] = tau_x
+        self.ip[_k.IP_TAU_THETA] = tau_theta
+        self.ip[_k.IP_SEED] = seed
+        self.ip[_k.IP_N_SAMPLES] = self.n_samples
+        self.ip[_k.IP_PERIOD] = code_period(perturbation, P, fdma_period)
+        self.fp = np.zeros(_k.FP_SIZE)
+        self.fp[_k.FP_AMPLITUDE] = amplitude
+        self.fp[_k.FP_ETA] = eta
+        self.fp[_k.FP_TAU_HP] = tau_hp
+        self.fp[_k.FP_CODE_AMP] = code_amplitude(perturbation, amplitude, P)
+        self.ist = np.zeros(_k.IST_SIZE, dtype=np.int64)
+        self.ist[_k.IST_ORDER_EPOCH] = -1
+        self.fst = np.zeros(_k.FST_SIZE)
+        self._out = np.zeros(2)
+
+    @property
+    def step(self) -> int:
+        """Hardware steps taken so far (an integer: hardware time is step * dt)."""
+        return int(self.ist[_k.IST_STEP])
+
+    @property
+    def updates(self) -> int:
+        """Weight updates applied so far."""
+        return int(self.ist[_k.IST_UPDATES])
+
+    @property
+    def code_period(self) -> int:
+        """Code period in code steps (Walsh H, FDMA M, TDMA P; 0 for CDMA)."""
+        return int(self.ip[_k.IP_PERIOD])
+
+    def advance(self, n_steps: int) -> int:
+        """Run ``n_steps`` hardware steps; returns a kernel status (0 = ok).
+
+        On a non-finite cost the chip stops at that step (``bad_step``) with state intact.
+        """
+        return int(_k.run_steps(int(n_steps), self.cost_fn, self.model, self.theta, self.grad,
+                                self.pert, self.order, self.ip, self.fp, self.ist, self.fst,
+                                self._out))
+
+    @property
+    def bad_step(self) -> int:
+        return int(self.ist[_k.IST_BAD_STEP])
+
+    def nonfinite_component(self) -> str:
+        """Name the first non-finite state entry (for divergence messages), or "cost"."""
+        for name, arr in (("weight", self.theta), ("accumulator G", self.grad),
+                          ("perturbation", self.pert)):
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if bad.size:
+                where = self.network.describe_param(int(bad[0])) if self.network else f"[{bad[0]}]"
+                return f"{name} {where} = {arr[bad[0]]}"
+        if not np.isfinite(self.fst).all():
+            return "cost line"
+        return "cost"
+
+    _STATE = ("theta", "grad", "pert", "ist", "fst")
+
+    def get_state(self) -> dict:
+        """Copy of every state array (the permutation ``order`` is derived, not stored)."""
+        return {name: getattr(self, name).copy() for name in self._STATE}
+
+    def set_state(self, state: dict) -> None:
+        """Restore :meth:`get_state` output; the next :meth:`advance` continues bit-identically."""
+        for name in self._STATE:
+            arr = np.asarray(state[name])
+            cur = getattr(self, name)
+            if arr.shape != cur.shape:
+                raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs {cur.shape}")
+            cur[...] = arr
+        self.ist[_k.IST_ORDER_EPOCH] = -1  # rebuild the data order lazily

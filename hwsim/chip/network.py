@@ -1,0 +1,130 @@
+"""Network topology of the chip: a multilayer perceptron over one flat parameter vector.
+
+Layout of ``theta`` (shared with :mod:`hwsim.kernels.mlp`): layer by layer, the weights
+``W_l`` (n_{l+1}, n_l) row-major then the biases ``b_l`` (n_{l+1},). Biases are ordinary
+parameters: perturbed and trained like weights. P = sum_l n_{l+1} (n_l + 1)
+(mgd.md fact 6: 9 for 2-2-1, h(n+2)+1 for n-h-1).
+"""
+
+import math
+
+import numpy as np
+
+from hwsim.exceptions import ConfigError
+from hwsim.kernels import mlp as _k
+from hwsim.kernels._config import jit
+from hwsim.kernels.hashing import STREAM_INIT, hash4, uniform01
+
+ACTIVATIONS = {"sigmoid": _k.SIGMOID, "relu": _k.RELU, "tanh": _k.TANH, "linear": _k.LINEAR,
+               "softmax": _k.SOFTMAX}
+COSTS = {"mse": _k.MSE, "cross_entropy": _k.CROSS_ENTROPY}
+
+
+def n_params(sizes) -> int:
+    """Number of parameters (weights and biases) of an MLP with layer ``sizes``."""
+    return int(sum(sizes[l + 1] * (sizes[l] + 1) for l in range(len(sizes) - 1)))
+
+
+@jit
+def _fill_uniform(out, seed, low, high, scale):
+    for i in range(out.shape[0]):
+        out[i] = low + (high - low) * uniform01(hash4(seed, STREAM_INIT, 0, i)) * scale[i]
+
+
+class MLP:
+    """A fully connected network as the chip implements it.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``[n_in, h_1, ..., n_out]``, at least two entries, each >= 1.
+    activation : {"sigmoid", "relu", "tanh"}
+        Hidden-layer activation.
+    output_activation : {"auto", "sigmoid", "relu", "tanh", "linear", "softmax"}
+        "auto" is softmax for cross-entropy, else ``activation``.
+    cost : {"mse", "cross_entropy"}
+        Per-sample cost: mean over outputs of squared error, or softmax cross-entropy.
+
+    Raises
+    ------
+    ConfigError
+        Unknown names or inconsistent choices.
+    """
+
+    def __init__(self, sizes, activation="sigmoid", output_activation="auto", cost="mse"):
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        if self.sizes.ndim != 1 or len(self.sizes) < 2 or (self.sizes < 1).any():
+            raise ConfigError(f"network.sizes = {list(sizes)}: need >= 2 layer widths, each >= 1")
+        for key, val, allowed in (("activation", activation, ("sigmoid", "relu", "tanh")),
+                                  ("cost", cost, tuple(COSTS))):
+            if val not in allowed:
+                raise ConfigError(f"network.{key} = {val!r}: allowed: {', '.join(allowed)}")
+        if output_activation == "auto":
+            output_activation = "softmax" if cost == "cross_entropy" else activation
+        if output_activation not in ACTIVATIONS:
+            raise ConfigError(f"network.output_activation = {output_activation!r}: "
+                              f"allowed: auto, {', '.join(ACTIVATIONS)}")
+        if cost == "cross_entropy" and output_activation != "softmax":
+            raise ConfigError("network.cost = 'cross_entropy' needs output_activation 'softmax'")
+        self.activation = activation
+        self.output_activation = output_activation
+        self.cost = cost
+        self.kinds = np.array([ACTIVATIONS[activation], ACTIVATIONS[output_activation],
+                               COSTS[cost]], dtype=np.int64)
+        self.n_params = n_params(self.sizes)
+
+    def layer_slices(self, l):
+        """Slices of ``theta`` holding layer ``l``'s weights (reshape to (n_out, n_in)) and biases."""
+        off = n_params(self.sizes[: l + 1]) if l > 0 else 0
+        nin, nout = int(self.sizes[l]), int(self.sizes[l + 1])
+        return slice(off, off + nin * nout), slice(off + nin * nout, off + nin * nout + nout)
+
+    def describe_param(self, i: int) -> str:
+        """Human name of parameter ``i``, e.g. ``layer0.W[3, 5]`` or ``layer1.b[2]``."""
+        for l in range(len(self.sizes) - 1):
+            w, b = self.layer_slices(l)
+            if w.start <= i < w.stop:
+                r, c = divmod(i - w.start, int(self.sizes[l]))
+                return f"layer{l}.W[{r}, {c}]"
+            if b.start <= i < b.stop:
+                return f"layer{l}.b[{i - b.start}]"
+        raise IndexError(i)
+
+    def init_params(self, seed: int, scheme="xavier", low=0.0, high=1.0, dtype=np.float64):
+        """Initial parameters from the counter hash (stream ``init``).
+
+        "xavier": weights U[-a, a), a = sqrt(6 / (n_in + n_out)) (Glorot & Bengio 2010),
+        biases 0. "uniform": every parameter U[low, high) (mgd.md fact 7 uses U[0, 1)).
+        Returns an array (P,) of ``dtype``.
+        """
+        theta = np.empty(self.n_params, dtype=np.float64)
+        if scheme == "uniform":
+            _fill_uniform(theta, seed, low, high, np.ones(self.n_params))
+        elif scheme == "xavier":
+            scale = np.zeros(self.n_params)
+            a = np.zeros(self.n_params)
+            for l in range(len(self.sizes) - 1):
+                w, _ = self.layer_slices(l)
+                scale[w] = 1.0
+                a[w] = math.sqrt(6.0 / (self.sizes[l] + self.sizes[l + 1]))
+            _fill_uniform(theta, seed, 0.0, 1.0, scale)
+            theta = np.where(scale > 0, (2.0 * theta - 1.0) * a, 0.0)
+        else:
+            raise ConfigError(f"network.init = {scheme!r}: allowed: xavier, uniform")
+        return theta.astype(dtype)
+
+    def model(self, X, Y):
+        """The kernel data tuple ``(X, Y, sizes, kinds, buf)`` for :func:`hwsim.kernels.mlp.mlp_cost`."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        Y = np.ascontiguousarray(Y, dtype=np.float64)
+        if X.shape[1] != self.sizes[0] or Y.shape[1] != self.sizes[-1]:
+            raise ConfigError(f"network.sizes = {self.sizes.tolist()}: the task has "
+                              f"{X.shape[1]} inputs and {Y.shape[1]} outputs")
+        return (X, Y, self.sizes, self.kinds, np.zeros(int(self.sizes[1:].sum())))
+
+    def evaluate(self, theta, X, Y, labels):
+        """Mean cost and accuracy of the unperturbed network on (X, Y, labels): ``(cost, acc)``."""
+        X, Y, sizes, kinds, buf = self.model(X, Y)
+        out = np.zeros(2)
+        _k.evaluate(theta, X, Y, np.asarray(labels, dtype=np.int64), sizes, kinds, buf, out)
+        return float(out[0]), float(out[1])

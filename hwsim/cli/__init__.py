@@ -1,0 +1,59 @@
+"""The ``hwsim`` command: a thin layer over library functions.
+
+``main(argv=None) -> ExitCode``. A :class:`hwsim.exceptions.HwsimError` prints one line on
+stderr and returns ``USAGE_ERROR`` (or ``DIVERGED``); library code never calls ``sys.exit``.
+"""
+
+import argparse
+import enum
+import sys
+
+from hwsim import __version__
+from hwsim.exceptions import DivergenceError, HwsimError
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes of ``hwsim``."""
+
+    OK = 0
+    ERROR = 1  #: unexpected internal error (a bug: please report it)
+    USAGE_ERROR = 2  #: bad config, profile, arguments or run folder
+    DIVERGED = 3  #: the run hit NaN/Inf; the run folder keeps what was measured
+    INTERRUPTED = 130  #: Ctrl-C or SIGTERM; the run folder holds a checkpoint to --resume
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hwsim.cli import run as run_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="hwsim",
+        description="Emulate neuromorphic chips that train on-chip with multiplexed gradient descent.")
+    parser.add_argument("--version", action="version", version=f"hwsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> ExitCode:
+    """Entry point of the ``hwsim`` command; returns an :class:`ExitCode`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.USAGE_ERROR
+    try:
+        return ExitCode(args.func(args))
+    except DivergenceError as e:
+        print(f"hwsim: {e}", file=sys.stderr)
+        return ExitCode.DIVERGED
+    except HwsimError as e:
+        print(f"hwsim: error: {e}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    except KeyboardInterrupt:
+        print("hwsim: interrupted; the run folder holds a checkpoint (hwsim run --resume DIR)",
+              file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def console_main() -> None:  # pragma: no cover - the installed script
+    sys.exit(int(main()))

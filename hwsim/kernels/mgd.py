@@ -1,0 +1,196 @@
+"""The MGD hot loop: advance a chip through many hardware steps in one call.
+
+Implements one discrete step of mgd.md (McCaughan, Oripov et al., APL Mach. Learn. 1,
+026118 (2023), Sec. II) and the analog variant (first-order high-pass of C, low-pass of G):
+
+1. every ``tau_x`` steps present the next sample (baseline stale);
+2. every ``tau_theta`` steps theta <- theta - eta * G, G <- 0 (baseline stale);
+3. every ``tau_p`` steps draw the perturbation code;
+4. C = cost(theta + pert); 5. C0 = cost(theta) when stale; C~ = C - C0;
+6. G += C~ * pert / amplitude**2.
+
+All state lives in arrays the caller owns (structure of arrays), so a call can stop at any
+step and the next call continues bit-identically. ``cost_fn`` is any jitted function
+``cost_fn(model, theta, pert, sample, want_base, out)``: the MLP of
+:mod:`hwsim.kernels.mlp`, or an analytic cost in tests.
+"""
+
+import math
+
+import numpy as np
+
+from hwsim.kernels._config import jit
+from hwsim.kernels.hashing import (
+    STREAM_DATA_ORDER,
+    STREAM_FDMA_PHASE,
+    cdma_sign,
+    hash4,
+    uniform01,
+)
+
+# Codes and modes (names in hwsim.chip.perturbation).
+CDMA, WALSH, FDMA, TDMA = 0, 1, 2, 3
+DISCRETE, ANALOG = 0, 1
+
+# ip: int64 parameters.
+IP_CODE, IP_MODE, IP_TAU_P, IP_TAU_X, IP_TAU_THETA, IP_SEED, IP_N_SAMPLES, IP_PERIOD = range(8)
+IP_SIZE = 8
+# fp: float64 parameters. FP_CODE_AMP is the per-element code amplitude A.
+FP_AMPLITUDE, FP_ETA, FP_TAU_HP, FP_CODE_AMP = range(4)
+FP_SIZE = 4
+# ist: int64 state. IST_ORDER_EPOCH: epoch whose permutation ``order`` holds (-1: none).
+IST_STEP, IST_SAMPLE, IST_STALE, IST_ORDER_EPOCH, IST_STATUS, IST_BAD_STEP, IST_UPDATES = range(7)
+IST_SIZE = 7
+# fst: float64 state: baseline C0, last C, last C~, analog filter memory (previous C).
+FST_C0, FST_C, FST_CTILDE, FST_CPREV = range(4)
+FST_SIZE = 4
+
+STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
+
+
+@jit
+def popcount64(v):
+    """Number of set bits of a non-negative int64."""
+    c = 0
+    while v:
+        v &= v - 1
+        c += 1
+    return c
+
+
+@jit
+def shuffle_order(order, seed, epoch):
+    """Fisher-Yates permutation of 0..N-1 for ``epoch``, from the counter hash (thread-free)."""
+    n = order.shape[0]
+    for i in range(n):
+        order[i] = i
+    for i in range(n - 1, 0, -1):
+        j = int(uniform01(hash4(seed, STREAM_DATA_ORDER, epoch, i)) * (i + 1))
+        t = order[i]
+        order[i] = order[j]
+        order[j] = t
+
+
+@jit
+def fill_code(pert, ip, fp, k):
+    """Write the perturbation theta~ of code period ``k`` into ``pert`` (length P)."""
+    P = pert.shape[0]
+    code = ip[IP_CODE]
+    A = fp[FP_CODE_AMP]
+    if code == CDMA:
+        for i in range(P):
+            pert[i] = A * cdma_sign(ip[IP_SEED], k, i)
+    elif code == WALSH:
+        # Sylvester-Hadamard row i + 1 (row 0 is the constant row), column k mod H.
+        col = k % ip[IP_PERIOD]
+        for i in range(P):
+            pert[i] = -A if popcount64((i + 1) & col) & 1 else A
+    elif code == FDMA:
+        # Integer phase arithmetic keeps the code exactly periodic (field case E2).
+        M = ip[IP_PERIOD]
+        for i in range(P):
+            phi = 2.0 * math.pi * uniform01(hash4(ip[IP_SEED], STREAM_FDMA_PHASE, 0, i))
+            pert[i] = A * math.sin(2.0 * math.pi * (((i + 1) * k) % M) / M + phi)
+    else:  # TDMA: +amplitude on one parameter per slot
+        for i in range(P):
+            pert[i] = 0.0
+        pert[k % P] = A
+
+
+@jit
+def _next_sample(order, ip, ist):
+    """Advance the input presentation; returns the dataset index of the new sample."""
+    n = ip[IP_N_SAMPLES]
+    k = ist[IST_STEP] // ip[IP_TAU_X]
+    epoch = k // n
+    if ist[IST_ORDER_EPOCH] != epoch:
+        shuffle_order(order, ip[IP_SEED], epoch)
+        ist[IST_ORDER_EPOCH] = epoch
+    return order[k % n]
+
+
+@jit
+def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fst, out):
+    """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
+
+    Parameters
+    ----------
+    n_steps : int
+    cost_fn, model : jitted cost callback and its data tuple.
+    theta, grad, pert : float arrays (P,), parameters, accumulators G, current code.
+    order : int64 (N,), data-order permutation of the current epoch (derived state).
+    ip, fp, ist, fst : int/float parameter and state vectors (layout above).
+    out : float64 (2,), scratch for the cost callback.
+
+    Returns
+    -------
+    int
+        STATUS_OK, or a non-finite status; ``ist[IST_BAD_STEP]`` then names the step.
+    """
+    tau_p = ip[IP_TAU_P]
+    tau_x = ip[IP_TAU_X]
+    tau_theta = ip[IP_TAU_THETA]
+    analog = ip[IP_MODE] == ANALOG
+    eta = fp[FP_ETA]
+    inv_d2 = 1.0 / (fp[FP_AMPLITUDE] * fp[FP_AMPLITUDE])
+    P = theta.shape[0]
+    # Analog filter coefficients, time in units of dt.
+    a_hp = fp[FP_TAU_HP] / (fp[FP_TAU_HP] + 1.0)
+    lp_keep = tau_theta / (tau_theta + 1.0)
+    lp_new = 1.0 / (tau_theta + 1.0)
+    for _ in range(n_steps):
+        n = ist[IST_STEP]
+        new_input = n % tau_x == 0
+        if new_input:
+            ist[IST_SAMPLE] = _next_sample(order, ip, ist)
+            ist[IST_STALE] = 1
+        if n % tau_p == 0:
+            fill_code(pert, ip, fp, n // tau_p)
+        if not analog:
+            if n % tau_theta == 0 and n > 0:
+                if eta != 0.0:
+                    for i in range(P):
+                        theta[i] -= eta * grad[i]
+                    ist[IST_STALE] = 1
+                for i in range(P):
+                    grad[i] = 0.0
+                ist[IST_UPDATES] += 1
+            want_base = ist[IST_STALE] == 1
+            cost_fn(model, theta, pert, ist[IST_SAMPLE], want_base, out)
+            c = out[0]
+            if not math.isfinite(c):
+                ist[IST_STATUS] = STATUS_NONFINITE_COST
+                ist[IST_BAD_STEP] = n
+                return STATUS_NONFINITE_COST
+            if want_base:
+                if not math.isfinite(out[1]):
+                    ist[IST_STATUS] = STATUS_NONFINITE_BASE
+                    ist[IST_BAD_STEP] = n
+                    return STATUS_NONFINITE_BASE
+                fst[FST_C0] = out[1]
+                ist[IST_STALE] = 0
+            ct = c - fst[FST_C0]
+            s = ct * inv_d2
+            for i in range(P):
+                grad[i] += s * pert[i]
+        else:
+            cost_fn(model, theta, pert, ist[IST_SAMPLE], False, out)
+            c = out[0]
+            if not math.isfinite(c):
+                ist[IST_STATUS] = STATUS_NONFINITE_COST
+                ist[IST_BAD_STEP] = n
+                return STATUS_NONFINITE_COST
+            if new_input or n == 0:
+                fst[FST_CPREV] = c  # the high-pass restarts on a new input
+                ist[IST_STALE] = 0
+            ct = a_hp * (fst[FST_CTILDE] + c - fst[FST_CPREV])
+            fst[FST_CPREV] = c
+            s = ct * inv_d2
+            for i in range(P):
+                grad[i] = lp_keep * grad[i] + lp_new * (s * pert[i])
+                theta[i] -= eta * grad[i]
+            ist[IST_UPDATES] += 1
+        fst[FST_C] = c
+        fst[FST_CTILDE] = ct
+        ist[IST_STEP] = n + 1
+    return STATUS_OK

@@ -1,0 +1,185 @@
+"""MLP forward passes and costs on flat parameter vectors (the chip's inference path).
+
+Parameter layout (shared with :mod:`hwsim.chip.network`): for each layer l the weights
+``W_l`` of shape ``(n_{l+1}, n_l)`` row-major, then the biases ``b_l`` of shape
+``(n_{l+1},)``. Dot products use eight independent partial sums in a fixed order: that is
+deterministic (no fastmath reassociation) yet breaks the add-latency chain.
+"""
+
+import math
+
+import numpy as np
+
+from hwsim.kernels._config import jit
+
+# Activation and cost codes; names live in hwsim.chip.network.
+SIGMOID, RELU, TANH, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
+MSE, CROSS_ENTROPY = 0, 1
+
+
+@jit
+def _act(kind, s):
+    if kind == SIGMOID:
+        if s >= 0.0:
+            return 1.0 / (1.0 + math.exp(-s))
+        e = math.exp(s)
+        return e / (1.0 + e)
+    if kind == RELU:
+        return s if s > 0.0 else 0.0
+    if kind == TANH:
+        return math.tanh(s)
+    return s  # LINEAR, and SOFTMAX's logits (normalised in _output_cost)
+
+
+@jit
+def _dot(w, base, a, n):
+    """sum_j w[base + j] * a[j], eight partial sums in a fixed order."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    m = n - (n % 8)
+    for j in range(0, m, 8):
+        k = base + j
+        s0 += w[k] * a[j]
+        s1 += w[k + 1] * a[j + 1]
+        s2 += w[k + 2] * a[j + 2]
+        s3 += w[k + 3] * a[j + 3]
+        s4 += w[k + 4] * a[j + 4]
+        s5 += w[k + 5] * a[j + 5]
+        s6 += w[k + 6] * a[j + 6]
+        s7 += w[k + 7] * a[j + 7]
+    for j in range(m, n):
+        s0 += w[base + j] * a[j]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@jit
+def _dot_pert(w, p, base, a, n):
+    """sum_j (w[base + j] + p[base + j]) * a[j], same summation order as :func:`_dot`."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    m = n - (n % 8)
+    for j in range(0, m, 8):
+        k = base + j
+        s0 += (w[k] + p[k]) * a[j]
+        s1 += (w[k + 1] + p[k + 1]) * a[j + 1]
+        s2 += (w[k + 2] + p[k + 2]) * a[j + 2]
+        s3 += (w[k + 3] + p[k + 3]) * a[j + 3]
+        s4 += (w[k + 4] + p[k + 4]) * a[j + 4]
+        s5 += (w[k + 5] + p[k + 5]) * a[j + 5]
+        s6 += (w[k + 6] + p[k + 6]) * a[j + 6]
+        s7 += (w[k + 7] + p[k + 7]) * a[j + 7]
+    for j in range(m, n):
+        s0 += (w[base + j] + p[base + j]) * a[j]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@jit
+def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf):
+    """Run one sample through the MLP; returns the offset of the output layer in ``buf``.
+
+    ``buf`` (length ``sum(sizes[1:])``) receives every layer's activations; the output layer
+    holds pre-softmax logits when ``out_act`` is SOFTMAX. With ``use_pert`` the weights are
+    ``theta + pert`` (the perturbation is never written into ``theta``).
+    """
+    n_layers = sizes.shape[0] - 1
+    p = 0
+    in_off = -1  # -1: the input is x
+    out_off = 0
+    for l in range(n_layers):
+        nin = sizes[l]
+        nout = sizes[l + 1]
+        kind = out_act if l == n_layers - 1 else hidden_act
+        a_in = x if in_off < 0 else buf[in_off:in_off + nin]
+        bias0 = p + nin * nout
+        for o in range(nout):
+            if use_pert:
+                s = _dot_pert(theta, pert, p + o * nin, a_in, nin) + (theta[bias0 + o] + pert[bias0 + o])
+            else:
+                s = _dot(theta, p + o * nin, a_in, nin) + theta[bias0 + o]
+            buf[out_off + o] = _act(kind, s)
+        p = bias0 + nout
+        in_off = out_off
+        out_off += nout
+    return in_off
+
+
+@jit
+def output_cost(buf, off, y, out_act, cost):
+    """Cost of one sample from the output layer ``buf[off:off+n_out]`` against target ``y``.
+
+    MSE is the mean over outputs of (y_k - t_k)^2; cross-entropy is -sum_k t_k log softmax_k,
+    computed from logits with the log-sum-exp shift.
+    """
+    n = y.shape[0]
+    if out_act == SOFTMAX:
+        mx = buf[off]
+        for k in range(1, n):
+            if buf[off + k] > mx:
+                mx = buf[off + k]
+        z = 0.0
+        for k in range(n):
+            z += math.exp(buf[off + k] - mx)
+        lse = mx + math.log(z)
+        if cost == CROSS_ENTROPY:
+            c = 0.0
+            for k in range(n):
+                c -= y[k] * (buf[off + k] - lse)
+            return c
+        c = 0.0
+        for k in range(n):
+            d = math.exp(buf[off + k] - lse) - y[k]
+            c += d * d
+        return c / n
+    if cost == CROSS_ENTROPY:  # validated away; kept total for safety
+        c = 0.0
+        for k in range(n):
+            c -= y[k] * math.log(max(buf[off + k], 1e-300))
+        return c
+    c = 0.0
+    for k in range(n):
+        d = buf[off + k] - y[k]
+        c += d * d
+    return c / n
+
+
+@jit
+def mlp_cost(model, theta, pert, sample, want_base, out):
+    """MGD cost callback: ``out[0]`` = C(theta + pert), and ``out[1]`` = C(theta) if ``want_base``.
+
+    ``model`` is the tuple ``(X, Y, sizes, kinds, buf)`` built by :class:`hwsim.chip.network.MLP`
+    with ``kinds = [hidden_act, out_act, cost]``.
+    """
+    X, Y, sizes, kinds, buf = model
+    x = X[sample]
+    y = Y[sample]
+    off = forward(theta, pert, True, x, sizes, kinds[0], kinds[1], buf)
+    out[0] = output_cost(buf, off, y, kinds[1], kinds[2])
+    if want_base:
+        off = forward(theta, pert, False, x, sizes, kinds[0], kinds[1], buf)
+        out[1] = output_cost(buf, off, y, kinds[1], kinds[2])
+
+
+@jit
+def evaluate(theta, X, Y, labels, sizes, kinds, buf, out):
+    """Mean cost and accuracy of the unperturbed network on a dataset.
+
+    ``X`` (N, n_in), ``Y`` (N, n_out) targets, ``labels`` (N,) int class. Accuracy is argmax
+    for several outputs and threshold (y > 0.5) for one output. Writes ``out[0]`` = mean
+    cost, ``out[1]`` = accuracy.
+    """
+    n = X.shape[0]
+    nout = Y.shape[1]
+    cost_sum = 0.0
+    correct = 0
+    for i in range(n):
+        off = forward(theta, theta, False, X[i], sizes, kinds[0], kinds[1], buf)
+        cost_sum += output_cost(buf, off, Y[i], kinds[1], kinds[2])
+        if nout == 1:
+            pred = 1 if buf[off] > 0.5 else 0
+        else:
+            pred = 0
+            for k in range(1, nout):
+                if buf[off + k] > buf[off + pred]:
+                    pred = k
+        if pred == labels[i]:
+            correct += 1
+    out[0] = cost_sum / n
+    out[1] = correct / n

@@ -1,0 +1,261 @@
+"""The MGD trainer: build a chip from a run config, drive it on the timeline, log a run folder.
+
+Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, ``run``
+validates, builds and trains, and learned state lands in trailing-underscore attributes.
+"""
+
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+
+from hwsim import __version__
+from hwsim.chip.chip import Chip
+from hwsim.chip.network import MLP
+from hwsim.exceptions import DivergenceError, HwsimError
+from hwsim.kernels import mgd as _k
+from hwsim.runs import (
+    CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
+    atomic_write_bytes, load_checkpoint, read_metrics, save_checkpoint, write_json,
+)
+from hwsim.sim import Timeline, periodic
+from hwsim.tasks import load_task
+
+# Keys a resumed run may change: only how far it goes and when it stops.
+RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target"}
+
+
+def build_chip(cfg, dataset=None):
+    """Build ``(chip, network, dataset)`` for a run config (ideal devices).
+
+    Parameters
+    ----------
+    cfg : hwsim.config.RunConfig
+    dataset : hwsim.tasks.Dataset, optional
+        Reuse an already loaded dataset.
+    """
+    ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
+                              test_fraction=cfg.task.test_fraction, seed=cfg.seed)
+    n = cfg.network
+    net = MLP(n.sizes, n.activation, n.output_activation, n.cost)
+    theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high)
+    m = cfg.mgd
+    chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
+                mode=m.mode, amplitude=m.amplitude, eta=m.eta, tau_p=m.tau_p, tau_x=m.tau_x,
+                tau_theta=m.tau_theta, tau_hp=m.tau_hp, fdma_period=m.fdma_period)
+    return chip, net, ds
+
+
+def _config_text(cfg) -> bytes:
+    import numba
+    import simpy
+
+    # Versions go in a comment so the file stays a valid config for ``hwsim run``.
+    head = (f"# fully resolved by hwsim {__version__} (numpy {np.__version__}, "
+            f"numba {numba.__version__}, simpy {simpy.__version__})\n")
+    return (head + tomli_w.dumps(cfg.to_dict())).encode("utf-8")
+
+
+class MGDTrainer:
+    """Train an emulated chip with MGD as a run config says, writing a run folder.
+
+    Parameters
+    ----------
+    config : hwsim.config.RunConfig
+        Validated run configuration.
+    out_dir : path or None
+        Run folder (config.toml, metrics.csv, summary.json, checkpoint.npz); None keeps
+        everything in memory.
+    progress : bool
+        Show a tqdm progress bar (steps/s, hardware time, test accuracy) on stderr.
+    force : bool
+        Allow starting a new run in a folder that already holds one (its files are replaced).
+
+    Attributes
+    ----------
+    chip_ : Chip
+    network_ : MLP
+    dataset_ : hwsim.tasks.Dataset
+    metrics_ : list of dict
+        One row per evaluation tick (columns of :data:`hwsim.runs.METRICS_COLUMNS`).
+    summary_ : dict
+        What summary.json holds.
+    status_ : {"completed", "target_reached", "diverged", "interrupted"}
+    """
+
+    def __init__(self, config, *, out_dir=None, progress=False, force=False):
+        self.config = config
+        self.out_dir = out_dir
+        self.progress = progress
+        self.force = force
+
+    # -- run folder -------------------------------------------------------------------------
+    def _prepare_folder(self, resume):
+        if self.out_dir is None:
+            return None
+        out = Path(self.out_dir)
+        if resume:
+            if not (out / CHECKPOINT_NAME).exists():
+                raise HwsimError(f"{out}: no {CHECKPOINT_NAME} to resume from")
+            return out
+        if out.exists() and not self.force and any(
+                (out / f).exists() for f in (METRICS_NAME, SUMMARY_NAME, CHECKPOINT_NAME)):
+            raise HwsimError(f"{out}: already holds a run; choose another --out, "
+                             "--resume it, or pass --force to replace it")
+        out.mkdir(parents=True, exist_ok=True)
+        for f in (CHECKPOINT_NAME, SUMMARY_NAME):
+            (out / f).unlink(missing_ok=True)
+        return out
+
+    # -- evaluation tick --------------------------------------------------------------------
+    def _evaluate(self, step):
+        chip, net, ds = self.chip_, self.network_, self.dataset_
+        train_cost, train_acc = net.evaluate(chip.theta, ds.X_train, ds.Y_train, ds.labels_train)
+        test_cost, test_acc = net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test)
+        row = {"step": int(step), "hardware_time_s": step * self.config.sim.dt,
+               "updates": chip.updates, "train_cost": train_cost, "train_accuracy": train_acc,
+               "test_cost": test_cost, "test_accuracy": test_acc}
+        self.metrics_.append(row)
+        if self._writer is not None:
+            self._writer.write(row)
+        if not (math.isfinite(train_cost) and np.isfinite(chip.theta).all()):
+            self._diverge(step, chip.nonfinite_component())
+        elif (self.config.sim.stop_at_target
+              and test_acc >= self.config.sim.target_accuracy):
+            self._timeline.stop("target_reached")
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"hw {step * self.config.sim.dt:.4g} s, test acc {test_acc:.3f}",
+                                      refresh=False)
+
+    def _diverge(self, step, component):
+        self.divergence_ = (f"diverged at step {step}: non-finite {component}; the learning "
+                            f"rate eta = {self.config.mgd.eta} or amplitude = "
+                            f"{self.config.mgd.amplitude} is likely too high")
+        if self._timeline is not None:
+            self._timeline.stop("diverged")
+
+    # -- main -------------------------------------------------------------------------------
+    def run(self, *, resume=False):
+        """Train; returns ``self``.
+
+        Parameters
+        ----------
+        resume : bool
+            Continue the run in ``out_dir`` from its checkpoint (bit-identical to a run that
+            was never stopped).
+
+        Raises
+        ------
+        HwsimError
+            The folder already holds a run (without ``force``) or has nothing to resume.
+        DivergenceError
+            NaN/Inf in the cost, weights or accumulators, after saving everything measured
+            (summary status "diverged"; ``summary_`` and ``metrics_`` stay readable).
+        KeyboardInterrupt
+            Re-raised after saving a checkpoint and summary with status "interrupted".
+        """
+        cfg = self.config
+        wall0 = time.perf_counter()
+        out = self._prepare_folder(resume)
+        self.chip_, self.network_, self.dataset_ = build_chip(cfg)
+        chip = self.chip_
+        self.metrics_, self._writer, self._bar, self._timeline = [], None, None, None
+        self.divergence_ = None
+        every = cfg.sim.eval_every
+        if resume:
+            state = load_checkpoint(out / CHECKPOINT_NAME)
+            chip.set_state(state)
+            # Keep exactly the rows an uninterrupted run has by this step (drops a torn line
+            # and the extra end-of-run row of a shorter run).
+            self.metrics_ = [r for r in read_metrics(out / METRICS_NAME)
+                             if r["step"] <= chip.step and r["step"] % every == 0]
+        if out is not None:
+            atomic_write_bytes(out / CONFIG_NAME, _config_text(cfg))
+            self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
+        total = cfg.sim.total_steps()
+        start = chip.step
+
+        # Compile before timing so steps_per_s measures the training loop only.
+        t0 = time.perf_counter()
+        chip.advance(0)
+        self.network_.evaluate(chip.theta, self.dataset_.X_test[:1], self.dataset_.Y_test[:1],
+                               self.dataset_.labels_test[:1])
+        compile_s = time.perf_counter() - t0
+
+        kernel_s = [0.0]
+
+        def advance(n):
+            t = time.perf_counter()
+            status = chip.advance(n)
+            kernel_s[0] += time.perf_counter() - t
+            return status
+
+        if self.progress:
+            from tqdm.auto import tqdm
+            self._bar = tqdm(total=total, initial=start, unit="step", unit_scale=True,
+                             dynamic_ncols=True, desc="hwsim")
+        on_chunk = (lambda s: self._bar.update(s - self._bar.n)) if self._bar else None
+        max_chunk = max(100, int(3e7 // (2 * chip.P + 50)))
+        self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
+                                       max_chunk=max_chunk, on_chunk=on_chunk)
+        tl.process(periodic(tl.env, every, self._evaluate))
+        status = "completed"
+        try:
+            if start == 0 and not self.metrics_:
+                self._evaluate(0)
+            if self.divergence_ is None and start < total:
+                tl.run(total)
+            if tl.status != _k.STATUS_OK and self.divergence_ is None:
+                which = "cost" if tl.status == _k.STATUS_NONFINITE_COST else "baseline cost"
+                self._diverge(chip.bad_step, f"{which} ({chip.nonfinite_component()})")
+            if not self.metrics_ or self.metrics_[-1]["step"] != chip.step:
+                self._evaluate(chip.step)  # the end of the run, once
+            if self.divergence_ is not None:
+                status = "diverged"
+            elif tl.stop_reason == "target_reached":
+                status = "target_reached"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+            self.status_ = status
+            self.summary_ = self._summary(status, start, wall0, kernel_s[0], compile_s)
+            if out is not None:
+                self._writer.close()
+                save_checkpoint(out / CHECKPOINT_NAME, chip.get_state())
+                write_json(out / SUMMARY_NAME, self.summary_)
+        if self.divergence_ is not None:
+            raise DivergenceError(self.divergence_)
+        return self
+
+    def _summary(self, status, start, wall0, kernel_s, compile_s):
+        cfg, chip = self.config, self.chip_
+        rows = self.metrics_
+        acc = [r["test_accuracy"] for r in rows]
+        hit = next((r for r in rows if r["test_accuracy"] >= cfg.sim.target_accuracy), None)
+        done = chip.step - start
+        return {
+            "status": status,
+            "message": self.divergence_,
+            "final_test_accuracy": acc[-1] if acc else None,
+            "best_test_accuracy": max(acc) if acc else None,
+            "final_train_cost": rows[-1]["train_cost"] if rows else None,
+            "final_test_cost": rows[-1]["test_cost"] if rows else None,
+            "target_accuracy": cfg.sim.target_accuracy,
+            "steps_to_target": hit["step"] if hit else None,
+            "time_to_target_s": hit["hardware_time_s"] if hit else None,
+            "steps": chip.step,
+            "hardware_time_s": chip.step * cfg.sim.dt,
+            "updates": chip.updates,
+            "n_params": chip.P,
+            "wall_s": time.perf_counter() - wall0,
+            "compile_s": compile_s,
+            "steps_per_s": done / kernel_s if kernel_s > 0 else None,
+            "seed": cfg.seed,
+            "hwsim_version": __version__,
+        }

@@ -1,0 +1,91 @@
+"""Task datasets: XOR, N-bit parity and scikit-learn's bundled handwritten digits.
+
+Every task yields inputs ``X`` (N, n_in) float64, one-hot or scalar targets ``Y``
+(N, n_out) float64 and integer labels (N,). Digits are split into a stratified held-out test
+set that training never sees. XOR and parity are complete truth tables: the task *is* the
+table, so train and test are the same 2^bits patterns (there is nothing to hold out).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.exceptions import ConfigError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A task's arrays. Shapes: ``X_*`` (N, n_in), ``Y_*`` (N, n_out), ``labels_*`` (N,)."""
+
+    name: str
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    labels_train: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+    labels_test: np.ndarray
+
+    @property
+    def n_in(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.Y_train.shape[1]
+
+
+def _parity(bits: int) -> Dataset:
+    n = 2**bits
+    X = ((np.arange(n)[:, None] >> np.arange(bits - 1, -1, -1)) & 1).astype(np.float64)
+    labels = (X.sum(axis=1) % 2).astype(np.int64)
+    Y = labels[:, None].astype(np.float64)
+    name = "xor" if bits == 2 else f"parity{bits}"
+    return Dataset(name, X, Y, labels, X.copy(), Y.copy(), labels.copy())
+
+
+def _digits(test_fraction: float, seed: int) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    X = data.data.astype(np.float64) / 16.0  # pixel intensities 0..16 -> [0, 1]
+    labels = data.target.astype(np.int64)
+    X_tr, X_te, l_tr, l_te = train_test_split(
+        X, labels, test_size=test_fraction, stratify=labels, random_state=seed % 2**32
+    )
+    eye = np.eye(10)
+    return Dataset(
+        "digits",
+        np.ascontiguousarray(X_tr), eye[l_tr], l_tr,
+        np.ascontiguousarray(X_te), eye[l_te], l_te,
+    )
+
+
+TASKS = ("xor", "parity", "digits")
+
+
+def load_task(name: str, *, bits: int = 4, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+    """Build the dataset of a task.
+
+    Parameters
+    ----------
+    name : {"xor", "parity", "digits"}
+    bits : int
+        Input bits of the parity task (2^bits patterns).
+    test_fraction : float
+        Held-out share of the digits set (stratified by class), in (0, 1).
+    seed : int
+        Seed of the digits split.
+
+    Raises
+    ------
+    ConfigError
+        Unknown task name.
+    """
+    if name == "xor":
+        return _parity(2)
+    if name == "parity":
+        return _parity(bits)
+    if name == "digits":
+        return _digits(test_fraction, seed)
+    raise ConfigError(f"task.name = {name!r}: unknown task; allowed: {', '.join(TASKS)}")
