@@ -23,7 +23,7 @@ from hwsim.kernels._config import jit
 from hwsim.kernels.hashing import (
     STREAM_DATA_ORDER,
     STREAM_FDMA_PHASE,
-    cdma_sign,
+    STREAM_CDMA,
     hash4,
     uniform01,
 )
@@ -78,8 +78,14 @@ def fill_code(pert, ip, fp, k):
     code = ip[IP_CODE]
     A = fp[FP_CODE_AMP]
     if code == CDMA:
-        for i in range(P):
-            pert[i] = A * cdma_sign(ip[IP_SEED], k, i)
+        # One hash per block of 64 parameters; bit i mod 64 is parameter i's sign
+        # (the same values as hashing.cdma_sign, which is the per-element definition).
+        seed = ip[IP_SEED]
+        for blk in range((P + 63) >> 6):
+            bits = hash4(seed, STREAM_CDMA, k, blk)
+            base = blk << 6
+            for j in range(min(64, P - base)):
+                pert[base + j] = A if (bits >> np.uint64(j)) & np.uint64(1) else -A
     elif code == WALSH:
         # Sylvester-Hadamard row i + 1 (row 0 is the constant row), column k mod H.
         col = k % ip[IP_PERIOD]
