@@ -58,7 +58,7 @@ def test_round_trip(tmp_path):
         "seed": 7, "task.name": "parity", "task.bits": 6, "network.sizes": [6, 5, 2],
         "network.cost": "cross_entropy", "network.init": "uniform", "network.init_low": -0.5,
         "mgd.perturbation": "fdma", "mgd.amplitude": 0.1, "mgd.tau_hp": 2.5,
-        "sim.dt": 0.1, "sim.time_limit_s": 1.0, "sim.stop_at_target": True, "sim.dtype": "float32",
+        "sim.dt": 0.1, "sim.time_limit_s": 1.0, "sim.stop_at_target": True, "sim.max_cost": 1e9,
     })
     first, second = tmp_path / "a.toml", tmp_path / "b.toml"
     dump_config(cfg, first)
@@ -215,9 +215,9 @@ def test_missing_file_and_bad_toml(tmp_path):
 def test_override_values_parse_as_toml_or_bare_string(tmp_path):
     path = write(tmp_path, '[task]\nname = "xor"\n')
     cfg = load_config(path, ["task.name=digits", "mgd.amplitude=0.1", "network.sizes=[2,2,1]",
-                             "sim.stop_at_target=true", "seed=3", 'sim.dtype="float32"'])
+                             "sim.stop_at_target=true", "seed=3", "sim.max_cost=5e3"])
     assert (cfg.task.name, cfg.mgd.amplitude, cfg.network.sizes) == ("digits", 0.1, (2, 2, 1))
-    assert cfg.sim.stop_at_target is True and cfg.seed == 3 and cfg.sim.dtype == "float32"
+    assert cfg.sim.stop_at_target is True and cfg.seed == 3 and cfg.sim.max_cost == 5000.0
 
 
 def test_override_errors_name_the_set_argument(tmp_path):

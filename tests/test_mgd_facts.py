@@ -120,8 +120,7 @@ def test_fact5_walsh_orthogonality_is_exact():
     assert np.array_equal(chip.grad, (H / 16) * a)
 
 
-# Fact 7 (slow) ------------------------------------------------------------------------------
-@pytest.mark.slow
+# Fact 7 ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("eta,limit,median_range,frac_range", [
     (1.0, 200_000, (3e3, 3e4), (0.5, 0.95)),
     (0.1, 400_000, (3e4, 2.5e5), (0.4, 0.95)),

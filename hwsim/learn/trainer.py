@@ -121,8 +121,12 @@ class MGDTrainer:
         self.metrics_.append(row)
         if self._writer is not None:
             self._writer.write(row)
-        if not (math.isfinite(train_cost) and np.isfinite(chip.theta).all()):
-            self._diverge(step, chip.nonfinite_component())
+        if not (math.isfinite(train_cost) and np.isfinite(chip.theta).all()
+                and np.isfinite(chip.grad).all()):
+            self._diverge(step, "non-finite " + chip.nonfinite_component())
+        elif train_cost > self.config.sim.max_cost:
+            self._diverge(step, f"train cost {train_cost:.4g} > sim.max_cost = "
+                                f"{self.config.sim.max_cost:g}")
         elif (self.config.sim.stop_at_target
               and test_acc >= self.config.sim.target_accuracy):
             self._timeline.stop("target_reached")
@@ -131,7 +135,7 @@ class MGDTrainer:
                                       refresh=False)
 
     def _diverge(self, step, component):
-        self.divergence_ = (f"diverged at step {step}: non-finite {component}; the learning "
+        self.divergence_ = (f"diverged at step {step}: {component}; the learning "
                             f"rate eta = {self.config.mgd.eta} or amplitude = "
                             f"{self.config.mgd.amplitude} is likely too high")
         if self._timeline is not None:
@@ -210,7 +214,7 @@ class MGDTrainer:
                 tl.run(total)
             if tl.status != _k.STATUS_OK and self.divergence_ is None:
                 which = "cost" if tl.status == _k.STATUS_NONFINITE_COST else "baseline cost"
-                self._diverge(chip.bad_step, f"{which} ({chip.nonfinite_component()})")
+                self._diverge(chip.bad_step, f"non-finite {which} ({chip.nonfinite_component()})")
             if not self.metrics_ or self.metrics_[-1]["step"] != chip.step:
                 self._evaluate(chip.step)  # the end of the run, once
             if self.divergence_ is not None:
