@@ -208,8 +208,9 @@ class MGDTrainer:
         tl.process(periodic(tl.env, every, self._evaluate))
         status = "completed"
         try:
-            if start == 0 and not self.metrics_:
-                self._evaluate(0)
+            if start % every == 0 and not (self.metrics_ and self.metrics_[-1]["step"] == start):
+                # step 0, or a resume that stopped on a tick before logging it
+                self._evaluate(start)
             if self.divergence_ is None and start < total:
                 tl.run(total)
             if tl.status != _k.STATUS_OK and self.divergence_ is None:
