@@ -117,3 +117,19 @@ def test_R2_nan_guard_fires_with_production_flags():  # case R2
     assert status == K.STATUS_NONFINITE_COST
     assert chip.bad_step == 0
     assert "weight layer0.W[1, 36]" in chip.nonfinite_component()
+
+
+@pytest.mark.parametrize("sizes", [[2, 2, 1], [13, 9, 8, 3], [64, 32, 10]])
+def test_fused_forward_is_bit_identical_to_two_passes(sizes):
+    from hwsim.kernels import mlp as K
+
+    rng = np.random.default_rng(1)
+    net = MLP(sizes, "tanh", "softmax", "cross_entropy")
+    theta, pert = rng.normal(size=net.n_params), 0.01 * rng.normal(size=net.n_params)
+    x = rng.random(sizes[0])
+    n_act = sum(sizes[1:])
+    a, b, c, d = (np.zeros(n_act) for _ in range(4))
+    off = K.forward2(theta, pert, x, net.sizes, net.kinds[0], net.kinds[1], a, b)
+    assert off == K.forward(theta, pert, True, x, net.sizes, net.kinds[0], net.kinds[1], c)
+    K.forward(theta, pert, False, x, net.sizes, net.kinds[0], net.kinds[1], d)
+    assert np.array_equal(a, c) and np.array_equal(b, d)

@@ -114,17 +114,18 @@ class MLP:
         return theta.astype(dtype)
 
     def model(self, X, Y):
-        """The kernel data tuple ``(X, Y, sizes, kinds, buf)`` for :func:`hwsim.kernels.mlp.mlp_cost`."""
+        """The kernel data tuple ``(X, Y, sizes, kinds, buf, buf_b)`` for :func:`hwsim.kernels.mlp.mlp_cost`."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         Y = np.ascontiguousarray(Y, dtype=np.float64)
         if X.shape[1] != self.sizes[0] or Y.shape[1] != self.sizes[-1]:
             raise ConfigError(f"network.sizes = {self.sizes.tolist()}: the task has "
                               f"{X.shape[1]} inputs and {Y.shape[1]} outputs")
-        return (X, Y, self.sizes, self.kinds, np.zeros(int(self.sizes[1:].sum())))
+        n_act = int(self.sizes[1:].sum())
+        return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(n_act))
 
     def evaluate(self, theta, X, Y, labels):
         """Mean cost and accuracy of the unperturbed network on (X, Y, labels): ``(cost, acc)``."""
-        X, Y, sizes, kinds, buf = self.model(X, Y)
+        X, Y, sizes, kinds, buf, _ = self.model(X, Y)
         out = np.zeros(2)
         _k.evaluate(theta, X, Y, np.asarray(labels, dtype=np.int64), sizes, kinds, buf, out)
         return float(out[0]), float(out[1])

@@ -32,12 +32,21 @@ def mix64(z):
 
 
 @jit
+def stream_key(seed, stream):
+    """The (seed, stream) half of :func:`hash4`, hoisted out of loops over counters."""
+    return mix64(mix64(_U64(seed) + GOLDEN) ^ (_U64(stream) * GOLDEN))
+
+
+@jit
+def hash_keyed(key, counter, index):
+    """``hash4(seed, stream, counter, index)`` given ``key = stream_key(seed, stream)``."""
+    return mix64(mix64(key ^ _U64(counter)) + _U64(index) * GOLDEN)
+
+
+@jit
 def hash4(seed, stream, counter, index):
     """64 random bits for the coordinates (seed, stream, counter, index); all uint64-castable."""
-    h = mix64(_U64(seed) + GOLDEN)
-    h = mix64(h ^ (_U64(stream) * GOLDEN))
-    h = mix64(h ^ _U64(counter))
-    return mix64(h + _U64(index) * GOLDEN)
+    return hash_keyed(stream_key(seed, stream), counter, index)
 
 
 @jit

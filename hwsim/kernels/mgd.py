@@ -21,10 +21,12 @@ import numpy as np
 
 from hwsim.kernels._config import jit
 from hwsim.kernels.hashing import (
+    STREAM_CDMA,
     STREAM_DATA_ORDER,
     STREAM_FDMA_PHASE,
-    STREAM_CDMA,
     hash4,
+    hash_keyed,
+    stream_key,
     uniform01,
 )
 
@@ -62,10 +64,11 @@ def popcount64(v):
 def shuffle_order(order, seed, epoch):
     """Fisher-Yates permutation of 0..N-1 for ``epoch``, from the counter hash (thread-free)."""
     n = order.shape[0]
+    key = stream_key(seed, STREAM_DATA_ORDER)
     for i in range(n):
         order[i] = i
     for i in range(n - 1, 0, -1):
-        j = int(uniform01(hash4(seed, STREAM_DATA_ORDER, epoch, i)) * (i + 1))
+        j = int(uniform01(hash_keyed(key, epoch, i)) * (i + 1))
         t = order[i]
         order[i] = order[j]
         order[j] = t
@@ -80,9 +83,9 @@ def fill_code(pert, ip, fp, k):
     if code == CDMA:
         # One hash per block of 64 parameters; bit i mod 64 is parameter i's sign
         # (the same values as hashing.cdma_sign, which is the per-element definition).
-        seed = ip[IP_SEED]
+        key = stream_key(ip[IP_SEED], STREAM_CDMA)
         for blk in range((P + 63) >> 6):
-            bits = hash4(seed, STREAM_CDMA, k, blk)
+            bits = hash_keyed(key, k, blk)
             base = blk << 6
             for j in range(min(64, P - base)):
                 pert[base + j] = A if (bits >> np.uint64(j)) & np.uint64(1) else -A
@@ -101,18 +104,6 @@ def fill_code(pert, ip, fp, k):
         for i in range(P):
             pert[i] = 0.0
         pert[k % P] = A
-
-
-@jit
-def _next_sample(order, ip, ist):
-    """Advance the input presentation; returns the dataset index of the new sample."""
-    n = ip[IP_N_SAMPLES]
-    k = ist[IST_STEP] // ip[IP_TAU_X]
-    epoch = k // n
-    if ist[IST_ORDER_EPOCH] != epoch:
-        shuffle_order(order, ip[IP_SEED], epoch)
-        ist[IST_ORDER_EPOCH] = epoch
-    return order[k % n]
 
 
 @jit
@@ -144,16 +135,39 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
     a_hp = fp[FP_TAU_HP] / (fp[FP_TAU_HP] + 1.0)
     lp_keep = tau_theta / (tau_theta + 1.0)
     lp_new = 1.0 / (tau_theta + 1.0)
+    # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
+    # call and then counted (an integer division per step per clock costs more than the
+    # whole 2-2-1 forward pass).
+    n0 = ist[IST_STEP]
+    ph_x = n0 % tau_x
+    ph_p = n0 % tau_p
+    ph_t = n0 % tau_theta
+    # The next sample to present is number k = ceil(n0 / tau_x): epoch and position in it.
+    n_samples = ip[IP_N_SAMPLES]
+    k_next = (n0 + tau_x - 1) // tau_x
+    epoch = k_next // n_samples
+    pos = k_next - epoch * n_samples
     for _ in range(n_steps):
         n = ist[IST_STEP]
-        new_input = n % tau_x == 0
+        new_input = ph_x == 0
         if new_input:
-            ist[IST_SAMPLE] = _next_sample(order, ip, ist)
+            if ist[IST_ORDER_EPOCH] != epoch:
+                shuffle_order(order, ip[IP_SEED], epoch)
+                ist[IST_ORDER_EPOCH] = epoch
+            ist[IST_SAMPLE] = order[pos]
             ist[IST_STALE] = 1
-        if n % tau_p == 0:
+            pos += 1
+            if pos == n_samples:
+                pos = 0
+                epoch += 1
+        if ph_p == 0:
             fill_code(pert, ip, fp, n // tau_p)
+        ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
+        ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
+        update_due = ph_t == 0 and n > 0
+        ph_t = ph_t + 1 if ph_t + 1 < tau_theta else 0
         if not analog:
-            if n % tau_theta == 0 and n > 0:
+            if update_due:
                 if eta != 0.0:
                     for i in range(P):
                         theta[i] -= eta * grad[i]

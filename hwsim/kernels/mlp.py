@@ -102,6 +102,68 @@ def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf):
 
 
 @jit
+def _dot2(w, p, base, ap, ab, n):
+    """Both sums of :func:`_dot_pert` (inputs ``ap``) and :func:`_dot` (inputs ``ab``) in one
+    pass over ``w``, each with exactly the summation order of its single-pass twin."""
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
+    m = n - (n % 8)
+    for j in range(0, m, 8):
+        k = base + j
+        w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+        w4, w5, w6, w7 = w[k + 4], w[k + 5], w[k + 6], w[k + 7]
+        b0 += w0 * ab[j]
+        b1 += w1 * ab[j + 1]
+        b2 += w2 * ab[j + 2]
+        b3 += w3 * ab[j + 3]
+        b4 += w4 * ab[j + 4]
+        b5 += w5 * ab[j + 5]
+        b6 += w6 * ab[j + 6]
+        b7 += w7 * ab[j + 7]
+        p0 += (w0 + p[k]) * ap[j]
+        p1 += (w1 + p[k + 1]) * ap[j + 1]
+        p2 += (w2 + p[k + 2]) * ap[j + 2]
+        p3 += (w3 + p[k + 3]) * ap[j + 3]
+        p4 += (w4 + p[k + 4]) * ap[j + 4]
+        p5 += (w5 + p[k + 5]) * ap[j + 5]
+        p6 += (w6 + p[k + 6]) * ap[j + 6]
+        p7 += (w7 + p[k + 7]) * ap[j + 7]
+    for j in range(m, n):
+        b0 += w[base + j] * ab[j]
+        p0 += (w[base + j] + p[base + j]) * ap[j]
+    return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
+            ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7)))
+
+
+@jit
+def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b):
+    """:func:`forward` with and without the perturbation in one pass over ``theta``.
+
+    Bit-identical to two calls of :func:`forward`; returns the output offset (same in both
+    buffers).
+    """
+    n_layers = sizes.shape[0] - 1
+    p = 0
+    in_off = -1
+    out_off = 0
+    for l in range(n_layers):
+        nin = sizes[l]
+        nout = sizes[l + 1]
+        kind = out_act if l == n_layers - 1 else hidden_act
+        ap = x if in_off < 0 else buf_p[in_off:in_off + nin]
+        ab = x if in_off < 0 else buf_b[in_off:in_off + nin]
+        bias0 = p + nin * nout
+        for o in range(nout):
+            sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
+            buf_p[out_off + o] = _act(kind, sp + (theta[bias0 + o] + pert[bias0 + o]))
+            buf_b[out_off + o] = _act(kind, sb + theta[bias0 + o])
+        p = bias0 + nout
+        in_off = out_off
+        out_off += nout
+    return in_off
+
+
+@jit
 def output_cost(buf, off, y, out_act, cost):
     """Cost of one sample from the output layer ``buf[off:off+n_out]`` against target ``y``.
 
@@ -144,17 +206,18 @@ def output_cost(buf, off, y, out_act, cost):
 def mlp_cost(model, theta, pert, sample, want_base, out):
     """MGD cost callback: ``out[0]`` = C(theta + pert), and ``out[1]`` = C(theta) if ``want_base``.
 
-    ``model`` is the tuple ``(X, Y, sizes, kinds, buf)`` built by :class:`hwsim.chip.network.MLP`
+    ``model`` is the tuple ``(X, Y, sizes, kinds, buf, buf_b)`` built by :class:`hwsim.chip.network.MLP`
     with ``kinds = [hidden_act, out_act, cost]``.
     """
-    X, Y, sizes, kinds, buf = model
+    X, Y, sizes, kinds, buf, buf_b = model
     x = X[sample]
     y = Y[sample]
-    off = forward(theta, pert, True, x, sizes, kinds[0], kinds[1], buf)
-    out[0] = output_cost(buf, off, y, kinds[1], kinds[2])
     if want_base:
-        off = forward(theta, pert, False, x, sizes, kinds[0], kinds[1], buf)
-        out[1] = output_cost(buf, off, y, kinds[1], kinds[2])
+        off = forward2(theta, pert, x, sizes, kinds[0], kinds[1], buf, buf_b)
+        out[1] = output_cost(buf_b, off, y, kinds[1], kinds[2])
+    else:
+        off = forward(theta, pert, True, x, sizes, kinds[0], kinds[1], buf)
+    out[0] = output_cost(buf, off, y, kinds[1], kinds[2])
 
 
 @jit
