@@ -21,16 +21,16 @@ def learning_curve(rows, path, *, title="", target=None):
     """
     t = [r["hardware_time_s"] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-    ax1.plot(t, [r["test_accuracy"] for r in rows], label="test (held out)")
-    ax1.plot(t, [r["train_accuracy"] for r in rows], label="train", alpha=0.7)
+    ax1.plot(t, [r["test_accuracy"] for r in rows], color="C0", label="test (held out)")
+    ax1.plot(t, [r["train_accuracy"] for r in rows], color="C1", label="train", alpha=0.8)
     if target is not None:
         ax1.axhline(target, ls="--", color="gray", lw=1, label=f"target {target:g}")
     ax1.set_xlabel("hardware time (s)")
     ax1.set_ylabel("accuracy")
     ax1.set_ylim(0, 1.02)
     ax1.legend(loc="lower right")
-    ax2.plot(t, [r["train_cost"] for r in rows], label="train")
-    ax2.plot(t, [r["test_cost"] for r in rows], label="test")
+    ax2.plot(t, [r["test_cost"] for r in rows], color="C0", label="test (held out)")
+    ax2.plot(t, [r["train_cost"] for r in rows], color="C1", label="train", alpha=0.8)
     ax2.set_xlabel("hardware time (s)")
     ax2.set_ylabel("cost")
     ax2.set_yscale("log")

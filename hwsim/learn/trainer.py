@@ -130,9 +130,7 @@ class MGDTrainer:
         elif (self.config.sim.stop_at_target
               and test_acc >= self.config.sim.target_accuracy):
             self._timeline.stop("target_reached")
-        if self._bar is not None:
-            self._bar.set_postfix_str(f"hw {step * self.config.sim.dt:.4g} s, test acc {test_acc:.3f}",
-                                      refresh=False)
+        self._last_acc = test_acc
 
     def _diverge(self, step, component):
         self.divergence_ = (f"diverged at step {step}: {component}; the learning "
@@ -201,10 +199,16 @@ class MGDTrainer:
             from tqdm.auto import tqdm
             self._bar = tqdm(total=total, initial=start, unit="step", unit_scale=True,
                              dynamic_ncols=True, desc="hwsim")
-        on_chunk = (lambda s: self._bar.update(s - self._bar.n)) if self._bar else None
+        self._last_acc = float("nan")
+
+        def on_chunk(step):
+            self._bar.set_postfix_str(f"hw {step * cfg.sim.dt:.4g} s, test acc "
+                                      f"{self._last_acc:.3f}", refresh=False)
+            self._bar.update(step - self._bar.n)
         max_chunk = max(100, int(3e7 // (2 * chip.P + 50)))
         self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
-                                       max_chunk=max_chunk, on_chunk=on_chunk)
+                                       max_chunk=max_chunk,
+                                       on_chunk=on_chunk if self._bar is not None else None)
         tl.process(periodic(tl.env, every, self._evaluate))
         status = "completed"
         try:
