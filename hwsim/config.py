@@ -133,6 +133,9 @@ class SimConfig:
                              ge=1)
     target_accuracy: float = option(0.9, "Test accuracy that counts as solved.", ge=0.0, le=1.0)
     stop_at_target: bool = option(False, "Stop at the first evaluation reaching target_accuracy.")
+    checkpoint_every: int = option(10, "Evaluation ticks between checkpoints (checkpoint.npz); "
+                                   "0 = only at the end and on interruption.", unit="ticks",
+                                   ge=0)
     max_cost: float = option(1e12, "Divergence limit: a train cost above this at an evaluation "
                              "tick stops the run with status \"diverged\" (NaN/Inf always does).",
                              gt=0.0)

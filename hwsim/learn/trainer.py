@@ -4,6 +4,7 @@ Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, 
 validates, builds and trains, and learned state lands in trailing-underscore attributes.
 """
 
+import hashlib
 import math
 import os
 import time
@@ -14,8 +15,8 @@ import tomli_w
 
 from hwsim import __version__
 from hwsim.chip.chip import Chip
-from hwsim.chip.network import MLP
-from hwsim.exceptions import DivergenceError, HwsimError
+from hwsim.chip.network import MLP, n_params
+from hwsim.exceptions import ConfigError, DivergenceError, HwsimError
 from hwsim.kernels import mgd as _k
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
@@ -26,6 +27,28 @@ from hwsim.tasks import load_task
 
 # Keys a resumed run may change: only how far it goes and when it stops.
 RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target"}
+
+
+def defining_hash(cfg) -> str:
+    """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS)."""
+    d = cfg.to_dict()
+    for key in RESUMABLE_KEYS:
+        sec, name = key.split(".")
+        d[sec].pop(name, None)
+    return hashlib.sha256(tomli_w.dumps(d).encode("utf-8")).hexdigest()
+
+
+def _check_memory(sizes, n_samples):
+    """Refuse networks whose arrays cannot fit in this machine's memory, before allocating."""
+    P = n_params(sizes)
+    need = 8 * (5 * P + 4 * sum(sizes) + n_samples * (sizes[0] + sizes[-1]))
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return
+    if need > 0.8 * have:
+        raise ConfigError(f"network.sizes = {list(sizes)}: needs about {need / 2**30:.1f} GiB "
+                          f"for {P:,} parameters; this machine has {have / 2**30:.1f} GiB")
 
 
 def build_chip(cfg, dataset=None):
@@ -40,6 +63,7 @@ def build_chip(cfg, dataset=None):
     ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
                               test_fraction=cfg.task.test_fraction, seed=cfg.seed)
     n = cfg.network
+    _check_memory(list(n.sizes), len(ds.X_train))
     net = MLP(n.sizes, n.activation, n.output_activation, n.cost)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high)
     m = cfg.mgd
@@ -121,6 +145,9 @@ class MGDTrainer:
         self.metrics_.append(row)
         if self._writer is not None:
             self._writer.write(row)
+            k = self.config.sim.checkpoint_every
+            if k and step > 0 and (step // self.config.sim.eval_every) % k == 0:
+                self._save_checkpoint()
         if not (math.isfinite(train_cost) and np.isfinite(chip.theta).all()
                 and np.isfinite(chip.grad).all()):
             self._diverge(step, "non-finite " + chip.nonfinite_component())
@@ -131,6 +158,11 @@ class MGDTrainer:
               and test_acc >= self.config.sim.target_accuracy):
             self._timeline.stop("target_reached")
         self._last_acc = test_acc
+
+    def _save_checkpoint(self):
+        state = self.chip_.get_state()
+        state["config_sha256"] = np.array(defining_hash(self.config))
+        save_checkpoint(Path(self.out_dir) / CHECKPOINT_NAME, state)
 
     def _diverge(self, step, component):
         self.divergence_ = (f"diverged at step {step}: {component}; the learning "
@@ -169,6 +201,11 @@ class MGDTrainer:
         every = cfg.sim.eval_every
         if resume:
             state = load_checkpoint(out / CHECKPOINT_NAME)
+            if str(state.get("config_sha256", "")) != defining_hash(cfg):
+                raise HwsimError(f"{out / CONFIG_NAME}: differs from the run its checkpoint was "
+                                 "made with (only sim.steps, sim.time_limit_s, "
+                                 "sim.target_accuracy and sim.stop_at_target may change on "
+                                 "resume); start a new run instead")
             chip.set_state(state)
             # Keep exactly the rows an uninterrupted run has by this step (drops a torn line
             # and the extra end-of-run row of a shorter run).
@@ -210,7 +247,7 @@ class MGDTrainer:
                                        max_chunk=max_chunk,
                                        on_chunk=on_chunk if self._bar is not None else None)
         tl.process(periodic(tl.env, every, self._evaluate))
-        status = "completed"
+        status = "failed"
         try:
             if start % every == 0 and not (self.metrics_ and self.metrics_[-1]["step"] == start):
                 # step 0, or a resume that stopped on a tick before logging it
@@ -226,21 +263,38 @@ class MGDTrainer:
                 status = "diverged"
             elif tl.stop_reason == "target_reached":
                 status = "target_reached"
+            else:
+                status = "completed"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
+        except OSError as e:
+            raise HwsimError(f"{out}: cannot write the run folder: {e}; the files already "
+                             "there are intact and the run can be resumed") from e
         finally:
             if self._bar is not None:
                 self._bar.close()
             self.status_ = status
             self.summary_ = self._summary(status, start, wall0, kernel_s[0], compile_s)
             if out is not None:
-                self._writer.close()
-                save_checkpoint(out / CHECKPOINT_NAME, chip.get_state())
-                write_json(out / SUMMARY_NAME, self.summary_)
+                self._finish_files(failing=status in ("failed", "interrupted"))
         if self.divergence_ is not None:
             raise DivergenceError(self.divergence_)
         return self
+
+    def _finish_files(self, failing):
+        """Close metrics, then checkpoint and summary, each atomically.
+
+        While an error is already propagating, a write that fails too (a full disk) must not
+        mask it: the previous checkpoint and summary stay valid and the run can be resumed.
+        """
+        try:
+            self._writer.close()
+            self._save_checkpoint()
+            write_json(Path(self.out_dir) / SUMMARY_NAME, self.summary_)
+        except OSError:
+            if not failing:
+                raise
 
     def _summary(self, status, start, wall0, kernel_s, compile_s):
         cfg, chip = self.config, self.chip_

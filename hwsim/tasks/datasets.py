@@ -50,6 +50,11 @@ def _digits(test_fraction: float, seed: int) -> Dataset:
     data = load_digits()
     X = data.data.astype(np.float64) / 16.0  # pixel intensities 0..16 -> [0, 1]
     labels = data.target.astype(np.int64)
+    n, k = len(labels), 10
+    n_test = int(np.ceil(test_fraction * n))
+    if not k <= n_test <= n - k:  # a stratified split needs every class on both sides
+        raise ConfigError(f"task.test_fraction = {test_fraction}: the digits set has {n} "
+                          f"samples of {k} classes; allowed: {k / n:.4f} to {1 - k / n:.4f}")
     X_tr, X_te, l_tr, l_te = train_test_split(
         X, labels, test_size=test_fraction, stratify=labels, random_state=seed % 2**32
     )
