@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hwsim.cli import ExitCode
 from hwsim.runs import load_checkpoint, read_metrics
@@ -24,9 +25,15 @@ def _run(out, extra=()):
                           timeout=600)
 
 
-def test_sigterm_then_resume_is_bit_identical(tmp_path):
-    full = tmp_path / "full"
-    assert _run(full).returncode == 0
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "run"
+    assert _run(out).returncode == 0
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_interrupt_then_resume_is_bit_identical(tmp_path, full, sig):
     cut = tmp_path / "cut"
     proc = subprocess.Popen([sys.executable, "-m", "hwsim", "run", str(EXAMPLES / "digits.toml"),
                              "--out", str(cut), *ARGS], stdout=subprocess.PIPE,
@@ -37,7 +44,7 @@ def test_sigterm_then_resume_is_bit_identical(tmp_path):
         if (cut / "metrics.csv").exists() and len(read_metrics(cut / "metrics.csv")) >= 3:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == ExitCode.INTERRUPTED, err
     s = json.loads((cut / "summary.json").read_text())
