@@ -36,12 +36,16 @@ __all__ = [
 
 def option(default: Any, doc: str, *, unit: str = "", choices: tuple | None = None,
            ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None,
-           min_len: int | None = None) -> Any:
+           min_len: int | None = None, models: tuple | None = None,
+           sampled: str | None = None) -> Any:
     """Declare one setting: its default plus the metadata driving validation and docs.
 
     For list fields the bounds apply to each element and ``min_len`` to the length.
+    ``models`` (device parameters) lists the device models a field applies to, and
+    ``sampled`` says when a value is drawn ("dtod: at construction", "c2c: per pulse").
     """
-    meta = dict(doc=doc, unit=unit, choices=choices, ge=ge, gt=gt, le=le, lt=lt, min_len=min_len)
+    meta = dict(doc=doc, unit=unit, choices=choices, ge=ge, gt=gt, le=le, lt=lt, min_len=min_len,
+                models=models, sampled=sampled)
     return field(default=default, metadata={k: v for k, v in meta.items() if v is not None})
 
 
@@ -457,6 +461,20 @@ def _build(cls: type, raw: Any, prefix: str, source_of: Callable[[str], str]) ->
         _bad(src, prefix + key, getattr(obj, key), requirement)
 
     return obj._resolve(fail)
+
+
+def build_validated(cls: type, raw: Mapping[str, Any], source: str, prefix: str = "") -> Any:
+    """Validate a raw mapping against any schema dataclass declared with :func:`option`.
+
+    The same rules and messages as run configs (unknown keys with the nearest valid key,
+    types, ranges, cross-field ``_resolve`` rules); used for device profiles.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source``, the dotted key (with ``prefix``), the value and what is allowed.
+    """
+    return _build(cls, raw, prefix, lambda dotted: source)
 
 
 def _set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:

@@ -7,6 +7,8 @@ depend on thread count, chunking of the timeline, or resume points. ``tests/naiv
 pure-Python reference masked to 64 bits (field cases R1, R3).
 """
 
+import math
+
 import numpy as np
 
 from hwsim.kernels._config import jit
@@ -21,11 +23,19 @@ STREAM_CDMA = 1
 STREAM_FDMA_PHASE = 2
 STREAM_DATA_ORDER = 3
 STREAM_INIT = 4
+STREAM_C2C = 5  # cycle-to-cycle pulse noise
+STREAM_WRITE_NOISE = 6
+STREAM_READ_NOISE = 7
+STREAM_ROUNDING = 8  # stochastic rounding of pulse counts
+STREAM_DTOD = 9  # device-to-device sampling at construction
+STREAM_PERIPHERY = 10  # converter noise
+STREAM_NEURON = 11  # per-neuron gain/offset variation
 
 
 @jit
 def mix64(z):
     """SplitMix64 finaliser of a uint64 (bijective avalanche mix)."""
+    z = _U64(z)  # an int64 argument would shift arithmetically
     z = (z ^ (z >> _U64(30))) * _M1
     z = (z ^ (z >> _U64(27))) * _M2
     return z ^ (z >> _U64(31))
@@ -40,7 +50,7 @@ def stream_key(seed, stream):
 @jit
 def hash_keyed(key, counter, index):
     """``hash4(seed, stream, counter, index)`` given ``key = stream_key(seed, stream)``."""
-    return mix64(mix64(key ^ _U64(counter)) + _U64(index) * GOLDEN)
+    return mix64(mix64(_U64(key) ^ _U64(counter)) + _U64(index) * GOLDEN)
 
 
 @jit
@@ -65,3 +75,17 @@ def cdma_sign(seed, counter, i):
     """
     bits = hash4(seed, STREAM_CDMA, counter, i >> 6)
     return 1.0 if (bits >> _U64(i & 63)) & _U64(1) else -1.0
+
+
+@jit
+def hash_sub(key, counter, index, sub):
+    """A fifth coordinate ``sub`` (e.g. the pulse number within one update) on :func:`hash_keyed`."""
+    return mix64(hash_keyed(key, counter, index) + (_U64(sub) + _U64(1)) * _M2)
+
+
+@jit
+def normal_from_bits(bits):
+    """A standard normal deviate from 64 random bits (Box-Muller on two 32-bit halves)."""
+    u1 = ((bits >> _U64(32)) + 0.5) * (1.0 / 4294967296.0)  # in (0, 1): log is finite
+    u2 = (bits & _U64(0xFFFFFFFF)) * (1.0 / 4294967296.0)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
