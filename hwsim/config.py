@@ -29,7 +29,7 @@ import tomli_w
 from hwsim.exceptions import ConfigError
 
 __all__ = [
-    "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "SimConfig",
+    "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "ChipConfig", "SimConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option",
 ]
 
@@ -124,6 +124,57 @@ class MgdConfig:
 
 
 @dataclass(frozen=True)
+class ChipConfig:
+    """The emulated hardware: which synapse device stores the weights, how updates become
+    write pulses, and the periphery of each crossbar layer (DACs on inputs, ADCs on outputs,
+    neuron variation). Converters quantise signals, never weights; a bound of 0 switches a
+    converter off. See docs/devices.md."""
+
+    device: str = option("ideal", "Device profile: a shipped name (`hwsim devices list`) or a "
+                         "path to a profile TOML file.")
+    update_rounding: str = option(
+        "stochastic", "How a requested change Δθ becomes a whole number of pulses, "
+        "abs(Δθ)/dw_min: rounded to nearest, or floor plus one more with probability equal to "
+        "the remainder.",
+        choices=("deterministic", "stochastic"))
+    max_pulses: int = option(0, "Cap on pulses per device per update (0 = no cap).",
+                             unit="pulses", ge=0)
+    inp_bound: float = option(0.0, "DAC range ±inp_bound on every layer's inputs (0 = no DAC).",
+                              unit="input units", ge=0.0)
+    inp_res: float = option(0.0, "DAC resolution as a fraction of the full range: step "
+                            "inp_res·2·inp_bound, 1/inp_res + 1 levels (0 = continuous; "
+                            "takes effect only with inp_bound > 0).",
+                            ge=0.0, le=1.0)
+    inp_noise: float = option(0.0, "DAC input noise, standard deviation relative to inp_bound.",
+                              ge=0.0)
+    out_bound: float = option(0.0, "ADC range ±out_bound on every layer's pre-activations "
+                              "(0 = no ADC).", unit="output units", ge=0.0)
+    out_res: float = option(0.0, "ADC resolution as a fraction of the full range "
+                            "(0 = continuous; takes effect only with out_bound > 0).",
+                            ge=0.0, le=1.0)
+    out_noise: float = option(0.0, "ADC output noise, standard deviation relative to out_bound.",
+                              ge=0.0)
+    neuron_gain_dtod: float = option(0.0, "Relative spread of each neuron's fixed activation gain "
+                                     "g = 1 + neuron_gain_dtod·ξ (drawn once).", ge=0.0)
+    neuron_offset_dtod: float = option(0.0, "Spread of each neuron's fixed pre-activation offset "
+                                       "o = neuron_offset_dtod·ξ (drawn once).", ge=0.0)
+
+    def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
+        if self.inp_noise > 0 and self.inp_bound == 0:
+            fail("inp_noise", "needs chip.inp_bound > 0 (noise is relative to the DAC range)",
+                 "inp_bound")
+        if self.out_noise > 0 and self.out_bound == 0:
+            fail("out_noise", "needs chip.out_bound > 0 (noise is relative to the ADC range)",
+                 "out_bound")
+        return self
+
+    def has_periphery(self) -> bool:
+        """True when any converter or neuron variation is switched on."""
+        return any((self.inp_bound, self.out_bound, self.neuron_gain_dtod,
+                    self.neuron_offset_dtod))
+
+
+@dataclass(frozen=True)
 class SimConfig:
     """Simulation clock and stopping. Rule: when `time_limit_s > 0`, `steps` must be 0 or left
     at its default (an explicit default value counts as left), and is stored as 0."""
@@ -179,6 +230,7 @@ class RunConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     mgd: MgdConfig = field(default_factory=MgdConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
     sim: SimConfig = field(default_factory=SimConfig)
 
     @classmethod

@@ -7,7 +7,7 @@ from hwsim.kernels._config import jit
 
 
 @jit
-def linear_cost(model, theta, pert, sample, want_base, out):
+def linear_cost(model, theta, pert, sample, want_base, out, counter):
     """C = a . theta (gradient a everywhere)."""
     a = model[0]
     c = 0.0
@@ -22,7 +22,7 @@ def linear_cost(model, theta, pert, sample, want_base, out):
 
 
 @jit
-def quadratic_cost(model, theta, pert, sample, want_base, out):
+def quadratic_cost(model, theta, pert, sample, want_base, out, counter):
     """C = 1/2 sum theta^2 (gradient theta)."""
     c = 0.0
     for i in range(theta.shape[0]):

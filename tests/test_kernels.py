@@ -56,7 +56,7 @@ def test_baseline_recomputed_only_when_input_or_theta_changes():
     calls = np.zeros(2, dtype=np.int64)
 
     @jit
-    def counting_cost(model, theta, pert, sample, want_base, out):
+    def counting_cost(model, theta, pert, sample, want_base, out, counter):
         model[0][0] += 1
         if want_base:
             model[0][1] += 1

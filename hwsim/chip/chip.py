@@ -12,7 +12,6 @@ from hwsim.chip.network import MLP
 from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import mgd as _k
-from hwsim.kernels.mlp import mlp_cost
 
 
 class Chip:
@@ -62,7 +61,7 @@ class Chip:
         if network is not None and P != network.n_params:
             raise ConfigError(f"theta0 has {P} entries; the network has {network.n_params}")
         if cost_fn is None:
-            cost_fn, model = mlp_cost, network.model(X, Y)
+            cost_fn, model = network.cost_fn, network.model(X, Y)
         self.cost_fn, self.model = cost_fn, model
         self.n_samples = int(len(X))
         self.perturbation, self.mode = perturbation, mode

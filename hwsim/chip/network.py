@@ -13,7 +13,8 @@ import numpy as np
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import mlp as _k
 from hwsim.kernels._config import jit
-from hwsim.kernels.hashing import STREAM_INIT, hash4, uniform01
+from hwsim.kernels import periphery as _per
+from hwsim.kernels.hashing import STREAM_INIT, STREAM_NEURON, hash4, normal_from_bits, uniform01
 
 ACTIVATIONS = {"sigmoid": _k.SIGMOID, "relu": _k.RELU, "tanh": _k.TANH, "linear": _k.LINEAR,
                "softmax": _k.SOFTMAX}
@@ -31,6 +32,18 @@ def _fill_uniform(out, seed, low, high, scale):
         out[i] = low + (high - low) * uniform01(hash4(seed, STREAM_INIT, 0, i)) * scale[i]
 
 
+@jit
+def _neuron_normals_kernel(out, seed):
+    for i in range(out.shape[0]):
+        out[i] = normal_from_bits(hash4(seed, STREAM_NEURON, 0, i))
+
+
+def _neuron_normals(seed, n):
+    out = np.empty(n)
+    _neuron_normals_kernel(out, seed)
+    return out
+
+
 class MLP:
     """A fully connected network as the chip implements it.
 
@@ -44,6 +57,11 @@ class MLP:
         "auto" is softmax for cross-entropy, else ``activation``.
     cost : {"mse", "cross_entropy"}
         Per-sample cost: mean over outputs of squared error, or softmax cross-entropy.
+    periphery : hwsim.config.ChipConfig or None
+        Converters and neuron variation (inp_bound, inp_res, inp_noise, out_bound, out_res,
+        out_noise, neuron_gain_dtod, neuron_offset_dtod); None or all zero = ideal periphery.
+    seed : int
+        Seed of the neuron variation (stream ``neuron``) and converter noise (``periphery``).
 
     Raises
     ------
@@ -51,7 +69,8 @@ class MLP:
         Unknown names or inconsistent choices.
     """
 
-    def __init__(self, sizes, activation="sigmoid", output_activation="auto", cost="mse"):
+    def __init__(self, sizes, activation="sigmoid", output_activation="auto", cost="mse", *,
+                 periphery=None, seed=0):
         self.sizes = np.asarray(sizes, dtype=np.int64)
         if self.sizes.ndim != 1 or len(self.sizes) < 2 or (self.sizes < 1).any():
             raise ConfigError(f"network.sizes = {list(sizes)}: need >= 2 layer widths, each >= 1")
@@ -72,6 +91,22 @@ class MLP:
         self.kinds = np.array([ACTIVATIONS[activation], ACTIVATIONS[output_activation],
                                COSTS[cost]], dtype=np.int64)
         self.n_params = n_params(self.sizes)
+        self.periphery = periphery if periphery is not None and periphery.has_periphery() else None
+        if self.periphery is not None:
+            c = self.periphery
+            self._per = np.zeros(_per.PER_SIZE)
+            self._per[[_per.PER_INP_BOUND, _per.PER_INP_RES, _per.PER_INP_NOISE, _per.PER_OUT_BOUND,
+                       _per.PER_OUT_RES, _per.PER_OUT_NOISE, _per.PER_SEED]] = (
+                c.inp_bound, c.inp_res, c.inp_noise, c.out_bound, c.out_res, c.out_noise, seed)
+            n_neurons = int(self.sizes[1:].sum())
+            xi = _neuron_normals(seed, 2 * n_neurons)
+            self.neuron_gain = 1.0 + c.neuron_gain_dtod * xi[:n_neurons]
+            self.neuron_offset = c.neuron_offset_dtod * xi[n_neurons:]
+
+    @property
+    def cost_fn(self):
+        """The jitted MGD cost callback of this chip's inference path."""
+        return _k.mlp_cost if self.periphery is None else _per.mlp_cost_periph
 
     def layer_slices(self, l):
         """Slices of ``theta`` holding layer ``l``'s weights (reshape to (n_out, n_in)) and biases."""
@@ -121,11 +156,22 @@ class MLP:
             raise ConfigError(f"network.sizes = {self.sizes.tolist()}: the task has "
                               f"{X.shape[1]} inputs and {Y.shape[1]} outputs")
         n_act = int(self.sizes[1:].sum())
+        if self.periphery is not None:
+            return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(int(self.sizes.max())),
+                    self._per, self.neuron_gain, self.neuron_offset)
         return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(n_act))
 
-    def evaluate(self, theta, X, Y, labels):
-        """Mean cost and accuracy of the unperturbed network on (X, Y, labels): ``(cost, acc)``."""
-        X, Y, sizes, kinds, buf, _ = self.model(X, Y)
+    def evaluate(self, theta, X, Y, labels, counter=0):
+        """Mean cost and accuracy of the unperturbed chip on (X, Y, labels): ``(cost, acc)``.
+
+        ``counter`` (the hardware step of the evaluation) sets the converter-noise draws.
+        """
+        m = self.model(X, Y)
+        labels = np.asarray(labels, dtype=np.int64)
         out = np.zeros(2)
-        _k.evaluate(theta, X, Y, np.asarray(labels, dtype=np.int64), sizes, kinds, buf, out)
+        if self.periphery is None:
+            _k.evaluate(theta, m[0], m[1], labels, m[2], m[3], m[4], out)
+        else:
+            _per.evaluate_periph(theta, m[0], m[1], labels, m[2], m[3], m[4], m[5], m[6], m[7],
+                                 m[8], counter, out)
         return float(out[0]), float(out[1])

@@ -11,7 +11,7 @@ Implements one discrete step of mgd.md (McCaughan, Oripov et al., APL Mach. Lear
 
 All state lives in arrays the caller owns (structure of arrays), so a call can stop at any
 step and the next call continues bit-identically. ``cost_fn`` is any jitted function
-``cost_fn(model, theta, pert, sample, want_base, out)``: the MLP of
+``cost_fn(model, theta, pert, sample, want_base, out, counter)``: the MLP of
 :mod:`hwsim.kernels.mlp`, or an analytic cost in tests.
 """
 
@@ -176,7 +176,7 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
                     grad[i] = 0.0
                 ist[IST_UPDATES] += 1
             want_base = ist[IST_STALE] == 1
-            cost_fn(model, theta, pert, ist[IST_SAMPLE], want_base, out)
+            cost_fn(model, theta, pert, ist[IST_SAMPLE], want_base, out, n)
             c = out[0]
             if not math.isfinite(c):
                 ist[IST_STATUS] = STATUS_NONFINITE_COST
@@ -194,7 +194,7 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
             for i in range(P):
                 grad[i] += s * pert[i]
         else:
-            cost_fn(model, theta, pert, ist[IST_SAMPLE], False, out)
+            cost_fn(model, theta, pert, ist[IST_SAMPLE], False, out, n)
             c = out[0]
             if not math.isfinite(c):
                 ist[IST_STATUS] = STATUS_NONFINITE_COST

@@ -203,7 +203,7 @@ def output_cost(buf, off, y, out_act, cost):
 
 
 @jit
-def mlp_cost(model, theta, pert, sample, want_base, out):
+def mlp_cost(model, theta, pert, sample, want_base, out, counter):
     """MGD cost callback: ``out[0]`` = C(theta + pert), and ``out[1]`` = C(theta) if ``want_base``.
 
     ``model`` is the tuple ``(X, Y, sizes, kinds, buf, buf_b)`` built by :class:`hwsim.chip.network.MLP`

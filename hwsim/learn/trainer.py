@@ -64,7 +64,8 @@ def build_chip(cfg, dataset=None):
                               test_fraction=cfg.task.test_fraction, seed=cfg.seed)
     n = cfg.network
     _check_memory(list(n.sizes), len(ds.X_train))
-    net = MLP(n.sizes, n.activation, n.output_activation, n.cost)
+    net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
+              seed=cfg.seed)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high)
     m = cfg.mgd
     chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
@@ -137,8 +138,12 @@ class MGDTrainer:
     # -- evaluation tick --------------------------------------------------------------------
     def _evaluate(self, step):
         chip, net, ds = self.chip_, self.network_, self.dataset_
-        train_cost, train_acc = net.evaluate(chip.theta, ds.X_train, ds.Y_train, ds.labels_train)
-        test_cost, test_acc = net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test)
+        # Evaluation reads the chip through its periphery; noise draws are keyed by the step
+        # (and kept apart from training reads by their sub-coordinates).
+        train_cost, train_acc = net.evaluate(chip.theta, ds.X_train, ds.Y_train, ds.labels_train,
+                                             counter=2 * step)
+        test_cost, test_acc = net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test,
+                                           counter=2 * step + 1)
         row = {"step": int(step), "hardware_time_s": step * self.config.sim.dt,
                "updates": chip.updates, "train_cost": train_cost, "train_accuracy": train_acc,
                "test_cost": test_cost, "test_accuracy": test_acc}
