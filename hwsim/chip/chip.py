@@ -87,6 +87,10 @@ class Chip:
         self.ist[_k.IST_ORDER_EPOCH] = -1
         self.fst = np.zeros(_k.FST_SIZE)
         self._out = np.zeros(2)
+        # Ideal synapses: exact writes, reads are theta itself.
+        self._update_fn, self._read_fn = _k.ideal_update, _k.exact_read
+        self._dev = (np.zeros(1),)
+        self._rbuf = (np.zeros(P), np.zeros(P), np.zeros(P))
 
     @property
     def step(self) -> int:
@@ -110,7 +114,7 @@ class Chip:
         """
         return int(_k.run_steps(int(n_steps), self.cost_fn, self.model, self.theta, self.grad,
                                 self.pert, self.order, self.ip, self.fp, self.ist, self.fst,
-                                self._out))
+                                self._out, self._update_fn, self._read_fn, self._dev, self._rbuf))
 
     @property
     def bad_step(self) -> int:

@@ -36,7 +36,8 @@ DISCRETE, ANALOG = 0, 1
 
 # ip: int64 parameters.
 IP_CODE, IP_MODE, IP_TAU_P, IP_TAU_X, IP_TAU_THETA, IP_SEED, IP_N_SAMPLES, IP_PERIOD = range(8)
-IP_SIZE = 8
+IP_READ_NOISE = 8  # 1: weights are read through ``read_fn`` (noisy reads) on every inference
+IP_SIZE = 9
 # fp: float64 parameters. FP_CODE_AMP is the per-element code amplitude A.
 FP_AMPLITUDE, FP_ETA, FP_TAU_HP, FP_CODE_AMP = range(4)
 FP_SIZE = 4
@@ -75,6 +76,20 @@ def shuffle_order(order, seed, epoch):
 
 
 @jit
+def ideal_update(dev, theta, grad, eta, counter):
+    """Weight write of an ideal device: theta <- theta - eta * G, exactly."""
+    for i in range(theta.shape[0]):
+        theta[i] -= eta * grad[i]
+
+
+@jit
+def exact_read(dev, theta, out, counter, sub):
+    """Weight read of a noiseless device (used only when reads are not ``theta`` itself)."""
+    for i in range(theta.shape[0]):
+        out[i] = theta[i]
+
+
+@jit
 def fill_code(pert, ip, fp, k):
     """Write the perturbation theta~ of code period ``k`` into ``pert`` (length P)."""
     P = pert.shape[0]
@@ -107,13 +122,19 @@ def fill_code(pert, ip, fp, k):
 
 
 @jit
-def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fst, out):
+def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fst, out,
+              update_fn, read_fn, dev, rbuf):
     """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
 
     Parameters
     ----------
     n_steps : int
     cost_fn, model : jitted cost callback and its data tuple.
+    update_fn, read_fn, dev : the synapse devices: ``update_fn(dev, theta, grad, eta, k)``
+        delivers the update theta <- theta - eta * G of update number k (as write pulses on a
+        real device); ``read_fn(dev, theta, out, step, sub)`` reads the weights with read
+        noise (sub 0: perturbed read, 1: baseline read), used when ``ip[IP_READ_NOISE]``.
+    rbuf : tuple of three float arrays (P,): read buffers for the two reads, and zeros.
     theta, grad, pert : float arrays (P,), parameters, accumulators G, current code.
     order : int64 (N,), data-order permutation of the current epoch (derived state).
     ip, fp, ist, fst : int/float parameter and state vectors (layout above).
@@ -128,6 +149,7 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
     tau_x = ip[IP_TAU_X]
     tau_theta = ip[IP_TAU_THETA]
     analog = ip[IP_MODE] == ANALOG
+    noisy_reads = ip[IP_READ_NOISE] == 1
     eta = fp[FP_ETA]
     inv_d2 = 1.0 / (fp[FP_AMPLITUDE] * fp[FP_AMPLITUDE])
     P = theta.shape[0]
@@ -169,14 +191,23 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
         if not analog:
             if update_due:
                 if eta != 0.0:
-                    for i in range(P):
-                        theta[i] -= eta * grad[i]
+                    update_fn(dev, theta, grad, eta, ist[IST_UPDATES])
                     ist[IST_STALE] = 1
                 for i in range(P):
                     grad[i] = 0.0
                 ist[IST_UPDATES] += 1
             want_base = ist[IST_STALE] == 1
-            cost_fn(model, theta, pert, ist[IST_SAMPLE], want_base, out, n)
+            if noisy_reads:
+                # Two physical reads, each with its own read noise (or the same, if the
+                # device freezes it per step): the network sees the read weights.
+                read_fn(dev, theta, rbuf[0], n, 0)
+                if want_base:
+                    read_fn(dev, theta, rbuf[1], n, 1)
+                    cost_fn(model, rbuf[1], rbuf[2], ist[IST_SAMPLE], False, out, n)
+                    out[1] = out[0]
+                cost_fn(model, rbuf[0], pert, ist[IST_SAMPLE], False, out, n)
+            else:
+                cost_fn(model, theta, pert, ist[IST_SAMPLE], want_base, out, n)
             c = out[0]
             if not math.isfinite(c):
                 ist[IST_STATUS] = STATUS_NONFINITE_COST
@@ -194,7 +225,11 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
             for i in range(P):
                 grad[i] += s * pert[i]
         else:
-            cost_fn(model, theta, pert, ist[IST_SAMPLE], False, out, n)
+            if noisy_reads:
+                read_fn(dev, theta, rbuf[0], n, 0)
+                cost_fn(model, rbuf[0], pert, ist[IST_SAMPLE], False, out, n)
+            else:
+                cost_fn(model, theta, pert, ist[IST_SAMPLE], False, out, n)
             c = out[0]
             if not math.isfinite(c):
                 ist[IST_STATUS] = STATUS_NONFINITE_COST
@@ -208,7 +243,8 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
             s = ct * inv_d2
             for i in range(P):
                 grad[i] = lp_keep * grad[i] + lp_new * (s * pert[i])
-                theta[i] -= eta * grad[i]
+            if eta != 0.0:
+                update_fn(dev, theta, grad, eta, ist[IST_UPDATES])
             ist[IST_UPDATES] += 1
         fst[FST_C] = c
         fst[FST_CTILDE] = ct
