@@ -1,0 +1,480 @@
+"""An array of sampled synapse devices: the public face of :mod:`hwsim.kernels.devices`."""
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hwsim.exceptions import ConfigError
+from hwsim.kernels import devices as K
+
+#: Model name → kernel model code.
+MODEL_CODES = {
+    "Ideal": K.M_IDEAL, "ConstantStep": K.M_CONSTANT, "LinearStep": K.M_LINEAR,
+    "SoftBounds": K.M_SOFT, "ExpStep": K.M_EXP, "PowStep": K.M_POW,
+    "PiecewiseStep": K.M_PIECEWISE, "MeasuredLUT": K.M_LUT,
+}
+
+# dtod draw identifiers: the counter coordinate of STREAM_DTOD (index = device column).
+# Values are part of every array's definition: never renumber.
+(PID_GAIN, PID_UP_DOWN, PID_B_MAX, PID_B_MIN, PID_GAMMA_UP, PID_GAMMA_DOWN, PID_POW_GAMMA,
+ PID_POW_UP_DOWN, PID_NU, PID_RESET, PID_LIFETIME, PID_CORRUPT, PID_CORRUPT_VALUE) = range(13)
+
+_STATE_KEYS = ("theta", "I", "D", "S", "T", "stats", "W", "WN", "DREF", "TPROG")
+
+
+def _safe_div(num, den):
+    """num/den, 0 where den == 0 (a bound at 0 has no slope to scale)."""
+    den = np.asarray(den, dtype=np.float64)
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def _build(params: Any, model: str, n: int, seed: int, dtype: np.dtype) -> tuple:
+    """Allocate the kernel tuple and sample every per-device parameter (docs/devices.md)."""
+    code = MODEL_CODES[model]
+    if code == K.M_IDEAL:
+        dev = K.empty_dev(n, n, 1, dtype)
+        I, D = dev[0], dev[1]
+        I[K.I_MODEL], I[K.I_P], I[K.I_NCOLS], I[K.I_SEED] = code, n, n, seed
+        D[K.R_B_MAX], D[K.R_B_MIN], D[K.R_DECAY] = np.inf, -np.inf, 1.0
+        return dev
+    p = params
+    one_sided = bool(p.one_sided)
+    ncols = 2 * n if one_sided else n
+
+    def xi(pid: int) -> np.ndarray:
+        return K.dtod_normals(seed, pid, np.empty(ncols))
+
+    def uni(pid: int) -> np.ndarray:
+        return K.dtod_uniforms(seed, pid, np.empty(ncols))
+
+    gain_xi = xi(PID_GAIN)
+    g = np.exp(p.dw_min_dtod * gain_xi) if p.dw_min_dtod_log_normal else \
+        1.0 + p.dw_min_dtod * gain_xi
+    r = p.up_down_dtod * xi(PID_UP_DOWN)
+    up = p.dw_min * (g + min(p.up_down, 0.0) + r)
+    down = p.dw_min * (g - max(p.up_down, 0.0) - r)
+    b_max = p.w_max * (1.0 + p.w_max_dtod * xi(PID_B_MAX))
+    b_min = p.w_min * (1.0 + p.w_min_dtod * xi(PID_B_MIN))
+    if p.enforce_consistency:
+        up, down = np.abs(up), np.abs(down)
+        crossed = b_max < b_min
+        b_max, b_min = np.where(crossed, b_min, b_max), np.where(crossed, b_max, b_min)
+        if one_sided:
+            b_min = np.maximum(b_min, 0.0)
+            b_max = np.maximum(b_max, b_min)
+        else:
+            b_max = np.maximum(b_max, 0.0)
+            b_min = np.minimum(b_min, 0.0)
+    g_max = np.maximum(np.abs(b_max), np.abs(b_min))
+
+    gamma_up = np.zeros(ncols)
+    gamma_down = np.zeros(ncols)
+    if code == K.M_LINEAR:
+        gamma_up = -_safe_div(np.abs(p.gamma_up + p.gamma_up_dtod * xi(PID_GAMMA_UP)), b_max)
+        gamma_down = -_safe_div(np.abs(p.gamma_down + p.gamma_down_dtod * xi(PID_GAMMA_DOWN)),
+                                b_min)
+    elif code == K.M_SOFT:
+        gamma_up = -_safe_div(1.0, b_max)
+        gamma_down = -_safe_div(1.0, b_min)
+    elif code == K.M_POW:
+        h = 1.0 + p.pow_gamma_dtod * xi(PID_POW_GAMMA)
+        q = p.pow_up_down_dtod * xi(PID_POW_UP_DOWN)
+        gamma_up = np.maximum(p.pow_gamma * (h + min(p.pow_up_down, 0.0) + q), 0.0)
+        gamma_down = np.maximum(p.pow_gamma * (h - max(p.pow_up_down, 0.0) - q), 0.0)
+
+    nu_xi = xi(PID_NU)
+    nu = np.maximum(p.drift_nu * (1.0 + p.drift_nu_dtod * nu_xi), 0.0)
+    reset = np.clip(p.reset + p.reset_dtod * xi(PID_RESET), b_min, b_max)
+    if p.lifetime > 0:
+        life = np.maximum(p.lifetime * (1.0 + p.lifetime_dtod * xi(PID_LIFETIME)), 1.0)
+        decay = 1.0 - 1.0 / life
+    else:
+        decay = np.ones(ncols)
+    stuck = uni(PID_CORRUPT) < p.corrupt_devices_prob
+    stuck_value = np.zeros(ncols)
+    if stuck.any():
+        v = p.dw_min * p.corrupt_devices_range * (2.0 * uni(PID_CORRUPT_VALUE) - 1.0)
+        v = np.clip(v, b_min, b_max)
+        stuck_value = np.where(stuck, v, 0.0)
+        b_max = np.where(stuck, v, b_max)
+        b_min = np.where(stuck, v, b_min)
+        reset = np.where(stuck, v, reset)
+
+    if code == K.M_PIECEWISE:
+        table = np.array([p.piecewise_up, p.piecewise_down, p.piecewise_up], dtype=np.float64)
+    elif code == K.M_LUT:
+        table = np.array([p.lut_w, np.abs(p.lut_dw_up) / p.dw_min,
+                          np.abs(p.lut_dw_down) / p.dw_min], dtype=np.float64)
+    else:
+        table = np.zeros((3, 1))
+    dev = K.empty_dev(n, ncols, table.shape[1], dtype)
+    I, D, S, T = dev[:4]
+    T[:] = table
+    rows = {K.R_DW_UP: up, K.R_DW_DOWN: down, K.R_B_MAX: b_max, K.R_B_MIN: b_min,
+            K.R_GAMMA_UP: gamma_up, K.R_GAMMA_DOWN: gamma_down, K.R_NU: nu, K.R_NU_XI: nu_xi,
+            K.R_RESET: reset, K.R_DECAY: decay, K.R_STUCK: stuck.astype(np.float64),
+            K.R_STUCK_VALUE: stuck_value, K.R_G_MAX: g_max}
+    for row, values in rows.items():
+        D[row] = values
+    S[K.S_DW_MIN] = p.dw_min
+    S[K.S_DW_STD] = p.dw_min_std
+    S[K.S_WRITE_STD] = p.write_noise_std * p.dw_min
+    S[K.S_READ_STD] = p.read_noise_std
+    S[K.S_READ_SCALE] = p.read_noise_scale
+    S[K.S_T0] = p.drift_t0
+    S[K.S_T_READ] = K._PCM_T_READ
+    S[K.S_RESET_STD] = p.reset_std
+    if code == K.M_EXP:
+        S[K.S_A_UP], S[K.S_A_DOWN] = p.A_up, p.A_down
+        S[K.S_EXP_GAMMA_UP], S[K.S_EXP_GAMMA_DOWN] = p.gamma_up, p.gamma_down
+        S[K.S_EXP_A], S[K.S_EXP_B] = p.a, p.b
+        S[K.S_STD_ADD], S[K.S_STD_SLOPE] = p.dw_min_std_add, p.dw_min_std_slope
+    I[K.I_MODEL] = code
+    I[K.I_P] = n
+    I[K.I_NCOLS] = ncols
+    I[K.I_N_STATES] = p.n_states
+    I[K.I_ROUNDING] = K.ROUND_STOCHASTIC if p.pulse_rounding == "stochastic" else \
+        K.ROUND_NEAREST
+    I[K.I_MAX_PULSES] = p.max_pulses
+    I[K.I_ONE_SIDED] = int(one_sided)
+    I[K.I_REFRESH_EVERY] = p.refresh_every
+    I[K.I_REFRESH_ITERS] = p.refresh_iterations
+    I[K.I_SEED] = seed
+    I[K.I_MULT_NOISE] = int(getattr(p, "mult_noise", True))
+    I[K.I_COMPLEX_NOISE] = int(code == K.M_EXP and (p.dw_min_std_add > 0
+                                                    or p.dw_min_std_slope > 0))
+    I[K.I_READ_NOISE] = {"none": K.READ_NONE, "additive": K.READ_ADDITIVE,
+                         "pcm": K.READ_PCM}[p.read_noise]
+    I[K.I_READ_FROZEN] = int(p.read_noise_frozen_per_step)
+    I[K.I_DRIFT] = {"none": K.DRIFT_NONE, "power": K.DRIFT_POWER, "pcm": K.DRIFT_PCM}[p.drift]
+    I[K.I_DECAY] = int(p.lifetime > 0)
+    I[K.I_TABLE_N] = table.shape[1]
+    return dev
+
+
+class DeviceArray:
+    """A seeded array of synapse devices, one per weight (or one pair per weight).
+
+    Parameters
+    ----------
+    params : dataclass
+        Validated device parameters, an instance of a class in
+        :data:`hwsim.chip.devices.REGISTRY` (see :func:`hwsim.chip.devices.params_for`).
+    n_devices : int
+        Number of weights P (>= 0). One-sided models hold 2P devices.
+    seed : int
+        Seed of every random stream, in [0, 2**63). The device-to-device parameters are
+        drawn from STREAM_DTOD at construction: bit-identical for a seed, different for
+        another, and independent of ``n_devices`` (device c gets the same draws in any size).
+    dtype : {numpy.float64, numpy.float32}
+        Precision of the weights and of every per-device array (case D10).
+
+    Attributes
+    ----------
+    params : dataclass
+    n_devices : int
+    seed : int
+    dtype : numpy.dtype
+    theta : ndarray (P,)
+        The weights the network sees (stored value + write noise), weight units.
+    dev : tuple
+        The kernel tuple ``(I, D, S, T, stats, W, WN, DREF, TPROG)`` of
+        :mod:`hwsim.kernels.devices` (the MGD engine passes it to the kernels directly).
+
+    Raises
+    ------
+    ConfigError
+        If ``params`` is not a registered parameter object, or the model gives a non-finite
+        step on its first device (smoke test of one up and one down pulse from 0).
+    ValueError
+        For a negative ``n_devices``, a seed outside [0, 2**63) or an unsupported dtype.
+
+    Notes
+    -----
+    Sampling (devices.md, "Per-device parameters"): gain g = 1 + dw_min_dtod·ξ (or
+    exp(dw_min_dtod·ξ)), asymmetry r = up_down_dtod·ξ, Δw⁺ = dw_min·(g + min(up_down, 0) + r),
+    Δw⁻ = dw_min·(g − max(up_down, 0) − r), b_max = w_max·(1 + w_max_dtod·ξ),
+    b_min = w_min·(1 + w_min_dtod·ξ); with enforce_consistency the steps are taken in
+    absolute value and the bounds swapped if crossed and forced to straddle zero (one-sided
+    devices: 0 ≤ b_min ≤ b_max). Corrupt devices get both bounds equal to their stuck value.
+    Each array starts at weight 0 (pairs at their reset values) with zeroed counters.
+
+    References
+    ----------
+    docs/devices.md; Gokmen & Vlasov, Front. Neurosci. 10:333 (2016); Rasch et al., AICAS
+    2021 (aihwkit); Nandakumar et al., Front. Neurosci. 2020 (PCM).
+    """
+
+    def __init__(self, params: Any, n_devices: int, seed: int, dtype=np.float64):
+        from hwsim.chip.devices import model_name
+
+        try:
+            self.model = model_name(params)
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from None
+        if isinstance(n_devices, bool) or int(n_devices) != n_devices or n_devices < 0:
+            raise ValueError(f"n_devices = {n_devices!r}: must be an integer >= 0")
+        if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**63:
+            raise ValueError(f"seed = {seed!r}: must be an integer in [0, 2**63)")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype = {self.dtype}: must be float32 or float64")
+        self.params = params
+        self.n_devices = int(n_devices)
+        self.seed = int(seed)
+        self.dev = _build(params, self.model, self.n_devices, self.seed, self.dtype)
+        self.theta = np.zeros(self.n_devices, self.dtype)
+        K.init_weights(self.dev, np.zeros(self.n_devices, self.dtype), self.theta)
+        self.dev[4][:] = 0
+        self._smoke()
+
+    def _smoke(self) -> None:
+        """One up and one down noise-free pulse from the current state: must stay finite."""
+        if self.n_devices == 0 or self.model == "Ideal":
+            return
+        probe = tuple(a.copy() for a in self.dev)
+        probe[2][K.S_DW_STD] = 0.0
+        out = np.empty((3, self.n_devices), self.dtype)
+        K.pulse_response(probe, 1, 0, out)
+        bad = np.flatnonzero(~np.isfinite(out).all(axis=0))
+        if bad.size:
+            raise ConfigError(f"device model {self.model}: a pulse gives a non-finite weight on "
+                              f"device {bad[0]} (check the model parameters)")
+
+    # ------------------------------------------------------------------ inputs
+    def _vector(self, x, name: str) -> np.ndarray:
+        a = np.ascontiguousarray(x, dtype=self.dtype)
+        if a.shape != (self.n_devices,):
+            raise ValueError(f"{name} has shape {a.shape}; expected ({self.n_devices},)")
+        return a
+
+    @staticmethod
+    def _counter(counter) -> int:
+        if isinstance(counter, bool) or int(counter) != counter or \
+                not 0 <= counter < K.INIT_COUNTER:
+            raise ValueError(f"counter = {counter!r}: must be an integer in [0, 2**62 - 1)")
+        return int(counter)
+
+    # ------------------------------------------------------------------ operations
+    def init_weights(self, requested) -> int:
+        """Set the initial weights, each clipped to its own device's bounds (case D1).
+
+        Parameters
+        ----------
+        requested : array_like (P,)
+            Wanted weights, weight units.
+
+        Returns
+        -------
+        int
+            Number of requests that were clipped (also counted in ``stats["init_clipped"]``).
+
+        Raises
+        ------
+        ValueError
+            If ``requested`` does not have shape (P,).
+        """
+        return int(K.init_weights(self.dev, self._vector(requested, "requested"), self.theta))
+
+    def apply_update(self, grad, eta: float, counter: int) -> None:
+        """Request the change Δ = −eta·grad and let the devices deliver it as pulses.
+
+        Parameters
+        ----------
+        grad : array_like (P,)
+            Gradient estimate, per weight unit.
+        eta : float
+            Learning rate (>= 0).
+        counter : int
+            Update index in [0, 2**62 − 1): the random coordinate of this update's pulse
+            noise, rounding and write noise.
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape, a negative or non-finite eta, or a counter out of range.
+        """
+        eta = float(eta)
+        if not (math.isfinite(eta) and eta >= 0):
+            raise ValueError(f"eta = {eta!r}: must be finite and >= 0")
+        K.apply_update(self.dev, self.theta, self._vector(grad, "grad"), eta,
+                       np.int64(self._counter(counter)))
+
+    def read(self, counter: int = 0, sub: int = 0, out=None) -> np.ndarray:
+        """Read the weights through the array (with read noise if the model has it).
+
+        Parameters
+        ----------
+        counter : int
+            Step index: the random coordinate of the read noise.
+        sub : int
+            Which read of the step (0 perturbed, 1 unperturbed); ignored when the read noise
+            is frozen per step (case D12).
+        out : ndarray (P,), optional
+            Destination of the result's dtype.
+
+        Returns
+        -------
+        ndarray (P,)
+        """
+        if out is None:
+            out = np.empty(self.n_devices, self.dtype)
+        K.read_weights(self.dev, self.theta, out, np.int64(self._counter(counter)),
+                       np.int64(sub))
+        return out
+
+    def set_time(self, t_s: float) -> None:
+        """Set the hardware time (s) stamped on the following writes."""
+        self.dev[2][K.S_TIME] = float(t_s)
+
+    @property
+    def time(self) -> float:
+        """The hardware time (s) of the array."""
+        return float(self.dev[2][K.S_TIME])
+
+    def drift(self, t_s: float) -> None:
+        """Advance the hardware time to ``t_s`` seconds and drift every device to it.
+
+        Parameters
+        ----------
+        t_s : float
+            Hardware time (s). Drift is w_prog·((t − t_prog)/t0)^(−ν) after t0; weights
+            stay within their bounds. No-op without drift (the time is still set).
+        """
+        K.apply_drift(self.dev, self.theta, float(t_s))
+
+    def program(self, targets, max_iterations: int = 20) -> int:
+        """Program the weights toward ``targets`` by write-verify (case D11).
+
+        Parameters
+        ----------
+        targets : array_like (P,)
+            Wanted weights, weight units. Targets beyond a weight's bounds are clipped.
+        max_iterations : int
+            Verify cycles per weight (>= 0); programming always terminates.
+
+        Returns
+        -------
+        int
+            Number of clipped targets (also counted in ``stats["program_clipped"]``).
+        """
+        if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or \
+                max_iterations < 0:
+            raise ValueError(f"max_iterations = {max_iterations!r}: must be an integer >= 0")
+        return int(K.program(self.dev, self._vector(targets, "targets"), self.theta,
+                             np.int64(max_iterations)))
+
+    def pulse_response(self, n: int, w0=None, counter: int = 0) -> np.ndarray:
+        """Trajectory of every weight under n up pulses then n down pulses.
+
+        Parameters
+        ----------
+        n : int
+            Pulses in each direction (>= 0).
+        w0 : array_like (P,), optional
+            Start weights (set as :meth:`init_weights` would, on a copy); default: the
+            current stored weights. The array itself is never changed.
+        counter : int
+            Random coordinate of the c2c noise.
+
+        Returns
+        -------
+        ndarray (2n + 1, P)
+            Stored weights (without write noise) before the first pulse and after each.
+        """
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"n = {n}: must be >= 0")
+        arr = self
+        if w0 is not None:
+            arr = self.copy()
+            arr.init_weights(w0)
+        out = np.empty((2 * n + 1, self.n_devices), self.dtype)
+        if self.model == "Ideal":
+            out[:] = arr.theta
+            return out
+        return K.pulse_response(arr.dev, n, np.int64(self._counter(counter)), out)
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: pulses, clipped_writes, refreshes, updates, init_clipped, ... (int)."""
+        return {name: int(v) for name, v in zip(K.STAT_NAMES, self.dev[4])}
+
+    def n_states(self) -> float:
+        """Number of states: ``n_states`` when quantized, else (w_max − w_min)/dw_min (D7)."""
+        if getattr(self.params, "n_states", 0):
+            return float(self.params.n_states)
+        return float(self.params.number_of_states())
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-weight bounds (lo, hi), each (P,): the device's own, or G⁺ − G⁻'s range."""
+        D, P = self.dev[1], self.n_devices
+        if self.dev[0][K.I_ONE_SIDED]:
+            return D[K.R_B_MIN, :P] - D[K.R_B_MAX, P:], D[K.R_B_MAX, :P] - D[K.R_B_MIN, P:]
+        return D[K.R_B_MIN].copy(), D[K.R_B_MAX].copy()
+
+    @property
+    def conductances(self) -> np.ndarray:
+        """Stored weight of every device (view), (P,) or (2P,) for pairs (G⁺ then G⁻)."""
+        return self.dev[5]
+
+    def device_parameters(self) -> dict[str, np.ndarray]:
+        """Per-device parameters by name (writable views of the rows of ``D``)."""
+        return {name: self.dev[1][row] for row, name in enumerate(K.ROW_NAMES)}
+
+    def set_device_parameter(self, name: str, values) -> None:
+        """Overwrite one per-device parameter row (case D8: same values, same dynamics).
+
+        Parameters
+        ----------
+        name : str
+            One of ``hwsim.kernels.devices.ROW_NAMES``.
+        values : array_like, broadcastable to (n_cols,)
+        """
+        if name not in K.ROW_NAMES:
+            raise KeyError(f"{name!r}: not a device parameter (one of {', '.join(K.ROW_NAMES)})")
+        self.dev[1][K.ROW_NAMES.index(name)] = values
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Return copies of every state array (case D9).
+
+        Returns
+        -------
+        dict
+            ``theta`` and the kernel tuple's arrays ``I, D, S, T, stats, W, WN, DREF, TPROG``.
+        """
+        return {k: a.copy() for k, a in zip(_STATE_KEYS, (self.theta, *self.dev))}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a :meth:`get_state` snapshot in place; the run continues bit-identically.
+
+        Raises
+        ------
+        ValueError
+            If a key is missing or an array's shape or dtype differs from this array's.
+        """
+        for k, a in zip(_STATE_KEYS, (self.theta, *self.dev)):
+            if k not in state:
+                raise ValueError(f"state lacks {k!r}")
+            src = np.asarray(state[k])
+            if src.shape != a.shape or src.dtype != a.dtype:
+                raise ValueError(f"state[{k!r}] has shape {src.shape} and dtype {src.dtype}; "
+                                 f"expected {a.shape} and {a.dtype}")
+            a[...] = src
+
+    def copy(self) -> "DeviceArray":
+        """Return an independent array with the same parameters and state."""
+        new = object.__new__(DeviceArray)
+        new.__dict__.update(self.__dict__)
+        new.dev = tuple(a.copy() for a in self.dev)
+        new.theta = self.theta.copy()
+        return new
+
+    def __repr__(self) -> str:
+        return (f"DeviceArray({self.model}, n_devices={self.n_devices}, seed={self.seed}, "
+                f"dtype={self.dtype.name})")

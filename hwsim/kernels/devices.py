@@ -1,0 +1,739 @@
+"""Device physics kernels: pulsed weight updates, reads, drift and programming.
+
+Implements the models of docs/devices.md ("One pulse", write noise, drift, decay, read noise,
+finite states, one-sided pairs) on a structure of arrays. Every random value is a pure
+function of its coordinates (:mod:`hwsim.kernels.hashing`), so runs reproduce bit for bit for
+any thread count and any resume point.
+
+The device tuple
+----------------
+``dev = (I, D, S, T, stats, W, WN, DREF, TPROG)``; build it with
+:class:`hwsim.chip.devices.DeviceArray` (which also documents the sampling):
+
+- ``I`` int64 ``(N_I,)``: integer settings, indices ``I_*``.
+- ``D`` float ``(N_ROWS, n_cols)``: per-device parameters drawn at construction (dtod), rows
+  ``R_*``. ``n_cols = P`` (one device per weight) or ``2P`` for one-sided pairs: column ``i``
+  is G+ of weight ``i`` and column ``P + i`` is its G-.
+- ``S`` float ``(N_S,)``: model-wide scalars, indices ``S_*``. ``S[S_TIME]`` is the hardware
+  time in seconds; the caller sets it before :func:`apply_update`, :func:`program` and
+  :func:`read_weights` (it stamps each write for drift and PCM read noise);
+  :func:`apply_drift` sets it too.
+- ``T`` float ``(3, L)``: tables. PiecewiseStep: row 0 up multipliers, row 1 down multipliers
+  at ``L`` equally spaced nodes over each device's ``[b_min, b_max]``. MeasuredLUT: row 0 the
+  weight nodes (increasing), rows 1/2 the up/down step magnitudes divided by ``dw_min``.
+- ``stats`` int64 ``(N_STATS,)``: counters, indices ``ST_*`` (int64: exact past 2**31).
+- ``W`` float ``(n_cols,)``: the stored (persistent) weight of each device, weight units.
+- ``WN`` float ``(P,)``: write-noise offset of each weight, redrawn at each write; the network
+  sees ``theta[i] = clip(W[i] + WN[i])`` (pairs: ``W[i] - W[P + i] + WN[i]``).
+- ``DREF`` float ``(n_cols,)``: drift reference: ``W = DREF * f(t - TPROG)`` (= the programmed
+  weight until a decay step re-references it).
+- ``TPROG`` float ``(n_cols,)``: hardware time of each device's last write (s).
+
+All float arrays share ``theta``'s dtype (float32 or float64, case D10); arithmetic is done in
+float64 and rounded on store.
+
+Random coordinates
+------------------
+- c2c noise of pulse ``k`` of update ``counter`` on device column ``c``:
+  ``normal_from_bits(hash_sub(stream_key(seed, STREAM_C2C), counter, c, k))``. A refresh uses
+  sub-coordinates from ``SUB_RESET``; :func:`program` call ``n`` uses counter
+  ``PROGRAM_COUNTER + n`` and :func:`init_weights` counter ``INIT_COUNTER``.
+- stochastic rounding of weight ``i``: ``uniform01(hash_keyed(key(STREAM_ROUNDING), counter, i))``.
+- write noise of weight ``i``: ``hash_sub(key(STREAM_WRITE_NOISE), counter, i, 0)`` (1 for a
+  refresh).
+- read noise: ``hash_sub(key(STREAM_READ_NOISE), counter, c, sub)``, ``sub = 0`` when frozen
+  per step.
+
+References
+----------
+aihwkit parameter conventions: Rasch et al., "A flexible and fast PyTorch toolkit for
+simulating training and inference on analog crossbar arrays", AICAS 2021. Model equations:
+docs/devices.md. PCM drift and read noise: Nandakumar et al., Front. Neurosci. 2020; Joshi et
+al., Nat. Commun. 11, 2473 (2020).
+"""
+
+import math
+
+import numpy as np
+
+from hwsim.kernels._config import jit
+from hwsim.kernels.hashing import (
+    STREAM_C2C,
+    STREAM_DTOD,
+    STREAM_READ_NOISE,
+    STREAM_ROUNDING,
+    STREAM_WRITE_NOISE,
+    hash_keyed,
+    hash_sub,
+    normal_from_bits,
+    stream_key,
+    uniform01,
+)
+
+# Model codes (names in hwsim.chip.devices.REGISTRY). Never renumber: stored in checkpoints.
+M_IDEAL, M_CONSTANT, M_LINEAR, M_SOFT, M_EXP, M_POW, M_PIECEWISE, M_LUT = range(8)
+
+# I: int64 settings.
+(I_MODEL, I_P, I_NCOLS, I_N_STATES, I_ROUNDING, I_MAX_PULSES, I_ONE_SIDED, I_REFRESH_EVERY,
+ I_REFRESH_ITERS, I_SEED, I_MULT_NOISE, I_COMPLEX_NOISE, I_READ_NOISE, I_READ_FROZEN, I_DRIFT,
+ I_DECAY, I_TABLE_N) = range(17)
+N_I = 17
+ROUND_NEAREST, ROUND_STOCHASTIC = 0, 1
+READ_NONE, READ_ADDITIVE, READ_PCM = 0, 1, 2
+DRIFT_NONE, DRIFT_POWER, DRIFT_PCM = 0, 1, 2
+
+# D: per-device rows (dtod samples). R_GAMMA_*: LinearStep/SoftBounds slopes γ^d_ij, or
+# PowStep exponents γ^±_ij. R_NU: power-law drift exponent; R_NU_XI: the device's N(0,1)
+# draw scaling the PCM ν spread. R_DECAY: per-update decay factor 1 - 1/lifetime_ij (1 = none).
+# R_G_MAX: conductance scale of PCM read noise and drift, max(|b_max|, |b_min|).
+(R_DW_UP, R_DW_DOWN, R_B_MAX, R_B_MIN, R_GAMMA_UP, R_GAMMA_DOWN, R_NU, R_NU_XI, R_RESET,
+ R_DECAY, R_STUCK, R_STUCK_VALUE, R_G_MAX) = range(13)
+N_ROWS = 13
+ROW_NAMES = ("dw_up", "dw_down", "b_max", "b_min", "gamma_up", "gamma_down", "nu", "nu_xi",
+             "reset", "decay", "stuck", "stuck_value", "g_max")
+
+# S: model-wide scalars. S_WRITE_STD is absolute (write_noise_std * dw_min).
+(S_TIME, S_DW_MIN, S_DW_STD, S_WRITE_STD, S_STD_ADD, S_STD_SLOPE, S_A_UP, S_A_DOWN,
+ S_EXP_GAMMA_UP, S_EXP_GAMMA_DOWN, S_EXP_A, S_EXP_B, S_READ_STD, S_READ_SCALE, S_T0, S_T_READ,
+ S_RESET_STD) = range(17)
+N_S = 17
+
+# stats: int64 counters. ST_PULSES counts training pulses (apply_update); refresh and program
+# pulses are counted separately. ST_CLIPPED counts device writes in which a pulse hit a bound.
+(ST_PULSES, ST_CLIPPED, ST_REFRESHES, ST_UPDATES, ST_INIT_CLIPPED, ST_PROGRAM_CLIPPED,
+ ST_PROGRAMS, ST_CAPPED, ST_NONFINITE, ST_REFRESH_PULSES, ST_PROGRAM_PULSES) = range(11)
+N_STATS = 11
+STAT_NAMES = ("pulses", "clipped_writes", "refreshes", "updates", "init_clipped",
+              "program_clipped", "programs", "capped_updates", "nonfinite_requests",
+              "refresh_pulses", "program_pulses")
+
+# Counter ranges outside any update index (updates use counter = update index >= 0).
+INIT_COUNTER = (1 << 62) - 1
+PROGRAM_COUNTER = 1 << 62
+SUB_RESET = 1 << 48  # sub-coordinates of a refresh: reset draw, then its pulses
+
+_MAX_PULSES_PER_REQUEST = float(1 << 53)
+_PCM_T_READ = 250e-9
+
+
+# ---------------------------------------------------------------------------- one pulse
+
+@jit
+def _interp_uniform(T, row, n, pos):
+    """Linear interpolation of ``T[row, :n]`` at fractional node position ``pos``."""
+    if n == 1:
+        return T[row, 0]
+    if pos <= 0.0:
+        return T[row, 0]
+    if pos >= n - 1:
+        return T[row, n - 1]
+    k = int(pos)
+    q = pos - k
+    return (1.0 - q) * T[row, k] + q * T[row, k + 1]
+
+
+@jit
+def _interp_nodes(T, row, n, w):
+    """Linear interpolation of ``T[row, :n]`` over the increasing nodes ``T[0, :n]`` at ``w``;
+    held constant beyond the first and last node."""
+    if w <= T[0, 0]:
+        return T[row, 0]
+    if w >= T[0, n - 1]:
+        return T[row, n - 1]
+    lo = 0
+    hi = n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if T[0, mid] <= w:
+            lo = mid
+        else:
+            hi = mid
+    q = (w - T[0, lo]) / (T[0, hi] - T[0, lo])
+    return (1.0 - q) * T[row, lo] + q * T[row, hi]
+
+
+@jit
+def _step(I, D, S, T, c, w, d, xi):
+    """Weight after one pulse in direction ``d`` (+1/-1) on device column ``c``, before the
+    clip to the bounds; ``xi`` is the pulse's N(0,1) c2c draw (devices.md, "One pulse")."""
+    model = I[I_MODEL]
+    if model == M_IDEAL:
+        return w
+    sig = S[S_DW_STD]
+    if d > 0:
+        dw = D[R_DW_UP, c]
+    else:
+        dw = D[R_DW_DOWN, c]
+    if model == M_CONSTANT:
+        return w + d * dw * (1.0 + sig * xi)
+    if model == M_LINEAR or model == M_SOFT:
+        g = D[R_GAMMA_UP, c] if d > 0 else D[R_GAMMA_DOWN, c]
+        f = g * w + 1.0
+        if f < 0.0:  # the deterministic step never reverses (aihwkit allow_increasing=False)
+            f = 0.0
+        if I[I_MULT_NOISE] != 0:
+            return w + d * dw * f * (1.0 + sig * xi)
+        return w + d * dw * (f + sig * xi)
+    b_max = D[R_B_MAX, c]
+    b_min = D[R_B_MIN, c]
+    span = b_max - b_min
+    if model == M_EXP:
+        z = S[S_EXP_B]
+        if span > 0.0:
+            z += 2.0 * S[S_EXP_A] * w / span
+        if d > 0:
+            y = 1.0 - S[S_A_UP] * math.exp(S[S_EXP_GAMMA_UP] * z)
+        else:
+            y = 1.0 - S[S_A_DOWN] * math.exp(-S[S_EXP_GAMMA_DOWN] * z)
+        if y < 0.0:
+            y = 0.0
+        step = y * dw
+        if I[I_COMPLEX_NOISE] != 0:
+            return w + d * step + sig * (abs(step) + S[S_STD_ADD]
+                                         + S[S_STD_SLOPE] * abs(w)) * xi
+        return w + d * step * (1.0 + sig * xi)
+    if model == M_POW:
+        om = (b_max - w) / span if span > 0.0 else 0.5
+        if om < 0.0:
+            om = 0.0
+        elif om > 1.0:
+            om = 1.0
+        if d > 0:
+            return w + dw * om ** D[R_GAMMA_UP, c] * (1.0 + sig * xi)
+        return w - dw * (1.0 - om) ** D[R_GAMMA_DOWN, c] * (1.0 + sig * xi)
+    n = I[I_TABLE_N]
+    if model == M_PIECEWISE:
+        pos = (w - b_min) / span * (n - 1) if span > 0.0 else 0.0
+        m = _interp_uniform(T, 0 if d > 0 else 1, n, pos)
+        return w + d * dw * m * (1.0 + sig * xi)
+    # M_LUT: measured |Δw|(w)/dw_min, scaled by the device's own gain.
+    m = _interp_nodes(T, 1 if d > 0 else 2, n, w)
+    return w + d * dw * m * (1.0 + sig * xi)
+
+
+@jit
+def _quantize(I, D, c, w):
+    """Nearest of the device's ``n_states`` equally spaced levels over [b_min, b_max]."""
+    n = I[I_N_STATES]
+    if n < 2:
+        return w
+    b_min = D[R_B_MIN, c]
+    b_max = D[R_B_MAX, c]
+    span = b_max - b_min
+    if not span > 0.0:
+        return b_min
+    k = math.floor((w - b_min) / span * (n - 1) + 0.5)
+    if k <= 0:
+        return b_min
+    if k >= n - 1:
+        return b_max
+    v = b_min + k * (span / (n - 1))
+    return b_max if v > b_max else v
+
+
+@jit
+def _clip(w, lo, hi):
+    if w > hi:
+        return hi
+    if w < lo:
+        return lo
+    return w
+
+
+@jit
+def _tolerance(I, D, S, c):
+    """Write-verify tolerance: half a step (or half a level when quantized)."""
+    tol = S[S_DW_MIN]
+    n = I[I_N_STATES]
+    if n >= 2:
+        level = (D[R_B_MAX, c] - D[R_B_MIN, c]) / (n - 1)
+        if level > tol:
+            tol = level
+    return 0.5 * tol * (1.0 + 1e-9)
+
+
+# ---------------------------------------------------------------------------- weights seen
+
+@jit
+def _weight_bounds(I, D, i):
+    """(lo, hi) of weight ``i``: its device's bounds, or the pair's G+ - G- range."""
+    if I[I_ONE_SIDED] != 0:
+        j = I[I_P] + i
+        return D[R_B_MIN, i] - D[R_B_MAX, j], D[R_B_MAX, i] - D[R_B_MIN, j]
+    return D[R_B_MIN, i], D[R_B_MAX, i]
+
+
+@jit
+def _set_theta(I, D, W, WN, theta, i):
+    """theta[i] = stored weight + write-noise offset, clipped to the weight's bounds."""
+    if I[I_ONE_SIDED] != 0:
+        v = W[i] - W[I[I_P] + i] + WN[i]
+    else:
+        v = W[i] + WN[i]
+    lo, hi = _weight_bounds(I, D, i)
+    theta[i] = _clip(v, lo, hi)
+
+
+@jit
+def _draw_write_noise(S, WN, key_wn, counter, i, sub):
+    sd = S[S_WRITE_STD]
+    if sd > 0.0:
+        WN[i] = sd * normal_from_bits(hash_sub(key_wn, counter, i, sub))
+
+
+@jit
+def _drift_factor(I, D, S, c, wref, dt):
+    """f(dt) = (dt/t0)^(-ν) for dt > t0, else 1 (the programmed weight is read at t0)."""
+    mode = I[I_DRIFT]
+    t0 = S[S_T0]
+    if mode == DRIFT_NONE or not dt > t0:
+        return 1.0
+    if mode == DRIFT_POWER:
+        nu = D[R_NU, c]
+    else:  # PCM: ν mean and spread depend on the programmed conductance (devices.md)
+        gmax = D[R_G_MAX, c]
+        g = abs(wref) / gmax if gmax > 0.0 else 1.0
+        if g < 1e-12:
+            g = 1e-12
+        lg = math.log(g)
+        mu = min(max(-0.0155 * lg + 0.0244, 0.049), 0.1)
+        sd = min(max(-0.0125 * lg - 0.0059, 0.008), 0.045)
+        nu = mu + sd * D[R_NU_XI, c]
+        if nu < 0.0:
+            nu = 0.0
+    return (dt / t0) ** (-nu)
+
+
+@jit
+def _after_write(I, D, S, W, DREF, TPROG, c, w):
+    """Store a freshly written value: quantize, reset the drift reference and time stamp."""
+    w = _quantize(I, D, c, w)
+    W[c] = w
+    DREF[c] = w
+    TPROG[c] = S[S_TIME]
+
+
+# ---------------------------------------------------------------------------- write-verify
+
+@jit
+def _verify(I, D, S, T, W, c, target, key_c2c, counter, sub0, max_iterations):
+    """Write-verify one two-sided device toward ``target``; return pulses used.
+
+    Each iteration reads the device, stops within tolerance, else fires
+    round(|error| / step) >= 1 pulses in the error's direction."""
+    tol = _tolerance(I, D, S, c)
+    b_max = D[R_B_MAX, c]
+    b_min = D[R_B_MIN, c]
+    noisy = S[S_DW_STD] > 0.0
+    w = W[c]
+    sub = sub0
+    pulses = 0
+    for _ in range(max_iterations):
+        err = target - w
+        if not abs(err) > tol:
+            break
+        d = 1 if err > 0.0 else -1
+        dw = abs(D[R_DW_UP, c] if d > 0 else D[R_DW_DOWN, c])
+        x = abs(err) / dw if dw > 0.0 else 1.0
+        n = int(min(x + 0.5, 2147483647.0))
+        if n < 1:
+            n = 1
+        for _k in range(n):
+            xi = normal_from_bits(hash_sub(key_c2c, counter, c, sub)) if noisy else 0.0
+            w = _clip(_step(I, D, S, T, c, w, d, xi), b_min, b_max)
+            sub += 1
+        pulses += n
+        w = _quantize(I, D, c, w)
+    W[c] = w
+    return pulses
+
+
+@jit
+def _pair_program(I, D, S, T, W, i, target, key_c2c, counter, sub0, max_iterations):
+    """Reset both devices of pair ``i`` and re-program G+ - G- to ``target`` with
+    potentiation pulses only (G+ to raise, G- to lower); return pulses used."""
+    P = I[I_P]
+    noisy = S[S_DW_STD] > 0.0
+    rstd = S[S_RESET_STD]
+    for c in (i, P + i):
+        if D[R_STUCK, c] != 0.0:
+            continue
+        r = D[R_RESET, c]
+        if rstd > 0.0:
+            r += rstd * normal_from_bits(hash_sub(key_c2c, counter, c, sub0))
+        W[c] = _quantize(I, D, c, _clip(r, D[R_B_MIN, c], D[R_B_MAX, c]))
+    tol = _tolerance(I, D, S, i)
+    sub = sub0 + 1
+    pulses = 0
+    for _ in range(max_iterations):
+        err = target - (W[i] - W[P + i])
+        if not abs(err) > tol:
+            break
+        c = i if err > 0.0 else P + i
+        if D[R_STUCK, c] != 0.0:
+            break
+        dw = abs(D[R_DW_UP, c])
+        x = abs(err) / dw if dw > 0.0 else 1.0
+        n = int(min(x + 0.5, 2147483647.0))
+        if n < 1:
+            n = 1
+        w = W[c]
+        b_max = D[R_B_MAX, c]
+        b_min = D[R_B_MIN, c]
+        for _k in range(n):
+            xi = normal_from_bits(hash_sub(key_c2c, counter, c, sub)) if noisy else 0.0
+            w = _clip(_step(I, D, S, T, c, w, 1, xi), b_min, b_max)
+            sub += 1
+        pulses += n
+        W[c] = _quantize(I, D, c, w)
+    return pulses
+
+
+# ---------------------------------------------------------------------------- public kernels
+
+@jit
+def apply_update(dev, theta, grad, eta, counter):
+    """Deliver the requested change -eta*grad[i] to every device as write pulses.
+
+    Per weight i: n = |Δ_i|/dw_min rounded (nearest, or floor + Bernoulli(frac) from
+    STREAM_ROUNDING) and capped at max_pulses (0 = no cap); each pulse applies the model's
+    step with fresh c2c noise and clips to the device's own bounds; the result is quantized
+    (finite states), time-stamped with S[S_TIME], and its write noise redrawn. One-sided pairs
+    potentiate G+ for Δ > 0 and G- for Δ < 0. Stuck devices are skipped. Then every device
+    decays toward its reset value (lifetime), and every ``refresh_every`` updates all pairs
+    are refreshed. ``theta`` (P,) is updated in place; ``counter`` is the update index.
+    """
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    P = theta.shape[0]
+    model = I[I_MODEL]
+    if model == M_IDEAL:
+        for i in range(P):
+            theta[i] += -eta * grad[i]
+        stats[ST_UPDATES] += 1
+        return
+    seed = I[I_SEED]
+    key_c2c = stream_key(seed, STREAM_C2C)
+    key_rnd = stream_key(seed, STREAM_ROUNDING)
+    key_wn = stream_key(seed, STREAM_WRITE_NOISE)
+    dw_min = S[S_DW_MIN]
+    noisy = S[S_DW_STD] > 0.0
+    stochastic = I[I_ROUNDING] == ROUND_STOCHASTIC
+    cap = I[I_MAX_PULSES]
+    one_sided = I[I_ONE_SIDED] != 0
+    for i in range(P):
+        delta = -eta * grad[i]
+        if delta == 0.0:
+            continue
+        if not math.isfinite(delta):
+            stats[ST_NONFINITE] += 1
+            continue
+        x = abs(delta) / dw_min
+        if x > _MAX_PULSES_PER_REQUEST:
+            x = _MAX_PULSES_PER_REQUEST
+        n = int(x)
+        frac = x - n
+        if stochastic:
+            if frac > 0.0 and uniform01(hash_keyed(key_rnd, counter, i)) < frac:
+                n += 1
+        elif frac >= 0.5:
+            n += 1
+        if cap > 0 and n > cap:
+            n = cap
+            stats[ST_CAPPED] += 1
+        if n == 0:
+            continue
+        d = 1 if delta > 0.0 else -1
+        c = i
+        if one_sided:
+            if d < 0:
+                c = P + i
+            d = 1
+        if D[R_STUCK, c] != 0.0:
+            continue
+        b_max = D[R_B_MAX, c]
+        b_min = D[R_B_MIN, c]
+        w = W[c]
+        hit = False
+        for k in range(n):
+            xi = normal_from_bits(hash_sub(key_c2c, counter, c, k)) if noisy else 0.0
+            w = _step(I, D, S, T, c, w, d, xi)
+            if w > b_max:
+                w = b_max
+                hit = True
+            elif w < b_min:
+                w = b_min
+                hit = True
+        stats[ST_PULSES] += n
+        if hit:
+            stats[ST_CLIPPED] += 1
+        _after_write(I, D, S, W, DREF, TPROG, c, w)
+        _draw_write_noise(S, WN, key_wn, counter, i, 0)
+        _set_theta(I, D, W, WN, theta, i)
+    stats[ST_UPDATES] += 1
+    if I[I_DECAY] != 0:
+        now = S[S_TIME]
+        for c in range(I[I_NCOLS]):
+            if D[R_STUCK, c] != 0.0:
+                continue
+            r = D[R_RESET, c]
+            w = _clip(r + (W[c] - r) * D[R_DECAY, c], D[R_B_MIN, c], D[R_B_MAX, c])
+            W[c] = w
+            if I[I_DRIFT] != DRIFT_NONE:
+                DREF[c] = w / _drift_factor(I, D, S, c, DREF[c], now - TPROG[c])
+        for i in range(P):
+            _set_theta(I, D, W, WN, theta, i)
+    every = I[I_REFRESH_EVERY]
+    if one_sided and every > 0 and stats[ST_UPDATES] % every == 0:
+        iters = I[I_REFRESH_ITERS]
+        for i in range(P):
+            target = W[i] - W[P + i]
+            stats[ST_REFRESH_PULSES] += _pair_program(I, D, S, T, W, i, target, key_c2c,
+                                                      counter, SUB_RESET, iters)
+            for c in (i, P + i):
+                if D[R_STUCK, c] == 0.0:
+                    _after_write(I, D, S, W, DREF, TPROG, c, W[c])
+            _draw_write_noise(S, WN, key_wn, counter, i, 1)
+            _set_theta(I, D, W, WN, theta, i)
+        stats[ST_REFRESHES] += 1
+
+
+@jit
+def _pcm_sigma(I, D, S, W, TPROG, c):
+    """Absolute PCM read-noise std of device column ``c`` (1/f: relative σ grows as the
+    conductance falls): |g|·min(0.0088/(g/g_max)^0.65, 0.2)·sqrt(ln((t + t_read)/(2 t_read))),
+    with t = (time since programming) + t0."""
+    g = abs(W[c])
+    gmax = D[R_G_MAX, c]
+    if not g > 0.0 or not gmax > 0.0:
+        return 0.0
+    q = min(0.0088 / (g / gmax) ** 0.65, 0.2)
+    t = S[S_TIME] - TPROG[c]
+    if t < 0.0:
+        t = 0.0
+    t += S[S_T0]
+    t_read = S[S_T_READ]
+    arg = (t + t_read) / (2.0 * t_read)
+    if arg <= 1.0:
+        return 0.0
+    return g * q * math.sqrt(math.log(arg)) * S[S_READ_SCALE]
+
+
+@jit
+def read_weights(dev, theta, out, counter, sub):
+    """out = theta as read through the array: with read noise (additive σ·ξ, or PCM-like)
+    at STREAM_READ_NOISE coordinates (counter, device, sub); ``sub`` is ignored when the
+    noise is frozen per step (the same draw for both reads of a step, case D12)."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    P = theta.shape[0]
+    mode = I[I_READ_NOISE]
+    if mode == READ_NONE or I[I_MODEL] == M_IDEAL:
+        for i in range(P):
+            out[i] = theta[i]
+        return
+    key = stream_key(I[I_SEED], STREAM_READ_NOISE)
+    s = 0 if I[I_READ_FROZEN] != 0 else sub
+    if mode == READ_ADDITIVE:
+        sd = S[S_READ_STD]
+        for i in range(P):
+            out[i] = theta[i] + sd * normal_from_bits(hash_sub(key, counter, i, s))
+        return
+    if I[I_ONE_SIDED] != 0:
+        for i in range(P):
+            j = P + i
+            out[i] = (theta[i]
+                      + _pcm_sigma(I, D, S, W, TPROG, i)
+                      * normal_from_bits(hash_sub(key, counter, i, s))
+                      - _pcm_sigma(I, D, S, W, TPROG, j)
+                      * normal_from_bits(hash_sub(key, counter, j, s)))
+        return
+    for i in range(P):
+        out[i] = theta[i] + _pcm_sigma(I, D, S, W, TPROG, i) * normal_from_bits(
+            hash_sub(key, counter, i, s))
+
+
+@jit
+def apply_drift(dev, theta, t_s):
+    """Set the hardware time to ``t_s`` (S[S_TIME]) and drift every device to it.
+
+    W = clip(DREF·f(t_s − TPROG)) with f = ((t − t_prog)/t0)^(−ν) once t − t_prog > t0 and 1
+    before (power law, per-device ν; or the PCM ν(g) of devices.md). Idempotent for a given
+    t_s: it recomputes from the reference, so calling it at many times never compounds.
+    No-op when drift is off."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    S[S_TIME] = t_s
+    if I[I_DRIFT] == DRIFT_NONE or I[I_MODEL] == M_IDEAL:
+        return
+    for c in range(I[I_NCOLS]):
+        if D[R_STUCK, c] != 0.0:
+            continue
+        f = _drift_factor(I, D, S, c, DREF[c], t_s - TPROG[c])
+        W[c] = _clip(DREF[c] * f, D[R_B_MIN, c], D[R_B_MAX, c])
+    for i in range(theta.shape[0]):
+        _set_theta(I, D, W, WN, theta, i)
+
+
+@jit
+def init_weights(dev, requested, theta):
+    """Set the weights to ``requested`` (P,), each clipped to its own device's bounds (pairs:
+    G+ - G- from both reset values); write noise drawn at INIT_COUNTER. Returns the number of
+    clipped requests (also added to stats[ST_INIT_CLIPPED], case D1)."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    P = theta.shape[0]
+    if I[I_MODEL] == M_IDEAL:
+        for i in range(P):
+            theta[i] = requested[i]
+        return 0
+    key_wn = stream_key(I[I_SEED], STREAM_WRITE_NOISE)
+    nclip = 0
+    one_sided = I[I_ONE_SIDED] != 0
+    for i in range(P):
+        v = requested[i]
+        lo, hi = _weight_bounds(I, D, i)
+        if v > hi or v < lo or v != v:
+            nclip += 1
+            v = hi if v > hi else lo if v < lo else 0.5 * (lo + hi)
+            v = _clip(v, lo, hi)
+        if one_sided:
+            cp = i
+            cn = P + i
+            if D[R_STUCK, cp] != 0.0 or D[R_STUCK, cn] != 0.0:
+                gp = D[R_STUCK_VALUE, cp] if D[R_STUCK, cp] != 0.0 else D[R_RESET, cp]
+                gn = D[R_STUCK_VALUE, cn] if D[R_STUCK, cn] != 0.0 else D[R_RESET, cn]
+                if D[R_STUCK, cp] == 0.0:
+                    gp = gn + v
+                elif D[R_STUCK, cn] == 0.0:
+                    gn = gp - v
+            else:
+                rp = D[R_RESET, cp]
+                rn = D[R_RESET, cn]
+                base = rp - rn
+                gp = rp + max(v - base, 0.0)
+                gn = rn + max(base - v, 0.0)
+                if gp > D[R_B_MAX, cp]:
+                    s = gp - D[R_B_MAX, cp]
+                    gp -= s
+                    gn -= s
+                if gn > D[R_B_MAX, cn]:
+                    s = gn - D[R_B_MAX, cn]
+                    gp -= s
+                    gn -= s
+            if D[R_STUCK, cp] == 0.0:
+                _after_write(I, D, S, W, DREF, TPROG, cp,
+                             _clip(gp, D[R_B_MIN, cp], D[R_B_MAX, cp]))
+            if D[R_STUCK, cn] == 0.0:
+                _after_write(I, D, S, W, DREF, TPROG, cn,
+                             _clip(gn, D[R_B_MIN, cn], D[R_B_MAX, cn]))
+        elif D[R_STUCK, i] == 0.0:
+            _after_write(I, D, S, W, DREF, TPROG, i, v)
+        _draw_write_noise(S, WN, key_wn, INIT_COUNTER, i, 0)
+        _set_theta(I, D, W, WN, theta, i)
+    stats[ST_INIT_CLIPPED] += nclip
+    return nclip
+
+
+@jit
+def program(dev, targets, theta, max_iterations):
+    """Write-verify every weight toward ``targets`` (P,) with at most ``max_iterations``
+    verify cycles each; targets beyond a weight's bounds are clipped to them first (NaN
+    targets leave the device as it is). Returns the number of clipped targets (also added to
+    stats[ST_PROGRAM_CLIPPED], case D11). Always terminates."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    P = theta.shape[0]
+    if I[I_MODEL] == M_IDEAL:
+        for i in range(P):
+            theta[i] = targets[i]
+        stats[ST_PROGRAMS] += 1
+        return 0
+    seed = I[I_SEED]
+    key_c2c = stream_key(seed, STREAM_C2C)
+    key_wn = stream_key(seed, STREAM_WRITE_NOISE)
+    counter = PROGRAM_COUNTER + stats[ST_PROGRAMS]
+    stats[ST_PROGRAMS] += 1
+    one_sided = I[I_ONE_SIDED] != 0
+    nclip = 0
+    for i in range(P):
+        t = targets[i]
+        if t != t:
+            nclip += 1
+            continue
+        lo, hi = _weight_bounds(I, D, i)
+        if t > hi:
+            t = hi
+            nclip += 1
+        elif t < lo:
+            t = lo
+            nclip += 1
+        if one_sided:
+            stats[ST_PROGRAM_PULSES] += _pair_program(I, D, S, T, W, i, t, key_c2c, counter,
+                                                      SUB_RESET, max_iterations)
+            for c in (i, P + i):
+                if D[R_STUCK, c] == 0.0:
+                    _after_write(I, D, S, W, DREF, TPROG, c, W[c])
+        elif D[R_STUCK, i] == 0.0:
+            stats[ST_PROGRAM_PULSES] += _verify(I, D, S, T, W, i, t, key_c2c, counter, 0,
+                                                max_iterations)
+            _after_write(I, D, S, W, DREF, TPROG, i, W[i])
+        _draw_write_noise(S, WN, key_wn, counter, i, 0)
+        _set_theta(I, D, W, WN, theta, i)
+    stats[ST_PROGRAM_CLIPPED] += nclip
+    return nclip
+
+
+@jit
+def pulse_response(dev, n, counter, out):
+    """Drive every weight ``n`` pulses up then ``n`` down from the stored state, on a copy
+    (``dev`` is not changed); out (2n+1, P) receives the stored weights (no write noise)
+    before the first pulse and after each pulse. Pulse k uses c2c coordinates
+    (counter, device, k); pairs potentiate G+ going up and G- going down. Returns ``out``."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    P = out.shape[1]
+    w = W.copy()
+    one_sided = I[I_ONE_SIDED] != 0
+    key_c2c = stream_key(I[I_SEED], STREAM_C2C)
+    noisy = S[S_DW_STD] > 0.0
+    ideal = I[I_MODEL] == M_IDEAL
+    for k in range(2 * n + 1):
+        if k > 0 and not ideal:
+            d = 1 if k <= n else -1
+            for i in range(P):
+                c = i
+                dd = d
+                if one_sided:
+                    if d < 0:
+                        c = P + i
+                    dd = 1
+                if D[R_STUCK, c] != 0.0:
+                    continue
+                xi = normal_from_bits(hash_sub(key_c2c, counter, c, k - 1)) if noisy else 0.0
+                v = _clip(_step(I, D, S, T, c, w[c], dd, xi), D[R_B_MIN, c], D[R_B_MAX, c])
+                w[c] = _quantize(I, D, c, v)
+        for i in range(P):
+            out[k, i] = w[i] - w[P + i] if one_sided else w[i]
+    return out
+
+
+@jit
+def dtod_normals(seed, param, out):
+    """out[c] = N(0,1) draw of dtod parameter ``param`` for device column c (STREAM_DTOD)."""
+    key = stream_key(seed, STREAM_DTOD)
+    for c in range(out.shape[0]):
+        out[c] = normal_from_bits(hash_keyed(key, param, c))
+    return out
+
+
+@jit
+def dtod_uniforms(seed, param, out):
+    """out[c] = U[0,1) draw of dtod parameter ``param`` for device column c (STREAM_DTOD)."""
+    key = stream_key(seed, STREAM_DTOD)
+    for c in range(out.shape[0]):
+        out[c] = uniform01(hash_keyed(key, param, c))
+    return out
+
+
+def empty_dev(n_weights, n_cols, table_len, dtype):
+    """Allocate a zeroed device tuple (Python helper for the wrapper; not a kernel)."""
+    dtype = np.dtype(dtype)
+    return (np.zeros(N_I, np.int64), np.zeros((N_ROWS, n_cols), dtype), np.zeros(N_S, dtype),
+            np.zeros((3, max(table_len, 1)), dtype), np.zeros(N_STATS, np.int64),
+            np.zeros(n_cols, dtype), np.zeros(n_weights, dtype), np.zeros(n_cols, dtype),
+            np.zeros(n_cols, dtype))
