@@ -23,7 +23,7 @@ class ExitCode(enum.IntEnum):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hwsim.cli import run as run_cmd
+    from hwsim.cli import devices as devices_cmd, run as run_cmd
 
     parser = argparse.ArgumentParser(
         prog="hwsim",
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hwsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run_cmd.add_parser(sub)
+    devices_cmd.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""``hwsim devices``: list, show, validate and plot device profiles.
+
+A thin layer: the work is done by :mod:`hwsim.chip.profiles` and
+:mod:`hwsim.analysis.device_plots`, which the tests call directly.
+"""
+
+import sys
+import textwrap
+from pathlib import Path
+
+
+def _echo(text: str = "") -> None:
+    """Print, escaping what the terminal's encoding cannot show (an ASCII locale must not
+    turn "HfO₂" or a non-ASCII folder name into a crash)."""
+    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+    print(text.encode(enc, "backslashreplace").decode(enc, "replace"))
+
+
+def add_parser(sub):
+    p = sub.add_parser("devices", help="list, show, validate and plot device profiles",
+                       description="Device profiles: one TOML file per device (model, "
+                       "parameters, source). NAME is a shipped profile (see `hwsim devices "
+                       "list`), FILE the path of your own .toml file.")
+    dsub = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+
+    q = dsub.add_parser("list", help="the shipped profiles: name, model, states, source")
+    q.set_defaults(func=list_command)
+
+    q = dsub.add_parser("show", help="every parameter of a profile: value, unit, set or default")
+    q.add_argument("profile", metavar="NAME|FILE")
+    q.set_defaults(func=show_command)
+
+    q = dsub.add_parser("validate", help="check a profile; exit 0 and 'ok: ...' or exit 2")
+    q.add_argument("profile", metavar="FILE")
+    q.set_defaults(func=validate_command)
+
+    q = dsub.add_parser("plot", help="pulse-response PNG: K devices, N pulses up then N down",
+                        description="Drive K devices of the profile up N pulses, then down N "
+                        "pulses, and plot the weight against the pulse number (thin line per "
+                        "device, bold mean).")
+    q.add_argument("profile", metavar="NAME|FILE")
+    q.add_argument("--out", help="PNG to write (default: <profile file name>_pulse_response.png)")
+    q.add_argument("--pulses", type=int, metavar="N",
+                   help="up pulses, then as many down (default: 1.2 × states, in [100, 10000])")
+    q.add_argument("--devices", type=int, default=10, metavar="K", help="devices (default 10)")
+    q.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    q.set_defaults(func=plot_command)
+    return p
+
+
+def _table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+             for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def list_command(args) -> int:
+    from hwsim.chip.profiles import format_states, profile_summaries
+
+    rows = [(s.name, s.model, format_states(s.states), textwrap.shorten(s.source, 70,
+                                                                         placeholder=" …"))
+            for s in profile_summaries()]
+    _echo(_table(("name", "model", "states", "source"), rows))
+    return 0
+
+
+def show_command(args) -> int:
+    from hwsim.config import _fmt
+    from hwsim.chip.profiles import format_states, load_profile, parameter_rows
+
+    p = load_profile(args.profile)
+    _echo(f"name:        {p.name}")
+    if p.description:
+        _echo(f"description: {p.description}")
+    _echo(f"source:      {p.source}")
+    if p.notes:
+        _echo(f"notes:       {p.notes}")
+    _echo(f"file:        {p.path}")
+    _echo(f"model:       {p.model}")
+    how = ("Ideal: continuous, unbounded" if p.model == "Ideal" else "n_states levels"
+           if getattr(p.params, "n_states", 0) else "(w_max - w_min) / dw_min")
+    _echo(f"states:      {format_states(p.n_states())}  ({how})")
+    _echo()
+    rows = [(r.key, _fmt(r.value), r.unit or "-", r.origin) for r in parameter_rows(p)]
+    _echo(_table(("key", "value", "unit", "set by"), rows))
+    return 0
+
+
+def validate_command(args) -> int:
+    from hwsim.chip.profiles import format_states, load_profile
+
+    p = load_profile(args.profile)
+    set_keys = len(p.explicit)
+    _echo(f"ok: {p.path}: {p.name} ({p.model}, {format_states(p.n_states())} states, "
+          f"{set_keys} parameter{'s' if set_keys != 1 else ''} set)")
+    return 0
+
+
+def plot_command(args) -> int:
+    from hwsim.analysis.device_plots import plot_pulse_response
+    from hwsim.chip.profiles import load_profile
+
+    p = load_profile(args.profile)
+    out = Path(args.out) if args.out else Path(f"{p.path.stem}_pulse_response.png")
+    traj = plot_pulse_response(p, out, pulses=args.pulses, devices=args.devices, seed=args.seed)
+    n = (traj.shape[0] - 1) // 2
+    _echo(f"wrote {out}: {p.name}, {traj.shape[1]} devices, {n} pulses up then {n} down")
+    return 0
