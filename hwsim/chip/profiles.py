@@ -47,6 +47,7 @@ __all__ = [
     "profile_to_toml", "save_profile", "list_profiles", "profile_path", "model_of", "n_states",
     "format_states", "ParameterRow", "parameter_rows", "ProfileSummary", "profile_summaries",
     "devices_markdown", "write_devices_doc", "DOC_MARKER", "EXAMPLE_PROFILE",
+    "EXAMPLE_LUT_CSV", "EXAMPLE_LUT_PROFILE",
 ]
 
 #: Folder of the profiles shipped with hwsim (package data: installed with the package).
@@ -541,6 +542,30 @@ dw_min_std = 2.0
 """
 
 
+#: The measured-table example of "Writing your own profile": a CSV and the profile naming it.
+EXAMPLE_LUT_CSV = """\
+# mean step of one 100 ns pulse vs weight, 32 devices
+w,dw_up,dw_down
+-1.0,0.0040,-0.0008
+-0.5,0.0031,-0.0015
+0.0,0.0022,-0.0022
+0.5,0.0014,-0.0030
+1.0,0.0007,-0.0041
+"""
+EXAMPLE_LUT_PROFILE = """\
+name = "hfo2_3um_lut"
+source = "Own measurement, lab notebook 2024-03, Fig. 2b (raw pulse trains)"
+
+[device]
+model = "MeasuredLUT"
+lut_file = "hfo2_3um_steps.csv"
+dw_min = 0.002
+w_max = 1.0
+w_min = -1.0
+dw_min_dtod = 0.25
+dw_min_std = 2.0
+"""
+
 def _type_name(f: dataclasses.Field) -> str:
     typ = f.type
     if isinstance(typ, str):
@@ -676,7 +701,17 @@ def _doc_lines() -> list[str]:
             "hwsim devices plot hfo2_3um.toml --out hfo2_3um.png   # compare with your data",
             "```", "",
             "From Python: `hwsim.chip.profiles.load_profile(\"hfo2_3um.toml\")` returns a frozen "
-            "`Profile` (`name`, `source`, `params`, `model`, `n_states()`).", ""]
+            "`Profile` (`name`, `source`, `params`, `model`, `n_states()`).", "",
+            "**From raw pulse data.** With measured steps rather than a fitted model, use "
+            "`model = \"MeasuredLUT\"` and a CSV next to the profile: header "
+            "`w,dw_up,dw_down`, one row per weight node with `w` increasing, the mean change "
+            "of one up and one down pulse at that weight (signs ignored), `#` lines as "
+            "comments. Set `dw_min` to the typical step: the controller counts pulses with "
+            "it. The table is read at validation, so `resolved=True` output carries the data "
+            "itself. `hfo2_3um_steps.csv`:", "",
+            "```", EXAMPLE_LUT_CSV.rstrip("\n"), "```", "",
+            "and `hfo2_3um_lut.toml`:", "",
+            "```toml", EXAMPLE_LUT_PROFILE.rstrip("\n"), "```", ""]
     out += ["## Models", "",
             "Every parameter of every model: type, default, unit, allowed values, when the "
             "value is sampled (dtod: once per device at construction; c2c: at every pulse) "
