@@ -369,6 +369,9 @@ def test_cli_plot_writes_png(tmp_path, capsys):
     assert main(["devices", "plot", "reram_es", "--out", str(out), "--pulses", "0"]) == \
         ExitCode.USAGE_ERROR
     assert "pulses ≥ 1" in capsys.readouterr().err
+    assert main(["devices", "plot", "ideal", "--out", str(tmp_path / "no" / "x.png")]) == \
+        ExitCode.USAGE_ERROR
+    assert "cannot write the plot" in capsys.readouterr().err
 
 
 def test_cli_plot_default_name_in_cwd(tmp_path, monkeypatch):

@@ -87,6 +87,11 @@ def plot_pulse_response(profile, out: str | os.PathLike[str], *, pulses: int | N
     -------
     ndarray, shape (2·pulses + 1, devices)
         The plotted trajectories.
+
+    Raises
+    ------
+    HwsimError
+        For bad ``pulses``/``devices``/``seed`` or when ``out`` cannot be written.
     """
     from hwsim.chip.profiles import format_states
 
@@ -109,6 +114,10 @@ def plot_pulse_response(profile, out: str | os.PathLike[str], *, pulses: int | N
     source = "\n".join(lines[:2]) + (" …" if len(lines) > 2 else "")
     ax.set_title(f"{profile.name} ({profile.model}, {format_states(profile.n_states())} "
                  f"states)\n{source}", fontsize=8.5)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=110)
+    except OSError as exc:
+        raise HwsimError(f"{out}: cannot write the plot: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return traj

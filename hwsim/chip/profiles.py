@@ -78,7 +78,9 @@ class Profile:
     """A validated device profile.
 
     Two profiles are equal when their metadata and resolved parameters are equal, wherever
-    they were read from and whichever parameters they spelled out.
+    they were read from and whichever parameters they spelled out. Build one with
+    :func:`load_profile` or :func:`profile_from_dict`, which validate; the constructor
+    does not.
 
     Parameters
     ----------
