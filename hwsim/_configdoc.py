@@ -42,15 +42,15 @@ everywhere. List elements follow the same rules, and errors name the element
 
 ```
 examples/x.toml: sim.steps = 1000.7: must be an integer ≥ 0
-examples/x.toml: [mgd] amplitud: unknown key; did you mean 'amplitude'? (valid keys: ...)
+examples/x.toml: mgd.amplitud: unknown key; did you mean 'amplitude'? (valid keys: ...)
 --set mgd.eta=-1: mgd.eta = -1: must be a finite number ≥ 0.0
 ```
 
 **Run length.** `sim.steps` sets the number of hardware steps, each `sim.dt` seconds long.
 When `sim.time_limit_s > 0` it replaces `steps`, which must then be 0 or left at its
-default (and is stored as 0): the run lasts n = round(time_limit_s / dt) steps when
-|n·dt − time_limit_s| ≤ 1e-9·time_limit_s, else floor(time_limit_s / dt) steps (so
-dt = 0.1 s with a 1.0 s limit gives exactly 10 steps).
+default (and is stored as 0): with x = time_limit_s / dt, the run lasts round(x) steps
+when x is within 1e-6 of an integer, else floor(x) steps (so dt = 0.1 s with a 1.0 s limit
+gives exactly 10 steps, and a run never overshoots its budget by a whole step).
 
 **Metrics.** metrics.csv has one row at step 0, one at every multiple of `eval_every`, and one at the final step if it is not a multiple: 1 + ceil(steps / eval_every) rows for a run that completes.
 """

@@ -201,16 +201,16 @@ class SimConfig:
         Returns
         -------
         int
-            ``steps``, or with a time limit n = round(time_limit_s / dt) when n·dt is within
-            1e-9 relative of the limit (so 1.0 s at dt = 0.1 s is 10, despite rounding),
-            else floor(time_limit_s / dt).
+            ``steps``, or with a time limit x = time_limit_s / dt: round(x) when x is within
+            1e-6 of an integer (so 1.0 s at dt = 0.1 s is 10 and 0.3 s is 3, despite binary
+            rounding), else floor(x). The tolerance is a fraction of one step, so a run never
+            lasts a whole step longer than its budget, however many steps it has.
         """
         if self.time_limit_s <= 0:
             return self.steps
-        n = round(self.time_limit_s / self.dt)
-        if abs(n * self.dt - self.time_limit_s) <= 1e-9 * self.time_limit_s:
-            return n
-        return math.floor(self.time_limit_s / self.dt)
+        x = self.time_limit_s / self.dt
+        n = round(x)
+        return n if abs(x - n) <= 1e-6 else math.floor(x)
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "SimConfig":
         if self.time_limit_s > 0 and self.steps != 0:
@@ -480,7 +480,7 @@ def _unknown(source: str, prefix: str, key: str, fields: Iterable[dataclasses.Fi
     names = [f.name for f in fields]
     valid = ", ".join(f"[{prefix}{f.name}]" if _is_section(f) else f.name for f in fields)
     near = difflib.get_close_matches(key, names, n=1)
-    where = f"[{prefix[:-1]}] {key}" if prefix else (f"[{key}]" if is_table else key)
+    where = f"{prefix}{key}" if prefix else (f"[{key}]" if is_table else key)
     what = "unknown section" if is_table and not prefix else "unknown key"
     hint = f"; did you mean '{near[0]}'?" if near else ""
     raise ConfigError(f"{source}: {where}: {what}{hint} (valid keys: {valid})")

@@ -68,11 +68,13 @@ def resume_experiment(run_dir, overrides=(), *, progress=False):
         No checkpoint, or an override of a key that defines the run.
     """
     run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).is_file():
+        raise HwsimError(f"{run_dir}: not a run folder (no {CONFIG_NAME})")
+    cfg = load_config(run_dir / CONFIG_NAME, overrides)  # typos get the nearest-key error
     for ov in overrides:
         key = ov.split("=", 1)[0].strip()
         if key not in RESUMABLE_KEYS:
             raise HwsimError(f"--set {ov}: a resumed run may only change "
                              f"{', '.join(sorted(RESUMABLE_KEYS))}; start a new run instead")
-    cfg = load_config(run_dir / CONFIG_NAME, overrides)
     trainer = MGDTrainer(cfg, out_dir=run_dir, progress=progress)
     return _train(trainer, run_dir, resume=True)

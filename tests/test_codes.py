@@ -90,6 +90,8 @@ def test_E2_fdma_code_is_exactly_periodic():  # case E2
     rng = np.random.default_rng(1)
     for k in list(rng.integers(0, 10**7, size=200)) + [10**7, 10**7 - 1]:
         assert np.array_equal(code_at(chip, int(k)), code_at(chip, int(k) % 20))
+    for k in (2**60 + 3, 2**62 + 11):  # no int64 overflow in the phase (case R3 kind)
+        assert np.array_equal(code_at(chip, k), code_at(chip, k % 20))
     ref = np.sqrt(2) * 0.05 / 3 * naive.fdma_code(3, 12345, P, 20)
     np.testing.assert_allclose(code_at(chip, 12345), ref, rtol=1e-12)
 

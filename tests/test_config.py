@@ -141,8 +141,8 @@ def test_wrong_types_rejected(dotted):
 
 # case C1
 @pytest.mark.parametrize("text,where,near", [
-    ("[mgd]\namplitud = 0.05\n", "[mgd] amplitud", "amplitude"),
-    ("[sim]\nstpes = 100\n", "[sim] stpes", "steps"),
+    ("[mgd]\namplitud = 0.05\n", "mgd.amplitud", "amplitude"),
+    ("[sim]\nstpes = 100\n", "sim.stpes", "steps"),
     ("sed = 1\n", "sed", "seed"),
     ("[mgdd]\neta = 1.0\n", "[mgdd]", "mgd"),
 ])
@@ -156,7 +156,7 @@ def test_unknown_keys_in_file_name_nearest(tmp_path, text, where, near):
 # case C1
 def test_unknown_key_in_override_names_the_set_argument(tmp_path):
     msg = error_of(load_config, write(tmp_path, ""), ["mgd.amplitud=0.05"])
-    assert msg.startswith("--set mgd.amplitud=0.05: [mgd] amplitud: unknown key; "
+    assert msg.startswith("--set mgd.amplitud=0.05: mgd.amplitud: unknown key; "
                           "did you mean 'amplitude'? (valid keys: perturbation, mode, amplitude,")
 
 
@@ -266,7 +266,11 @@ def test_auto_output_activation_resolves_with_cost():
 
 @pytest.mark.parametrize("dt,limit,expected", [(0.1, 1.0, 10), (0.1, 0.3, 3), (0.1, 0.7, 7),
                                                (0.3, 1.0, 3), (1e-6, 0.01, 10000),
-                                               (0.1, 0.05, 0)])
+                                               (0.1, 0.05, 0),
+                                               # never a whole step past the budget (case E2)
+                                               (1e-6, 1000.0000006, 1_000_000_000),
+                                               (1e-9, 10.0000000006, 10_000_000_000),
+                                               (1e-6, 1000.0, 1_000_000_000)])
 def test_time_limit_steps(tmp_path, dt, limit, expected):
     cfg = load_config(write(tmp_path, f"[sim]\ndt = {dt!r}\ntime_limit_s = {limit!r}\n"))
     assert cfg.sim.steps == 0 and cfg.sim.total_steps() == expected

@@ -133,3 +133,61 @@ def test_fused_forward_is_bit_identical_to_two_passes(sizes):
     assert off == K.forward(theta, pert, True, x, net.sizes, net.kinds[0], net.kinds[1], c)
     K.forward(theta, pert, False, x, net.sizes, net.kinds[0], net.kinds[1], d)
     assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
+@pytest.mark.parametrize("act,out_act", [("relu", "linear"), ("tanh", "auto"),
+                                         ("sigmoid", "auto"), ("relu", "softmax")])
+def test_R2_guard_fires_mid_run_for_every_activation(act, out_act):  # case R2
+    """A NaN appearing in a weight at step 37 stops the kernel at step 37, whatever the
+    activation (ReLU must propagate NaN, not clip it to 0)."""
+    from hwsim.kernels import mgd as K
+
+    ds = load_task("digits")
+    cost = "cross_entropy" if out_act == "softmax" else "mse"
+    net = MLP([64, 16, 10], act, out_act, cost)
+    chip = Chip(net, ds.X_train, ds.Y_train, net.init_params(0), eta=0.5)
+    assert chip.advance(37) == K.STATUS_OK
+    chip.theta[100] = np.nan
+    assert chip.advance(10) != K.STATUS_OK
+    assert chip.bad_step == 37 and chip.step == 37
+
+
+def test_checkpoint_state_does_not_depend_on_where_a_run_was_resumed():
+    """The data-order epoch is derived state: get_state never records it (E1: same files)."""
+    ds = load_task("parity", bits=3)
+    net = MLP([3, 4, 1])
+    a = Chip(net, ds.X_train, ds.Y_train, net.init_params(0), tau_x=10)
+    a.advance(1000)
+    b = Chip(net, ds.X_train, ds.Y_train, net.init_params(0), tau_x=10)
+    b.advance(995)
+    c = Chip(net, ds.X_train, ds.Y_train, net.init_params(0), tau_x=10)
+    c.set_state(b.get_state())
+    c.advance(5)  # no new sample is presented in these 5 steps
+    sa, sc = a.get_state(), c.get_state()
+    assert all(np.array_equal(sa[k], sc[k]) for k in sa)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"tau_p": 2.5}, "mgd.tau_p = 2.5"), ({"tau_theta": 0}, "mgd.tau_theta = 0"),
+    ({"seed": 7.9}, "seed = 7.9"), ({"fdma_period": 25.5}, "fdma_period"),
+    ({"amplitude": 0.0}, "mgd.amplitude = 0.0"), ({"eta": -1.0}, "mgd.eta = -1.0"),
+    ({"amplitude": float("nan")}, "mgd.amplitude = nan")])
+def test_chip_api_refuses_what_it_would_truncate(kw, match):  # case C2 kind
+    from hwsim.exceptions import ConfigError
+
+    ds = load_task("xor")
+    net = MLP([2, 2, 1])
+    with pytest.raises(ConfigError, match=match):
+        Chip(net, ds.X_train, ds.Y_train, net.init_params(0), **kw)
+
+
+def test_network_and_advance_refuse_non_integers():
+    from hwsim.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="integers"):
+        MLP([2, 2.5, 1])
+    ds = load_task("xor")
+    net = MLP([2, 2, 1])
+    chip = Chip(net, ds.X_train, ds.Y_train, net.init_params(0))
+    with pytest.raises(ConfigError, match="n_steps = 2.7"):
+        chip.advance(2.7)

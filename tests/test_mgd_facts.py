@@ -121,26 +121,29 @@ def test_fact5_walsh_orthogonality_is_exact():
 
 
 # Fact 7 ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("eta,limit,median_range,frac_range", [
-    (1.0, 200_000, (3e3, 3e4), (0.5, 0.95)),
-    (0.1, 400_000, (3e4, 2.5e5), (0.4, 0.95)),
+@pytest.mark.parametrize("eta,median_range,frac_range", [
+    (1.0, (5e3, 1.4e4), (0.55, 0.9)),  # fact: ~3/4 of seeds, median near 7e3
+    (0.1, (5e4, 1.2e5), (0.45, 0.85)),  # fact: ~2/3 within 2e5 steps, median near 7e4
 ])
-def test_fact7_xor_reference_distribution(eta, limit, median_range, frac_range):
+def test_fact7_xor_reference_distribution(eta, median_range, frac_range):
+    """48 seeds within 2e5 steps. The bands are narrow enough that half or twice the learning
+    rate fails them (the median steps scale as 1/eta)."""
     ds = load_task("xor")
     net = MLP([2, 2, 1])
+    limit = 200_000
     hits = []
-    for seed in range(24):
+    for seed in range(48):
         chip = Chip(net, ds.X_train, ds.Y_train, net.init_params(seed, "uniform"), seed=seed,
                     amplitude=0.05, eta=eta)
         hit = None
         while chip.step < limit and hit is None:
-            chip.advance(500)
+            chip.advance(250)
             if net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test)[1] == 1.0:
                 hit = chip.step
         hits.append(hit)
     ok = [h for h in hits if h is not None]
-    assert frac_range[0] <= len(ok) / len(hits) <= frac_range[1]
-    assert median_range[0] <= np.median(ok) <= median_range[1]
+    assert frac_range[0] <= len(ok) / len(hits) <= frac_range[1], len(ok)
+    assert median_range[0] <= np.median(ok) <= median_range[1], np.median(ok)
 
 
 # Estimator cases ----------------------------------------------------------------------------

@@ -130,6 +130,29 @@ def test_nan_divergence_names_step_and_component(tmp_path):
     assert json.loads((tmp_path / "n" / "summary.json").read_text())["status"] == "diverged"
 
 
+def test_nan_mid_run_is_caught_by_the_kernel_at_its_step(tmp_path, monkeypatch):  # case R2
+    """A NaN that appears between ticks is reported at the step the kernel saw it."""
+    from hwsim.chip.chip import Chip
+
+    real = Chip.advance
+
+    def poisoned(self, n):
+        if self.step <= 37 < self.step + n:
+            status = real(self, 37 - self.step)
+            self.theta[4] = np.nan
+            return status or real(self, n - (37 - self.step))
+        return real(self, n)
+
+    monkeypatch.setattr(Chip, "advance", poisoned)
+    cfg = small(**{"network.activation": "relu", "network.output_activation": "linear",
+                   "sim.eval_every": 1000})
+    with pytest.raises(DivergenceError, match=r"diverged at step 37: non-finite cost .*weight "
+                                              r"layer0.b\[0\]"):
+        run_experiment(cfg, tmp_path / "r")
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s["status"] == "diverged" and s["steps"] == 37
+
+
 def _cli(args, env_extra=None, cwd=None):
     env = dict(os.environ, **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "hwsim", *args], capture_output=True,

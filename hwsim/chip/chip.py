@@ -14,6 +14,12 @@ from hwsim.exceptions import ConfigError
 from hwsim.kernels import mgd as _k
 
 
+def _check_int(name, v, lo):
+    """Integers only: a float such as 2.5 steps would otherwise be silently truncated."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ConfigError(f"{name} = {v!r}: must be an integer ≥ {lo}")
+
+
 class Chip:
     """An MLP chip trained on-chip by MGD.
 
@@ -51,6 +57,15 @@ class Chip:
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
                  fdma_period=0, cost_fn=None, model=None):
+        for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
+            _check_int(f"mgd.{name}", v, 1)
+        _check_int("seed", seed, 0)
+        _check_int("mgd.fdma_period", fdma_period, 0)
+        for name, v, lo, strict in (("amplitude", amplitude, 0.0, True), ("eta", eta, 0.0, False),
+                                    ("tau_hp", tau_hp, 0.0, True)):
+            if not (np.isfinite(v) and (v > lo if strict else v >= lo)):
+                raise ConfigError(f"mgd.{name} = {v!r}: must be a finite number "
+                                  f"{'>' if strict else '≥'} {lo}")
         if perturbation not in CODES:
             raise ConfigError(f"mgd.perturbation = {perturbation!r}: allowed: {', '.join(CODES)}")
         if mode not in MODES:
@@ -111,7 +126,13 @@ class Chip:
         """Run ``n_steps`` hardware steps; returns a kernel status (0 = ok).
 
         On a non-finite cost the chip stops at that step (``bad_step``) with state intact.
+
+        Raises
+        ------
+        ConfigError
+            ``n_steps`` is not a non-negative integer.
         """
+        _check_int("n_steps", n_steps, 0)
         return int(_k.run_steps(int(n_steps), self.cost_fn, self.model, self.theta, self.grad,
                                 self.pert, self.order, self.ip, self.fp, self.ist, self.fst,
                                 self._out, self._update_fn, self._read_fn, self._dev, self._rbuf))
@@ -136,7 +157,9 @@ class Chip:
 
     def get_state(self) -> dict:
         """Copy of every state array (the permutation ``order`` is derived, not stored)."""
-        return {name: getattr(self, name).copy() for name in self._STATE}
+        state = {name: getattr(self, name).copy() for name in self._STATE}
+        state["ist"][_k.IST_ORDER_EPOCH] = -1  # derived; never part of the saved state
+        return state
 
     def set_state(self, state: dict) -> None:
         """Restore :meth:`get_state` output; the next :meth:`advance` continues bit-identically."""

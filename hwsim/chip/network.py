@@ -71,6 +71,9 @@ class MLP:
 
     def __init__(self, sizes, activation="sigmoid", output_activation="auto", cost="mse", *,
                  periphery=None, seed=0):
+        if any(isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
+               for n in sizes):
+            raise ConfigError(f"network.sizes = {list(sizes)}: layer widths must be integers")
         self.sizes = np.asarray(sizes, dtype=np.int64)
         if self.sizes.ndim != 1 or len(self.sizes) < 2 or (self.sizes < 1).any():
             raise ConfigError(f"network.sizes = {list(sizes)}: need >= 2 layer widths, each >= 1")

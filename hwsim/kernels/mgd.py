@@ -114,7 +114,8 @@ def fill_code(pert, ip, fp, k):
         M = ip[IP_PERIOD]
         for i in range(P):
             phi = 2.0 * math.pi * uniform01(hash4(ip[IP_SEED], STREAM_FDMA_PHASE, 0, i))
-            pert[i] = A * math.sin(2.0 * math.pi * (((i + 1) * k) % M) / M + phi)
+            # reduce both factors first: (i + 1) * k would overflow int64 for huge k
+            pert[i] = A * math.sin(2.0 * math.pi * ((((i + 1) % M) * (k % M)) % M) / M + phi)
     else:  # TDMA: +amplitude on one parameter per slot
         for i in range(P):
             pert[i] = 0.0

@@ -25,7 +25,7 @@ def _act(kind, s):
         e = math.exp(s)
         return e / (1.0 + e)
     if kind == RELU:
-        return s if s > 0.0 else 0.0
+        return 0.0 if s <= 0.0 else s  # NaN stays NaN, so the divergence guard sees it
     if kind == TANH:
         return math.tanh(s)
     return s  # LINEAR, and SOFTMAX's logits (normalised in _output_cost)

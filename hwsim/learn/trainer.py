@@ -170,9 +170,12 @@ class MGDTrainer:
         save_checkpoint(Path(self.out_dir) / CHECKPOINT_NAME, state)
 
     def _diverge(self, step, component):
-        self.divergence_ = (f"diverged at step {step}: {component}; the learning "
-                            f"rate eta = {self.config.mgd.eta} or amplitude = "
-                            f"{self.config.mgd.amplitude} is likely too high")
+        if self.divergence_ is not None:
+            return  # the first cause found is the one reported
+        self.divergence_ = (f"diverged at step {step}: {component}; likely cause: the "
+                            f"learning rate mgd.eta = {self.config.mgd.eta} (or mgd.amplitude = "
+                            f"{self.config.mgd.amplitude}) is too high, or the chip was given a "
+                            "non-finite value")
         if self._timeline is not None:
             self._timeline.stop("diverged")
 
