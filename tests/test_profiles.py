@@ -152,7 +152,7 @@ def test_package_data_covers_every_shipped_profile():
 def test_typo_inside_profile_names_file_dotted_key_and_nearest(tmp_path):
     path = write(tmp_path, MINIMAL + "dw_mni = 0.01\n")
     msg = error_of(P.load_profile, path)
-    assert msg.startswith(f"{path}: [device] dw_mni: unknown key; did you mean 'dw_min'? "
+    assert msg.startswith(f"{path}: device.dw_mni: unknown key; did you mean 'dw_min'? "
                           "(valid keys: dw_min, ")
 
 
@@ -163,14 +163,14 @@ def test_typo_in_metadata_and_table_names_nearest(tmp_path):
     msg = error_of(P.load_profile, write(tmp_path, MINIMAL.replace("source", "sorce")))
     assert ": sorce: unknown key; did you mean 'source'?" in msg
     msg = error_of(P.load_profile, write(tmp_path, MINIMAL.replace("[device]", "[devices]")))
-    assert ": [devices]: unknown key; did you mean 'device'?" in msg
+    assert ": [devices]: unknown section; did you mean 'device'?" in msg
     msg = error_of(P.load_profile, write(tmp_path, MINIMAL.replace("model =", "modle =")))
-    assert ": [device] modle: unknown key; did you mean 'model'?" in msg
+    assert ": device.modle: unknown key; did you mean 'model'?" in msg
 
 
 def test_parameter_of_another_model_says_which(tmp_path):
     msg = error_of(P.load_profile, write(tmp_path, MINIMAL + "gamma_up = 0.1\n"))
-    assert ': [device] gamma_up: not a parameter of model "ConstantStep" (it belongs to ' in msg
+    assert ': device.gamma_up: not a parameter of model "ConstantStep" (it belongs to ' in msg
     assert "LinearStep" in msg and "ExpStep" in msg
 
 
@@ -210,7 +210,7 @@ def test_unknown_model_lists_valid_ones(tmp_path):
     ('name = "n"\nsource = "s"\n[device]\n', "device.model: required key missing (one of "),
     ('name = "n"\nsource = "s"\ndevice = 1\n', "device = 1: must be a table [device]"),
     ('name = "n"\nsource = "s"\n[device]\nmodel = "Ideal"\ndw_min = 0.1\n',
-     '[device] dw_min: not a parameter of model "Ideal"'),
+     'device.dw_min: not a parameter of model "Ideal"'),
     ('name = "n"\nsource = "s"\n[device\n', "invalid TOML"),
 ])
 def test_metadata_and_structure_errors(tmp_path, text, expected):
@@ -348,7 +348,7 @@ def test_cli_validate_ok_and_error(tmp_path, capsys):
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert captured.out == "" and len(err) == 1
-    assert err[0].startswith(f"hwsim: error: {bad}: [device] dw_mni: unknown key; "
+    assert err[0].startswith(f"hwsim: error: {bad}: device.dw_mni: unknown key; "
                              "did you mean 'dw_min'?")
     assert main(["devices", "validate", str(tmp_path / "missing.toml")]) == ExitCode.USAGE_ERROR
     assert "device profile not found" in capsys.readouterr().err

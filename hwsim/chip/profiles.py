@@ -296,7 +296,8 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>", *,
             near = difflib.get_close_matches(key, [*_META_KEYS, "device"], n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             where = f"[{key}]" if isinstance(value, Mapping) else key
-            raise ConfigError(f"{source}: {where}: unknown key{hint} (valid keys: {valid})")
+            what = "unknown section" if isinstance(value, Mapping) else "unknown key"
+            raise ConfigError(f"{source}: {where}: {what}{hint} (valid keys: {valid})")
     meta = {}
     for key, required, _ in _META:
         if key not in raw:
@@ -329,7 +330,7 @@ def _device_params(device: dict, source: str, path: Path | None) -> tuple[Any, t
     if "model" not in device:
         near = difflib.get_close_matches("model", list(device), n=1)
         if near:
-            raise ConfigError(f"{source}: [device] {near[0]}: unknown key; did you mean 'model'?")
+            raise ConfigError(f"{source}: device.{near[0]}: unknown key; did you mean 'model'?")
         raise ConfigError(f"{source}: device.model: required key missing (one of {choices})")
     model = device.pop("model")
     if model not in registry:
@@ -344,7 +345,7 @@ def _device_params(device: dict, source: str, path: Path | None) -> tuple[Any, t
                       if n != model and key in {f.name for f in dataclasses.fields(c)}]
             if others:  # a real parameter, of another model: say so rather than "typo"
                 raise ConfigError(
-                    f"{source}: [device] {key}: not a parameter of model {_fmt(model)} (it "
+                    f"{source}: device.{key}: not a parameter of model {_fmt(model)} (it "
                     f"belongs to {', '.join(others)}; valid keys: "
                     f"{', '.join(f.name for f in dataclasses.fields(cls))})")
     if path is not None and isinstance(device.get("lut_file"), str) and device["lut_file"]:
@@ -660,7 +661,7 @@ def _doc_lines() -> list[str]:
         "and every error is one line naming the file, the dotted key and the value:",
         "",
         "```",
-        "my_device.toml: [device] dw_mni: unknown key; did you mean 'dw_min'? (valid keys: ...)",
+        "my_device.toml: device.dw_mni: unknown key; did you mean 'dw_min'? (valid keys: ...)",
         "my_device.toml: device.dw_min = nan: must be a finite number > 0.0",
         "my_device.toml: device.model = \"ExpSteps\": must be one of ...; did you mean "
         "\"ExpStep\"?",
