@@ -41,7 +41,7 @@ def uniform01(bits):
 
 
 def fdma_code(seed, k, P, M):
-    return np.array([math.sin(2 * math.pi * (((i + 1) * k) % M) / M
+    return np.array([math.sin(2 * math.pi * (((i + 1) * k) % M) / M  # exact ints in Python
                               + 2 * math.pi * uniform01(hash4(seed, 2, 0, i))) for i in range(P)])
 
 
@@ -134,3 +134,159 @@ def mgd_reference(cost, theta0, n_samples, n_steps, *, seed=0, code="cdma", mode
             G = (g + tau_theta * G) / (tau_theta + 1)
             theta = theta - eta * G
     return theta, G
+
+
+# ---------------------------------------------------------------------------- devices
+# References for hwsim.kernels.devices, written from docs/devices.md in plain Python floats.
+
+M2 = 0x94D049BB133111EB
+STREAM_C2C, STREAM_WRITE_NOISE, STREAM_READ_NOISE, STREAM_ROUNDING, STREAM_DTOD = 5, 6, 7, 8, 9
+
+
+def hash_sub(seed, stream, counter, index, sub):
+    """hash4 with a fifth coordinate: mix64(hash4(...) + (sub + 1) * M2), masked to 64 bits."""
+    return mix64((hash4(seed, stream, counter, index) + (sub + 1) * M2) & MASK)
+
+
+def normal_from_bits(bits):
+    """Box-Muller on the two 32-bit halves of a 64-bit word."""
+    u1 = ((bits >> 32) + 0.5) / 4294967296.0
+    u2 = (bits & 0xFFFFFFFF) / 4294967296.0
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+def dtod_normal(seed, param, c):
+    """The N(0,1) draw of dtod parameter ``param`` for device ``c``."""
+    return normal_from_bits(hash4(seed, STREAM_DTOD, param, c))
+
+
+def sample_steps_and_bounds(p, n, seed):
+    """Per-device (dw_up, dw_down, b_max, b_min) of devices.md 'Per-device parameters' for a
+    two-sided device with enforce_consistency. ``p`` is a dict of PulsedParams fields."""
+    out = []
+    for c in range(n):
+        xg = dtod_normal(seed, 0, c)
+        g = math.exp(p["dw_min_dtod"] * xg) if p.get("dw_min_dtod_log_normal") else \
+            1 + p["dw_min_dtod"] * xg
+        r = p["up_down_dtod"] * dtod_normal(seed, 1, c)
+        up = abs(p["dw_min"] * (g + min(p["up_down"], 0) + r))
+        down = abs(p["dw_min"] * (g - max(p["up_down"], 0) - r))
+        bmax = p["w_max"] * (1 + p["w_max_dtod"] * dtod_normal(seed, 2, c))
+        bmin = p["w_min"] * (1 + p["w_min_dtod"] * dtod_normal(seed, 3, c))
+        if bmax < bmin:
+            bmax, bmin = bmin, bmax
+        out.append((up, down, max(bmax, 0.0), min(bmin, 0.0)))
+    return out
+
+
+def device_step(model, w, d, dev, xi=0.0):
+    """One pulse of ``model`` (devices.md 'One pulse'), before clipping.
+
+    ``dev``: dict with the device's dw_up, dw_down, b_max, b_min, gamma_up, gamma_down
+    (LinearStep/SoftBounds slopes or PowStep exponents) and the model scalars dw_min_std,
+    mult_noise, A_up, A_down, exp_gamma_up, exp_gamma_down, a, b, std_add, std_slope, table
+    (PiecewiseStep: (up, down) multipliers; MeasuredLUT: (w nodes, up, down) multipliers).
+    """
+    s = dev.get("dw_min_std", 0.0)
+    dw = dev["dw_up"] if d > 0 else dev["dw_down"]
+    if model == "ConstantStep":
+        return w + d * dw * (1 + s * xi)
+    if model in ("LinearStep", "SoftBounds"):
+        if model == "SoftBounds":
+            gam = -1 / dev["b_max"] if d > 0 else -1 / dev["b_min"]
+        else:
+            gam = dev["gamma_up"] if d > 0 else dev["gamma_down"]
+        f = max(gam * w + 1, 0.0)
+        if dev.get("mult_noise", True):
+            return w + d * dw * f * (1 + s * xi)
+        return w + d * dw * (f + s * xi)
+    span = dev["b_max"] - dev["b_min"]
+    if model == "ExpStep":
+        z = 2 * dev["a"] * w / span + dev["b"]
+        y = 1 - dev["A_up"] * math.exp(dev["exp_gamma_up"] * z) if d > 0 else \
+            1 - dev["A_down"] * math.exp(-dev["exp_gamma_down"] * z)
+        step = max(y, 0.0) * dw
+        if dev.get("std_add", 0.0) or dev.get("std_slope", 0.0):
+            return w + d * step + s * (abs(step) + dev["std_add"] + dev["std_slope"] * abs(w)) * xi
+        return w + d * step * (1 + s * xi)
+    if model == "PowStep":
+        om = min(max((dev["b_max"] - w) / span, 0.0), 1.0)
+        if d > 0:
+            return w + dw * om ** dev["gamma_up"] * (1 + s * xi)
+        return w - dw * (1 - om) ** dev["gamma_down"] * (1 + s * xi)
+    if model == "PiecewiseStep":
+        vals = dev["table"][0] if d > 0 else dev["table"][1]
+        n = len(vals)
+        pos = (w - dev["b_min"]) / span * (n - 1)
+        m = float(np.interp(pos, np.arange(n), vals))
+        return w + d * dw * m * (1 + s * xi)
+    if model == "MeasuredLUT":
+        nodes, up, down = dev["table"]
+        m = float(np.interp(w, nodes, up if d > 0 else down))
+        return w + d * dw * m * (1 + s * xi)
+    raise ValueError(model)
+
+
+def pulse_train(model, dev, w0, n_up, n_down):
+    """Noise-free trajectory [w0, after pulse 1, ...] of n_up up then n_down down pulses."""
+    w, out = w0, [w0]
+    for k in range(n_up + n_down):
+        w = min(max(device_step(model, w, 1 if k < n_up else -1, dev), dev["b_min"]),
+                dev["b_max"])
+        out.append(w)
+    return out
+
+
+def quantize(w, b_min, b_max, n):
+    """Nearest of n equally spaced levels from b_min to b_max."""
+    k = math.floor((w - b_min) / (b_max - b_min) * (n - 1) + 0.5)
+    k = min(max(k, 0), n - 1)
+    return b_max if k == n - 1 else b_min + k * ((b_max - b_min) / (n - 1))
+
+
+def device_update(model, devs, W, WN, grad, eta, counter, seed, *, dw_min, stochastic=True,
+                  write_std=0.0, n_states=0, max_pulses=0):
+    """One pulsed update of two-sided devices (no decay, drift or stuck devices).
+
+    Returns (theta, W, WN, pulses). Coordinates as documented in hwsim.kernels.devices."""
+    W, WN = list(W), list(WN)
+    theta, pulses = [], 0
+    for i, dev in enumerate(devs):
+        delta = -eta * grad[i]
+        x = abs(delta) / dw_min
+        n = math.floor(x)
+        if stochastic:
+            if x - n > 0 and uniform01(hash4(seed, STREAM_ROUNDING, counter, i)) < x - n:
+                n += 1
+        elif x - n >= 0.5:
+            n += 1
+        if max_pulses and n > max_pulses:
+            n = max_pulses
+        if delta != 0 and n > 0:
+            d = 1 if delta > 0 else -1
+            w = W[i]
+            for k in range(n):
+                xi = normal_from_bits(hash_sub(seed, STREAM_C2C, counter, i, k)) \
+                    if dev.get("dw_min_std", 0.0) > 0 else 0.0
+                w = min(max(device_step(model, w, d, dev, xi), dev["b_min"]), dev["b_max"])
+            if n_states:
+                w = quantize(w, dev["b_min"], dev["b_max"], n_states)
+            W[i] = w
+            pulses += n
+            if write_std > 0:
+                WN[i] = write_std * normal_from_bits(
+                    hash_sub(seed, STREAM_WRITE_NOISE, counter, i, 0))
+        theta.append(min(max(W[i] + WN[i], dev["b_min"]), dev["b_max"]))
+    return theta, W, WN, pulses
+
+
+def additive_read(theta, sigma, seed, counter, sub):
+    """theta + sigma * xi at read-noise coordinates (counter, i, sub)."""
+    return [t + sigma * normal_from_bits(hash_sub(seed, STREAM_READ_NOISE, counter, i, sub))
+            for i, t in enumerate(theta)]
+
+
+def power_drift(w_prog, t, t_prog, t0, nu):
+    """w_prog * ((t - t_prog)/t0)^(-nu) after t0, w_prog before."""
+    dt = t - t_prog
+    return w_prog if dt <= t0 else w_prog * (dt / t0) ** (-nu)

@@ -22,7 +22,10 @@ The device tuple
   at ``L`` equally spaced nodes over each device's ``[b_min, b_max]``. MeasuredLUT: row 0 the
   weight nodes (increasing), rows 1/2 the up/down step magnitudes divided by ``dw_min``.
 - ``stats`` int64 ``(N_STATS,)``: counters, indices ``ST_*`` (int64: exact past 2**31).
-- ``W`` float ``(n_cols,)``: the stored (persistent) weight of each device, weight units.
+- ``W`` float ``(n_cols,)``: the stored (persistent) weight of each device, weight units, as
+  of the last event that touched it (a write, a decay step or :func:`apply_drift`). With
+  drift on, the device's value at time t is ``clip(DREF * f(t - TPROG))``: a write or decay
+  step first brings the device to ``S[S_TIME]``, and :func:`apply_drift` brings all of them.
 - ``WN`` float ``(P,)``: write-noise offset of each weight, redrawn at each write; the network
   sees ``theta[i] = clip(W[i] + WN[i])`` (pairs: ``W[i] - W[P + i] + WN[i]``).
 - ``DREF`` float ``(n_cols,)``: drift reference: ``W = DREF * f(t - TPROG)`` (= the programmed
@@ -55,8 +58,9 @@ al., Nat. Commun. 11, 2473 (2020).
 import math
 
 import numpy as np
+from numba import njit
 
-from hwsim.kernels._config import jit
+from hwsim.kernels._config import JIT_OPTIONS, jit
 from hwsim.kernels.hashing import (
     STREAM_C2C,
     STREAM_DTOD,
@@ -113,12 +117,19 @@ PROGRAM_COUNTER = 1 << 62
 SUB_RESET = 1 << 48  # sub-coordinates of a refresh: reset draw, then its pulses
 
 _MAX_PULSES_PER_REQUEST = float(1 << 53)
+
+
+def _inline(func):
+    """Compile a helper that takes arrays with the production flags, inlined into its callers
+    at the Numba IR level: an ordinary call would copy the array structs and update their
+    reference counts on every pulse (measured 4x slower updates)."""
+    return njit(inline="always", **JIT_OPTIONS)(func)
 _PCM_T_READ = 250e-9
 
 
 # ---------------------------------------------------------------------------- one pulse
 
-@jit
+@_inline
 def _interp_uniform(T, row, n, pos):
     """Linear interpolation of ``T[row, :n]`` at fractional node position ``pos``."""
     if n == 1:
@@ -132,7 +143,7 @@ def _interp_uniform(T, row, n, pos):
     return (1.0 - q) * T[row, k] + q * T[row, k + 1]
 
 
-@jit
+@_inline
 def _interp_nodes(T, row, n, w):
     """Linear interpolation of ``T[row, :n]`` over the increasing nodes ``T[0, :n]`` at ``w``;
     held constant beyond the first and last node."""
@@ -152,8 +163,7 @@ def _interp_nodes(T, row, n, w):
     return (1.0 - q) * T[row, lo] + q * T[row, hi]
 
 
-@jit
-def _step(I, D, S, T, c, w, d, xi):
+def _step_body(I, D, S, T, c, w, d, xi):
     """Weight after one pulse in direction ``d`` (+1/-1) on device column ``c``, before the
     clip to the bounds; ``xi`` is the pulse's N(0,1) c2c draw (devices.md, "One pulse")."""
     model = I[I_MODEL]
@@ -211,7 +221,13 @@ def _step(I, D, S, T, c, w, d, xi):
     return w + d * dw * m * (1.0 + sig * xi)
 
 
-@jit
+# Inlined in the hot loop of apply_update; called (compiled once) everywhere else, which keeps
+# compile time down: each inlined copy of the model dispatch costs seconds to compile.
+_step = _inline(_step_body)
+_step_call = jit(_step_body)
+
+
+@_inline
 def _quantize(I, D, c, w):
     """Nearest of the device's ``n_states`` equally spaced levels over [b_min, b_max]."""
     n = I[I_N_STATES]
@@ -231,7 +247,7 @@ def _quantize(I, D, c, w):
     return b_max if v > b_max else v
 
 
-@jit
+@_inline
 def _clip(w, lo, hi):
     if w > hi:
         return hi
@@ -240,7 +256,7 @@ def _clip(w, lo, hi):
     return w
 
 
-@jit
+@_inline
 def _tolerance(I, D, S, c):
     """Write-verify tolerance: half a step (or half a level when quantized)."""
     tol = S[S_DW_MIN]
@@ -254,7 +270,7 @@ def _tolerance(I, D, S, c):
 
 # ---------------------------------------------------------------------------- weights seen
 
-@jit
+@_inline
 def _weight_bounds(I, D, i):
     """(lo, hi) of weight ``i``: its device's bounds, or the pair's G+ - G- range."""
     if I[I_ONE_SIDED] != 0:
@@ -263,7 +279,7 @@ def _weight_bounds(I, D, i):
     return D[R_B_MIN, i], D[R_B_MAX, i]
 
 
-@jit
+@_inline
 def _set_theta(I, D, W, WN, theta, i):
     """theta[i] = stored weight + write-noise offset, clipped to the weight's bounds."""
     if I[I_ONE_SIDED] != 0:
@@ -274,7 +290,7 @@ def _set_theta(I, D, W, WN, theta, i):
     theta[i] = _clip(v, lo, hi)
 
 
-@jit
+@_inline
 def _draw_write_noise(S, WN, key_wn, counter, i, sub):
     sd = S[S_WRITE_STD]
     if sd > 0.0:
@@ -282,35 +298,47 @@ def _draw_write_noise(S, WN, key_wn, counter, i, sub):
 
 
 @jit
-def _drift_factor(I, D, S, c, wref, dt):
-    """f(dt) = (dt/t0)^(-ν) for dt > t0, else 1 (the programmed weight is read at t0)."""
-    mode = I[I_DRIFT]
-    t0 = S[S_T0]
+def _drift_law(mode, wref, dt, t0, nu, nu_xi, g_max):
+    """f(dt) = (dt/t0)^(-ν) for dt > t0, else 1 (the programmed weight is read at t0).
+    Power law: ν = nu. PCM: ν mean and spread from the programmed conductance (devices.md),
+    ν = mean + spread·nu_xi, at least 0. Scalars only, so calls cost nothing extra."""
     if mode == DRIFT_NONE or not dt > t0:
         return 1.0
-    if mode == DRIFT_POWER:
-        nu = D[R_NU, c]
-    else:  # PCM: ν mean and spread depend on the programmed conductance (devices.md)
-        gmax = D[R_G_MAX, c]
-        g = abs(wref) / gmax if gmax > 0.0 else 1.0
+    if mode == DRIFT_PCM:
+        g = abs(wref) / g_max if g_max > 0.0 else 1.0
         if g < 1e-12:
             g = 1e-12
         lg = math.log(g)
         mu = min(max(-0.0155 * lg + 0.0244, 0.049), 0.1)
         sd = min(max(-0.0125 * lg - 0.0059, 0.008), 0.045)
-        nu = mu + sd * D[R_NU_XI, c]
+        nu = mu + sd * nu_xi
         if nu < 0.0:
             nu = 0.0
     return (dt / t0) ** (-nu)
 
 
-@jit
+@_inline
+def _drift_factor(I, D, S, c, wref, dt):
+    """Drift factor of device column ``c`` after ``dt`` seconds (see :func:`_drift_law`)."""
+    return _drift_law(I[I_DRIFT], wref, dt, S[S_T0], D[R_NU, c], D[R_NU_XI, c], D[R_G_MAX, c])
+
+
+@_inline
 def _after_write(I, D, S, W, DREF, TPROG, c, w):
     """Store a freshly written value: quantize, reset the drift reference and time stamp."""
     w = _quantize(I, D, c, w)
     W[c] = w
     DREF[c] = w
     TPROG[c] = S[S_TIME]
+
+
+@_inline
+def _drift_to_now(I, D, S, W, DREF, TPROG, c):
+    """Bring device c's stored value to the current time S[S_TIME] (drift is continuous in
+    time; W only holds it as of the last event that touched the device)."""
+    if I[I_DRIFT] != DRIFT_NONE:
+        f = _drift_factor(I, D, S, c, DREF[c], S[S_TIME] - TPROG[c])
+        W[c] = _clip(DREF[c] * f, D[R_B_MIN, c], D[R_B_MAX, c])
 
 
 # ---------------------------------------------------------------------------- write-verify
@@ -340,7 +368,7 @@ def _verify(I, D, S, T, W, c, target, key_c2c, counter, sub0, max_iterations):
             n = 1
         for _k in range(n):
             xi = normal_from_bits(hash_sub(key_c2c, counter, c, sub)) if noisy else 0.0
-            w = _clip(_step(I, D, S, T, c, w, d, xi), b_min, b_max)
+            w = _clip(_step_call(I, D, S, T, c, w, d, xi), b_min, b_max)
             sub += 1
         pulses += n
         w = _quantize(I, D, c, w)
@@ -382,11 +410,52 @@ def _pair_program(I, D, S, T, W, i, target, key_c2c, counter, sub0, max_iteratio
         b_min = D[R_B_MIN, c]
         for _k in range(n):
             xi = normal_from_bits(hash_sub(key_c2c, counter, c, sub)) if noisy else 0.0
-            w = _clip(_step(I, D, S, T, c, w, 1, xi), b_min, b_max)
+            w = _clip(_step_call(I, D, S, T, c, w, 1, xi), b_min, b_max)
             sub += 1
         pulses += n
         W[c] = _quantize(I, D, c, w)
     return pulses
+
+
+@jit
+def _decay_all(I, D, S, W, WN, DREF, TPROG, theta):
+    """Every device leaks toward its reset value: w ← r + (w − r)·(1 − 1/lifetime)."""
+    now = S[S_TIME]
+    drifting = I[I_DRIFT] != DRIFT_NONE
+    for c in range(I[I_NCOLS]):
+        if D[R_STUCK, c] != 0.0:
+            continue
+        if drifting:
+            _drift_to_now(I, D, S, W, DREF, TPROG, c)
+        r = D[R_RESET, c]
+        w = _clip(r + (W[c] - r) * D[R_DECAY, c], D[R_B_MIN, c], D[R_B_MAX, c])
+        W[c] = w
+        if drifting:  # re-reference so the drift law continues from the decayed value
+            DREF[c] = w / _drift_factor(I, D, S, c, DREF[c], now - TPROG[c])
+    for i in range(theta.shape[0]):
+        _set_theta(I, D, W, WN, theta, i)
+
+
+@jit
+def _refresh_all(I, D, S, T, stats, W, WN, DREF, TPROG, theta, counter):
+    """Reset both devices of every pair and re-program their difference (write-verify)."""
+    P = I[I_P]
+    key_c2c = stream_key(I[I_SEED], STREAM_C2C)
+    key_wn = stream_key(I[I_SEED], STREAM_WRITE_NOISE)
+    iters = I[I_REFRESH_ITERS]
+    for i in range(P):
+        for c in (i, P + i):
+            if D[R_STUCK, c] == 0.0:
+                _drift_to_now(I, D, S, W, DREF, TPROG, c)
+        target = W[i] - W[P + i]
+        stats[ST_REFRESH_PULSES] += _pair_program(I, D, S, T, W, i, target, key_c2c,
+                                                  counter, SUB_RESET, iters)
+        for c in (i, P + i):
+            if D[R_STUCK, c] == 0.0:
+                _after_write(I, D, S, W, DREF, TPROG, c, W[c])
+        _draw_write_noise(S, WN, key_wn, counter, i, 1)
+        _set_theta(I, D, W, WN, theta, i)
+    stats[ST_REFRESHES] += 1
 
 
 # ---------------------------------------------------------------------------- public kernels
@@ -415,17 +484,28 @@ def apply_update(dev, theta, grad, eta, counter):
     key_c2c = stream_key(seed, STREAM_C2C)
     key_rnd = stream_key(seed, STREAM_ROUNDING)
     key_wn = stream_key(seed, STREAM_WRITE_NOISE)
+    # Switches hoisted out of the loop: each optional effect costs nothing when it is off.
     dw_min = S[S_DW_MIN]
-    noisy = S[S_DW_STD] > 0.0
+    sig = S[S_DW_STD]
+    noisy = sig > 0.0
+    wn_std = S[S_WRITE_STD]
+    now = S[S_TIME]
     stochastic = I[I_ROUNDING] == ROUND_STOCHASTIC
     cap = I[I_MAX_PULSES]
     one_sided = I[I_ONE_SIDED] != 0
+    drifting = I[I_DRIFT] != DRIFT_NONE
+    quantized = I[I_N_STATES] >= 2
+    constant = model == M_CONSTANT
+    pulses = 0
+    clipped = 0
+    capped = 0
+    nonfinite = 0
     for i in range(P):
         delta = -eta * grad[i]
         if delta == 0.0:
             continue
         if not math.isfinite(delta):
-            stats[ST_NONFINITE] += 1
+            nonfinite += 1
             continue
         x = abs(delta) / dw_min
         if x > _MAX_PULSES_PER_REQUEST:
@@ -439,7 +519,7 @@ def apply_update(dev, theta, grad, eta, counter):
             n += 1
         if cap > 0 and n > cap:
             n = cap
-            stats[ST_CAPPED] += 1
+            capped += 1
         if n == 0:
             continue
         d = 1 if delta > 0.0 else -1
@@ -452,52 +532,61 @@ def apply_update(dev, theta, grad, eta, counter):
             continue
         b_max = D[R_B_MAX, c]
         b_min = D[R_B_MIN, c]
+        if drifting:
+            _drift_to_now(I, D, S, W, DREF, TPROG, c)
         w = W[c]
         hit = False
-        for k in range(n):
-            xi = normal_from_bits(hash_sub(key_c2c, counter, c, k)) if noisy else 0.0
-            w = _step(I, D, S, T, c, w, d, xi)
-            if w > b_max:
-                w = b_max
-                hit = True
-            elif w < b_min:
-                w = b_min
-                hit = True
-        stats[ST_PULSES] += n
+        if constant:  # the common case, written out: w += d·Δw^d·(1 + σξ)
+            step = d * (D[R_DW_UP, c] if d > 0 else D[R_DW_DOWN, c])
+            for k in range(n):
+                if noisy:
+                    w += step * (1.0 + sig * normal_from_bits(hash_sub(key_c2c, counter, c, k)))
+                else:
+                    w += step
+                if w > b_max:
+                    w = b_max
+                    hit = True
+                elif w < b_min:
+                    w = b_min
+                    hit = True
+        else:
+            for k in range(n):
+                xi = normal_from_bits(hash_sub(key_c2c, counter, c, k)) if noisy else 0.0
+                w = _step(I, D, S, T, c, w, d, xi)
+                if w > b_max:
+                    w = b_max
+                    hit = True
+                elif w < b_min:
+                    w = b_min
+                    hit = True
+        pulses += n
         if hit:
-            stats[ST_CLIPPED] += 1
-        _after_write(I, D, S, W, DREF, TPROG, c, w)
-        _draw_write_noise(S, WN, key_wn, counter, i, 0)
-        _set_theta(I, D, W, WN, theta, i)
+            clipped += 1
+        if quantized:
+            w = _quantize(I, D, c, w)
+        W[c] = w
+        DREF[c] = w
+        TPROG[c] = now
+        if wn_std > 0.0:
+            WN[i] = wn_std * normal_from_bits(hash_sub(key_wn, counter, i, 0))
+        if one_sided:
+            _set_theta(I, D, W, WN, theta, i)
+        else:
+            v = w + WN[i]
+            theta[i] = b_max if v > b_max else (b_min if v < b_min else v)
+    stats[ST_PULSES] += pulses
+    stats[ST_CLIPPED] += clipped
+    stats[ST_CAPPED] += capped
+    stats[ST_NONFINITE] += nonfinite
     stats[ST_UPDATES] += 1
     if I[I_DECAY] != 0:
-        now = S[S_TIME]
-        for c in range(I[I_NCOLS]):
-            if D[R_STUCK, c] != 0.0:
-                continue
-            r = D[R_RESET, c]
-            w = _clip(r + (W[c] - r) * D[R_DECAY, c], D[R_B_MIN, c], D[R_B_MAX, c])
-            W[c] = w
-            if I[I_DRIFT] != DRIFT_NONE:
-                DREF[c] = w / _drift_factor(I, D, S, c, DREF[c], now - TPROG[c])
-        for i in range(P):
-            _set_theta(I, D, W, WN, theta, i)
+        _decay_all(I, D, S, W, WN, DREF, TPROG, theta)
     every = I[I_REFRESH_EVERY]
     if one_sided and every > 0 and stats[ST_UPDATES] % every == 0:
-        iters = I[I_REFRESH_ITERS]
-        for i in range(P):
-            target = W[i] - W[P + i]
-            stats[ST_REFRESH_PULSES] += _pair_program(I, D, S, T, W, i, target, key_c2c,
-                                                      counter, SUB_RESET, iters)
-            for c in (i, P + i):
-                if D[R_STUCK, c] == 0.0:
-                    _after_write(I, D, S, W, DREF, TPROG, c, W[c])
-            _draw_write_noise(S, WN, key_wn, counter, i, 1)
-            _set_theta(I, D, W, WN, theta, i)
-        stats[ST_REFRESHES] += 1
+        _refresh_all(I, D, S, T, stats, W, WN, DREF, TPROG, theta, counter)
 
 
-@jit
+@_inline
 def _pcm_sigma(I, D, S, W, TPROG, c):
     """Absolute PCM read-noise std of device column ``c`` (1/f: relative σ grows as the
     conductance falls): |g|·min(0.0088/(g/g_max)^0.65, 0.2)·sqrt(ln((t + t_read)/(2 t_read))),
@@ -586,6 +675,10 @@ def init_weights(dev, requested, theta):
     key_wn = stream_key(I[I_SEED], STREAM_WRITE_NOISE)
     nclip = 0
     one_sided = I[I_ONE_SIDED] != 0
+    for c in range(I[I_NCOLS]):
+        if D[R_STUCK, c] != 0.0:
+            W[c] = D[R_STUCK_VALUE, c]
+            DREF[c] = W[c]
     for i in range(P):
         v = requested[i]
         lo, hi = _weight_bounds(I, D, i)
@@ -670,6 +763,7 @@ def program(dev, targets, theta, max_iterations):
                 if D[R_STUCK, c] == 0.0:
                     _after_write(I, D, S, W, DREF, TPROG, c, W[c])
         elif D[R_STUCK, i] == 0.0:
+            _drift_to_now(I, D, S, W, DREF, TPROG, i)
             stats[ST_PROGRAM_PULSES] += _verify(I, D, S, T, W, i, t, key_c2c, counter, 0,
                                                 max_iterations)
             _after_write(I, D, S, W, DREF, TPROG, i, W[i])
@@ -705,7 +799,7 @@ def pulse_response(dev, n, counter, out):
                 if D[R_STUCK, c] != 0.0:
                     continue
                 xi = normal_from_bits(hash_sub(key_c2c, counter, c, k - 1)) if noisy else 0.0
-                v = _clip(_step(I, D, S, T, c, w[c], dd, xi), D[R_B_MIN, c], D[R_B_MAX, c])
+                v = _clip(_step_call(I, D, S, T, c, w[c], dd, xi), D[R_B_MIN, c], D[R_B_MAX, c])
                 w[c] = _quantize(I, D, c, v)
         for i in range(P):
             out[k, i] = w[i] - w[P + i] if one_sided else w[i]
