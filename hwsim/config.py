@@ -191,6 +191,9 @@ class SimConfig:
     checkpoint_every: int = option(10, "Evaluation ticks between checkpoints (checkpoint.npz); "
                                    "0 = only at the end and on interruption.", unit="ticks",
                                    ge=0)
+    dtype: str = option("float64", "Precision of every state array: weights, accumulators, "
+                        "codes and per-device parameters (field case D10).",
+                        choices=("float64", "float32"))
     max_cost: float = option(1e12, "Divergence limit: a train cost above this at an evaluation "
                              "tick stops the run with status \"diverged\" (NaN/Inf always does).",
                              gt=0.0)

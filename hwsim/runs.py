@@ -18,14 +18,16 @@ import numpy as np
 from hwsim.exceptions import HwsimError
 
 METRICS_COLUMNS = (
-    "step", "hardware_time_s", "updates", "train_cost", "train_accuracy",
-    "test_cost", "test_accuracy",
+    "step", "hardware_time_s", "updates", "pulses", "clipped_writes", "train_cost",
+    "train_accuracy", "test_cost", "test_accuracy",
 )
+INT_COLUMNS = ("step", "updates", "pulses", "clipped_writes")
 CONFIG_NAME = "config.toml"
 METRICS_NAME = "metrics.csv"
 SUMMARY_NAME = "summary.json"
 CHECKPOINT_NAME = "checkpoint.npz"
 CURVE_NAME = "learning_curve.png"
+DEVICE_NAME = "device.toml"
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -121,7 +123,7 @@ def read_metrics(path) -> list:
         if None in r or any(v is None for v in r.values()):
             continue
         try:
-            rows.append({k: (int(v) if k in ("step", "updates") else float(v)) for k, v in r.items()})
+            rows.append({k: (int(v) if k in INT_COLUMNS else float(v)) for k, v in r.items()})
         except ValueError:
             continue
     return rows

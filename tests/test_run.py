@@ -115,8 +115,8 @@ def test_nan_divergence_names_step_and_component(tmp_path):
     t = MGDTrainer(small(), out_dir=tmp_path / "n")
     real_build = __import__("hwsim.learn.trainer", fromlist=["build_chip"]).build_chip
 
-    def poisoned(cfg, dataset=None):
-        chip, net, ds = real_build(cfg, dataset)
+    def poisoned(cfg, dataset=None, profile=None):
+        chip, net, ds = real_build(cfg, dataset, profile)
         chip.theta[4] = np.nan
         return chip, net, ds
 

@@ -48,6 +48,17 @@ class Chip:
     cost_fn, model : optional
         A jitted cost callback and its data tuple replacing the MLP (analytic costs in tests,
         or a chip-in-the-loop stand-in).
+    device : hwsim.chip.devices.DeviceArray or None
+        The synapses storing the P weights. None or the "Ideal" model: exact float weights.
+        Otherwise ``theta0`` is written into the devices (each value clipped to its own
+        device's bounds, counted in ``device.stats()["init_clipped"]``), updates are
+        delivered as pulses by the device kernel, and reads carry the device's read noise.
+    update_rounding : {"stochastic", "deterministic"}
+        How a requested change becomes a whole number of pulses (real devices only).
+    max_pulses : int
+        Cap on pulses per device per update, 0 = none (real devices only).
+    dtype : {numpy.float64, numpy.float32}
+        Precision of every state array (weights, accumulators, codes, device parameters).
 
     References
     ----------
@@ -56,7 +67,8 @@ class Chip:
 
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
-                 fdma_period=0, cost_fn=None, model=None):
+                 fdma_period=0, cost_fn=None, model=None, device=None,
+                 update_rounding="stochastic", max_pulses=0, dtype=np.float64):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             _check_int(f"mgd.{name}", v, 1)
         _check_int("seed", seed, 0)
@@ -71,7 +83,10 @@ class Chip:
         if mode not in MODES:
             raise ConfigError(f"mgd.mode = {mode!r}: allowed: {', '.join(MODES)}")
         self.network = network
-        self.theta = np.array(theta0, dtype=np.float64)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ConfigError(f"sim.dtype = {self.dtype.name}: allowed: float64, float32")
+        self.theta = np.array(theta0, dtype=self.dtype)
         P = self.theta.shape[0]
         if network is not None and P != network.n_params:
             raise ConfigError(f"theta0 has {P} entries; the network has {network.n_params}")
@@ -81,8 +96,8 @@ class Chip:
         self.n_samples = int(len(X))
         self.perturbation, self.mode = perturbation, mode
         self.P = P
-        self.grad = np.zeros(P)
-        self.pert = np.zeros(P)
+        self.grad = np.zeros(P, self.dtype)
+        self.pert = np.zeros(P, self.dtype)
         self.order = np.zeros(self.n_samples, dtype=np.int64)
         self.ip = np.zeros(_k.IP_SIZE, dtype=np.int64)
         self.ip[_k.IP_CODE] = CODES[perturbation]
@@ -105,7 +120,51 @@ class Chip:
         # Ideal synapses: exact writes, reads are theta itself.
         self._update_fn, self._read_fn = _k.ideal_update, _k.exact_read
         self._dev = (np.zeros(1),)
-        self._rbuf = (np.zeros(P), np.zeros(P), np.zeros(P))
+        self._rbuf = (np.zeros(P, self.dtype), np.zeros(P, self.dtype), np.zeros(P, self.dtype))
+        self.device = device
+        if device is not None and device.model != "Ideal":
+            self._attach(device, update_rounding, max_pulses)
+
+    def _attach(self, device, update_rounding, max_pulses):
+        from hwsim.kernels import devices as dk
+
+        if device.n_devices != self.P or device.dtype != self.dtype:
+            raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
+                              f"the chip needs {self.P} {self.dtype.name}")
+        if update_rounding not in ("stochastic", "deterministic"):
+            raise ConfigError(f"chip.update_rounding = {update_rounding!r}: allowed: stochastic, "
+                              "deterministic")
+        _check_int("chip.max_pulses", max_pulses, 0)
+        I = device.dev[0]
+        I[dk.I_ROUNDING] = dk.ROUND_STOCHASTIC if update_rounding == "stochastic" else dk.ROUND_NEAREST
+        I[dk.I_MAX_PULSES] = max_pulses
+        device.init_weights(self.theta)
+        self.theta = device.theta  # one array: what the devices hold is what the network reads
+        self._update_fn, self._read_fn = dk.apply_update, dk.read_weights
+        self._dev = device.dev
+        self.ip[_k.IP_READ_NOISE] = int(device.params.read_noise != "none")
+
+    @property
+    def has_devices(self) -> bool:
+        """True when the weights live on non-ideal synapse devices."""
+        return self.device is not None and self.device.model != "Ideal"
+
+    def device_stats(self) -> dict:
+        """Counters of the synapse devices (pulses, clipped writes, ...); empty when ideal."""
+        return dict(self.device.stats) if self.has_devices else {}
+
+    def set_time(self, t_s: float) -> None:
+        """Stamp hardware time ``t_s`` (s) on the writes that follow (drift reference)."""
+        if self.has_devices:
+            self.device.set_time(t_s)
+
+    def drift_to(self, t_s: float) -> None:
+        """Let the devices drift, without any step, to hardware time ``t_s`` seconds.
+
+        A no-op on ideal synapses or devices without drift.
+        """
+        if self.has_devices:
+            self.device.drift(t_s)
 
     @property
     def step(self) -> int:
@@ -156,9 +215,11 @@ class Chip:
     _STATE = ("theta", "grad", "pert", "ist", "fst")
 
     def get_state(self) -> dict:
-        """Copy of every state array (the permutation ``order`` is derived, not stored)."""
+        """Copy of every state array, devices included (the data order is derived, not stored)."""
         state = {name: getattr(self, name).copy() for name in self._STATE}
         state["ist"][_k.IST_ORDER_EPOCH] = -1  # derived; never part of the saved state
+        if self.has_devices:
+            state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
         return state
 
     def set_state(self, state: dict) -> None:
@@ -170,3 +231,5 @@ class Chip:
                 raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs {cur.shape}")
             cur[...] = arr
         self.ist[_k.IST_ORDER_EPOCH] = -1  # rebuild the data order lazily
+        if self.has_devices:
+            self.device.set_state({k[7:]: v for k, v in state.items() if k.startswith("device.")})

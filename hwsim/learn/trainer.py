@@ -15,11 +15,13 @@ import tomli_w
 
 from hwsim import __version__
 from hwsim.chip.chip import Chip
+from hwsim.chip.devices import DeviceArray
+from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import MLP, n_params
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError
 from hwsim.kernels import mgd as _k
 from hwsim.runs import (
-    CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
+    CHECKPOINT_NAME, CONFIG_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
     atomic_write_bytes, load_checkpoint, read_metrics, save_checkpoint, write_json,
 )
 from hwsim.sim import Timeline, periodic
@@ -29,13 +31,15 @@ from hwsim.tasks import load_task
 RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target"}
 
 
-def defining_hash(cfg) -> str:
-    """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS)."""
+def defining_hash(cfg, profile) -> str:
+    """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS) and of
+    the resolved device profile."""
     d = cfg.to_dict()
     for key in RESUMABLE_KEYS:
         sec, name = key.split(".")
         d[sec].pop(name, None)
-    return hashlib.sha256(tomli_w.dumps(d).encode("utf-8")).hexdigest()
+    text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _check_memory(sizes, n_samples):
@@ -51,14 +55,21 @@ def _check_memory(sizes, n_samples):
                           f"for {P:,} parameters; this machine has {have / 2**30:.1f} GiB")
 
 
-def build_chip(cfg, dataset=None):
-    """Build ``(chip, network, dataset)`` for a run config (ideal devices).
+def build_chip(cfg, dataset=None, profile=None):
+    """Build ``(chip, network, dataset)`` for a run config.
 
     Parameters
     ----------
     cfg : hwsim.config.RunConfig
     dataset : hwsim.tasks.Dataset, optional
         Reuse an already loaded dataset.
+    profile : hwsim.chip.profiles.Profile, optional
+        The device profile (default: ``load_profile(cfg.chip.device)``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown profile, a network that does not fit the task or the machine's memory.
     """
     ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
                               test_fraction=cfg.task.test_fraction, seed=cfg.seed)
@@ -66,11 +77,16 @@ def build_chip(cfg, dataset=None):
     _check_memory(list(n.sizes), len(ds.X_train))
     net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
               seed=cfg.seed)
-    theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high)
-    m = cfg.mgd
+    dtype = np.dtype(cfg.sim.dtype)
+    theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
+    profile = profile or load_profile(cfg.chip.device)
+    device = DeviceArray(profile.params, net.n_params, cfg.seed, dtype=dtype)
+    m, c = cfg.mgd, cfg.chip
     chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
                 mode=m.mode, amplitude=m.amplitude, eta=m.eta, tau_p=m.tau_p, tau_x=m.tau_x,
-                tau_theta=m.tau_theta, tau_hp=m.tau_hp, fdma_period=m.fdma_period)
+                tau_theta=m.tau_theta, tau_hp=m.tau_hp, fdma_period=m.fdma_period,
+                device=device, update_rounding=c.update_rounding, max_pulses=c.max_pulses,
+                dtype=dtype)
     return chip, net, ds
 
 
@@ -144,9 +160,11 @@ class MGDTrainer:
                                              counter=2 * step)
         test_cost, test_acc = net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test,
                                            counter=2 * step + 1)
+        st = chip.device_stats()
         row = {"step": int(step), "hardware_time_s": step * self.config.sim.dt,
-               "updates": chip.updates, "train_cost": train_cost, "train_accuracy": train_acc,
-               "test_cost": test_cost, "test_accuracy": test_acc}
+               "updates": chip.updates, "pulses": st.get("pulses", 0),
+               "clipped_writes": st.get("clipped_writes", 0), "train_cost": train_cost,
+               "train_accuracy": train_acc, "test_cost": test_cost, "test_accuracy": test_acc}
         self.metrics_.append(row)
         if self._writer is not None:
             self._writer.write(row)
@@ -166,7 +184,7 @@ class MGDTrainer:
 
     def _save_checkpoint(self):
         state = self.chip_.get_state()
-        state["config_sha256"] = np.array(defining_hash(self.config))
+        state["config_sha256"] = np.array(defining_hash(self.config, self.profile_))
         save_checkpoint(Path(self.out_dir) / CHECKPOINT_NAME, state)
 
     def _diverge(self, step, component):
@@ -202,14 +220,17 @@ class MGDTrainer:
         cfg = self.config
         wall0 = time.perf_counter()
         out = self._prepare_folder(resume)
-        self.chip_, self.network_, self.dataset_ = build_chip(cfg)
+        # A resumed run uses the profile it started with, even if the file changed since.
+        saved = out / DEVICE_NAME if out is not None else None
+        self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
+        self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         chip = self.chip_
         self.metrics_, self._writer, self._bar, self._timeline = [], None, None, None
         self.divergence_ = None
         every = cfg.sim.eval_every
         if resume:
             state = load_checkpoint(out / CHECKPOINT_NAME)
-            if str(state.get("config_sha256", "")) != defining_hash(cfg):
+            if str(state.get("config_sha256", "")) != defining_hash(cfg, self.profile_):
                 raise HwsimError(f"{out / CONFIG_NAME}: differs from the run its checkpoint was "
                                  "made with (only sim.steps, sim.time_limit_s, "
                                  "sim.target_accuracy and sim.stop_at_target may change on "
@@ -221,6 +242,8 @@ class MGDTrainer:
                              if r["step"] <= chip.step and r["step"] % every == 0]
         if out is not None:
             atomic_write_bytes(out / CONFIG_NAME, _config_text(cfg))
+            atomic_write_bytes(out / DEVICE_NAME,
+                               profile_to_toml(self.profile_, resolved=True).encode("utf-8"))
             self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
         total = cfg.sim.total_steps()
         start = chip.step
@@ -236,6 +259,7 @@ class MGDTrainer:
 
         def advance(n):
             t = time.perf_counter()
+            chip.set_time(chip.step * cfg.sim.dt)  # writes in this chunk carry its start time
             status = chip.advance(n)
             kernel_s[0] += time.perf_counter() - t
             return status
@@ -254,6 +278,10 @@ class MGDTrainer:
         self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
                                        max_chunk=max_chunk,
                                        on_chunk=on_chunk if self._bar is not None else None)
+        if chip.has_devices and self.profile_.params.drift_nu > 0:
+            # Drift epochs: a slow SimPy event, registered first so that it precedes the
+            # evaluation that falls on the same step.
+            tl.process(periodic(tl.env, every, lambda s: chip.drift_to(s * cfg.sim.dt)))
         tl.process(periodic(tl.env, every, self._evaluate))
         status = "failed"
         try:
@@ -324,6 +352,9 @@ class MGDTrainer:
             "hardware_time_s": chip.step * cfg.sim.dt,
             "updates": chip.updates,
             "n_params": chip.P,
+            "device": self.profile_.name,
+            "device_model": chip.device.model if chip.device is not None else "Ideal",
+            "device_stats": chip.device_stats(),
             "wall_s": time.perf_counter() - wall0,
             "compile_s": compile_s,
             "steps_per_s": done / kernel_s if kernel_s > 0 else None,
