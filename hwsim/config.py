@@ -132,6 +132,10 @@ class ChipConfig:
 
     device: str = option("ideal", "Device profile: a shipped name (`hwsim devices list`) or a "
                          "path to a profile TOML file.")
+    weight_scale: float = option(
+        1.0, "Network weight per device weight unit: every pre-activation is "
+        "weight_scale·(W·a + b), the digital output scaling that maps the devices' bounded "
+        "range onto the weights a task needs.", gt=0.0)
     update_rounding: str = option(
         "stochastic", "How a requested change Δθ becomes a whole number of pulses, "
         "abs(Δθ)/dw_min: rounded to nearest, or floor plus one more with probability equal to "

@@ -62,6 +62,10 @@ class MLP:
         out_noise, neuron_gain_dtod, neuron_offset_dtod); None or all zero = ideal periphery.
     seed : int
         Seed of the neuron variation (stream ``neuron``) and converter noise (``periphery``).
+    weight_scale : float
+        Network weight per device weight unit (> 0): every pre-activation is
+        ``weight_scale * (W a + b)``, the digital output scaling that maps a bounded device
+        range onto the weights a task needs.
 
     Raises
     ------
@@ -70,7 +74,7 @@ class MLP:
     """
 
     def __init__(self, sizes, activation="sigmoid", output_activation="auto", cost="mse", *,
-                 periphery=None, seed=0):
+                 periphery=None, seed=0, weight_scale=1.0):
         if any(isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
                for n in sizes):
             raise ConfigError(f"network.sizes = {list(sizes)}: layer widths must be integers")
@@ -94,6 +98,10 @@ class MLP:
         self.kinds = np.array([ACTIVATIONS[activation], ACTIVATIONS[output_activation],
                                COSTS[cost]], dtype=np.int64)
         self.n_params = n_params(self.sizes)
+        if not (np.isfinite(weight_scale) and weight_scale > 0):
+            raise ConfigError(f"chip.weight_scale = {weight_scale!r}: must be a finite number > 0")
+        self.weight_scale = float(weight_scale)
+        self._fk = np.array([self.weight_scale])
         self.periphery = periphery if periphery is not None and periphery.has_periphery() else None
         if self.periphery is not None:
             c = self.periphery
@@ -161,8 +169,8 @@ class MLP:
         n_act = int(self.sizes[1:].sum())
         if self.periphery is not None:
             return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(int(self.sizes.max())),
-                    self._per, self.neuron_gain, self.neuron_offset)
-        return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(n_act))
+                    self._per, self.neuron_gain, self.neuron_offset, self._fk)
+        return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(n_act), self._fk)
 
     def evaluate(self, theta, X, Y, labels, counter=0):
         """Mean cost and accuracy of the unperturbed chip on (X, Y, labels): ``(cost, acc)``.
@@ -173,8 +181,8 @@ class MLP:
         labels = np.asarray(labels, dtype=np.int64)
         out = np.zeros(2)
         if self.periphery is None:
-            _k.evaluate(theta, m[0], m[1], labels, m[2], m[3], m[4], out)
+            _k.evaluate(theta, m[0], m[1], labels, m[2], m[3], m[4], out, self.weight_scale)
         else:
             _per.evaluate_periph(theta, m[0], m[1], labels, m[2], m[3], m[4], m[5], m[6], m[7],
-                                 m[8], counter, out)
+                                 m[8], counter, out, self.weight_scale)
         return float(out[0]), float(out[1])

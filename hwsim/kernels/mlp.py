@@ -72,12 +72,13 @@ def _dot_pert(w, p, base, a, n):
 
 
 @jit
-def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf):
+def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, scale=1.0):
     """Run one sample through the MLP; returns the offset of the output layer in ``buf``.
 
     ``buf`` (length ``sum(sizes[1:])``) receives every layer's activations; the output layer
     holds pre-softmax logits when ``out_act`` is SOFTMAX. With ``use_pert`` the weights are
-    ``theta + pert`` (the perturbation is never written into ``theta``).
+    ``theta + pert`` (the perturbation is never written into ``theta``). Pre-activations are
+    ``scale * (W a + b)``: ``scale`` maps device weight units to network weights.
     """
     n_layers = sizes.shape[0] - 1
     p = 0
@@ -94,7 +95,7 @@ def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf):
                 s = _dot_pert(theta, pert, p + o * nin, a_in, nin) + (theta[bias0 + o] + pert[bias0 + o])
             else:
                 s = _dot(theta, p + o * nin, a_in, nin) + theta[bias0 + o]
-            buf[out_off + o] = _act(kind, s)
+            buf[out_off + o] = _act(kind, scale * s)
         p = bias0 + nout
         in_off = out_off
         out_off += nout
@@ -136,7 +137,7 @@ def _dot2(w, p, base, ap, ab, n):
 
 
 @jit
-def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b):
+def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b, scale=1.0):
     """:func:`forward` with and without the perturbation in one pass over ``theta``.
 
     Bit-identical to two calls of :func:`forward`; returns the output offset (same in both
@@ -155,8 +156,8 @@ def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b):
         bias0 = p + nin * nout
         for o in range(nout):
             sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
-            buf_p[out_off + o] = _act(kind, sp + (theta[bias0 + o] + pert[bias0 + o]))
-            buf_b[out_off + o] = _act(kind, sb + theta[bias0 + o])
+            buf_p[out_off + o] = _act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])))
+            buf_b[out_off + o] = _act(kind, scale * (sb + theta[bias0 + o]))
         p = bias0 + nout
         in_off = out_off
         out_off += nout
@@ -206,22 +207,22 @@ def output_cost(buf, off, y, out_act, cost):
 def mlp_cost(model, theta, pert, sample, want_base, out, counter):
     """MGD cost callback: ``out[0]`` = C(theta + pert), and ``out[1]`` = C(theta) if ``want_base``.
 
-    ``model`` is the tuple ``(X, Y, sizes, kinds, buf, buf_b)`` built by :class:`hwsim.chip.network.MLP`
+    ``model`` is the tuple ``(X, Y, sizes, kinds, buf, buf_b, fk)`` built by :class:`hwsim.chip.network.MLP`
     with ``kinds = [hidden_act, out_act, cost]``.
     """
-    X, Y, sizes, kinds, buf, buf_b = model
+    X, Y, sizes, kinds, buf, buf_b, fk = model
     x = X[sample]
     y = Y[sample]
     if want_base:
-        off = forward2(theta, pert, x, sizes, kinds[0], kinds[1], buf, buf_b)
+        off = forward2(theta, pert, x, sizes, kinds[0], kinds[1], buf, buf_b, fk[0])
         out[1] = output_cost(buf_b, off, y, kinds[1], kinds[2])
     else:
-        off = forward(theta, pert, True, x, sizes, kinds[0], kinds[1], buf)
+        off = forward(theta, pert, True, x, sizes, kinds[0], kinds[1], buf, fk[0])
     out[0] = output_cost(buf, off, y, kinds[1], kinds[2])
 
 
 @jit
-def evaluate(theta, X, Y, labels, sizes, kinds, buf, out):
+def evaluate(theta, X, Y, labels, sizes, kinds, buf, out, scale=1.0):
     """Mean cost and accuracy of the unperturbed network on a dataset.
 
     ``X`` (N, n_in), ``Y`` (N, n_out) targets, ``labels`` (N,) int class. Accuracy is argmax
@@ -233,7 +234,7 @@ def evaluate(theta, X, Y, labels, sizes, kinds, buf, out):
     cost_sum = 0.0
     correct = 0
     for i in range(n):
-        off = forward(theta, theta, False, X[i], sizes, kinds[0], kinds[1], buf)
+        off = forward(theta, theta, False, X[i], sizes, kinds[0], kinds[1], buf, scale)
         cost_sum += output_cost(buf, off, Y[i], kinds[1], kinds[2])
         if nout == 1:
             pred = 1 if buf[off] > 0.5 else 0

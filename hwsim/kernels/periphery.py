@@ -44,7 +44,7 @@ def quantize(x, bound, res):
 
 @jit
 def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qbuf, per, gain,
-                   offset, counter, sub):
+                   offset, counter, sub, scale=1.0):
     """:func:`hwsim.kernels.mlp.forward` through the periphery; returns the output offset.
 
     ``qbuf`` (length max(sizes)) holds the DAC-converted inputs of the current layer;
@@ -83,7 +83,7 @@ def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qb
             if per[PER_OUT_NOISE] > 0.0:
                 s += per[PER_OUT_NOISE] * per[PER_OUT_BOUND] * normal_from_bits(
                     hash_sub(key, counter, conv + o, sub))
-            s = quantize(s, per[PER_OUT_BOUND], per[PER_OUT_RES])
+            s = quantize(scale * s, per[PER_OUT_BOUND], per[PER_OUT_RES])
             buf[out_off + o] = _act(kind, gain[out_off + o] * s + offset[out_off + o])
         conv += nout
         p = bias0 + nout
@@ -96,21 +96,23 @@ def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qb
 def mlp_cost_periph(model, theta, pert, sample, want_base, out, counter):
     """The MGD cost callback of an MLP chip with periphery (see :func:`hwsim.kernels.mlp.mlp_cost`).
 
-    ``model`` = ``(X, Y, sizes, kinds, buf, qbuf, per, gain, offset)``. The perturbed and the
+    ``model`` = ``(X, Y, sizes, kinds, buf, qbuf, per, gain, offset, fk)``, fk[0] the weight
+    scale. The perturbed and the
     baseline inference are two separate reads (converter noise sub-coordinates 0 and 1).
     """
-    X, Y, sizes, kinds, buf, qbuf, per, gain, offset = model
+    X, Y, sizes, kinds, buf, qbuf, per, gain, offset, fk = model
     off = forward_periph(theta, pert, True, X[sample], sizes, kinds[0], kinds[1], buf, qbuf, per,
-                         gain, offset, counter, 0)
+                         gain, offset, counter, 0, fk[0])
     out[0] = output_cost(buf, off, Y[sample], kinds[1], kinds[2])
     if want_base:
         off = forward_periph(theta, pert, False, X[sample], sizes, kinds[0], kinds[1], buf, qbuf,
-                             per, gain, offset, counter, 1)
+                             per, gain, offset, counter, 1, fk[0])
         out[1] = output_cost(buf, off, Y[sample], kinds[1], kinds[2])
 
 
 @jit
-def evaluate_periph(theta, X, Y, labels, sizes, kinds, buf, qbuf, per, gain, offset, counter, out):
+def evaluate_periph(theta, X, Y, labels, sizes, kinds, buf, qbuf, per, gain, offset, counter, out,
+                    scale=1.0):
     """:func:`hwsim.kernels.mlp.evaluate` through the periphery (noise sub-coordinate 2 + i)."""
     n = X.shape[0]
     nout = Y.shape[1]
@@ -118,7 +120,7 @@ def evaluate_periph(theta, X, Y, labels, sizes, kinds, buf, qbuf, per, gain, off
     correct = 0
     for i in range(n):
         off = forward_periph(theta, theta, False, X[i], sizes, kinds[0], kinds[1], buf, qbuf, per,
-                             gain, offset, counter, 2 + i)
+                             gain, offset, counter, 2 + i, scale)
         cost_sum += output_cost(buf, off, Y[i], kinds[1], kinds[2])
         if nout == 1:
             pred = 1 if buf[off] > 0.5 else 0

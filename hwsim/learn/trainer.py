@@ -76,7 +76,7 @@ def build_chip(cfg, dataset=None, profile=None):
     n = cfg.network
     _check_memory(list(n.sizes), len(ds.X_train))
     net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
-              seed=cfg.seed)
+              seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
     profile = profile or load_profile(cfg.chip.device)
@@ -278,7 +278,7 @@ class MGDTrainer:
         self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
                                        max_chunk=max_chunk,
                                        on_chunk=on_chunk if self._bar is not None else None)
-        if chip.has_devices and self.profile_.params.drift_nu > 0:
+        if chip.has_devices and self.profile_.params.drift != "none":
             # Drift epochs: a slow SimPy event, registered first so that it precedes the
             # evaluation that falls on the same step.
             tl.process(periodic(tl.env, every, lambda s: chip.drift_to(s * cfg.sim.dt)))
