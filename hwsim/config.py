@@ -111,8 +111,9 @@ class MgdConfig:
                                choices=("cdma", "walsh", "fdma", "tdma"))
     mode: str = option("discrete", "Gradient estimation: per-step (discrete) or filtered (analog).",
                        choices=("discrete", "analog"))
-    amplitude: float = option(0.05, "Δ: norm of the perturbation vector.", unit="weight units",
-                              gt=0.0)
+    amplitude: float = option(0.05, "Δ: norm of the perturbation vector (Δ² divides the "
+                              "estimate, so it must not underflow).", unit="weight units",
+                              ge=1e-150, le=1e150)
     eta: float = option(1.0, "η: learning rate.", ge=0.0)
     tau_p: int = option(1, "τp: steps each perturbation code value is held.", unit="steps", ge=1)
     tau_x: int = option(1, "τx: steps each input sample is held.", unit="steps", ge=1)

@@ -75,7 +75,8 @@ class Chip:
         _check_int("mgd.fdma_period", fdma_period, 0)
         for name, v, lo, strict in (("amplitude", amplitude, 0.0, True), ("eta", eta, 0.0, False),
                                     ("tau_hp", tau_hp, 0.0, True)):
-            if not (np.isfinite(v) and (v > lo if strict else v >= lo)):
+            if not (np.isfinite(v) and (v > lo if strict else v >= lo)) or (
+                    name == "amplitude" and not 0.0 < v * v < np.inf):
                 raise ConfigError(f"mgd.{name} = {v!r}: must be a finite number "
                                   f"{'>' if strict else '≥'} {lo}")
         if perturbation not in CODES:

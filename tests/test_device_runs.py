@@ -1,0 +1,135 @@
+"""Synapse devices inside whole training runs: the chip, the trainer and the run folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hwsim.chip.chip import Chip
+from hwsim.chip.network import MLP
+from hwsim.chip.profiles import load_profile, profile_from_dict
+from hwsim.config import RunConfig
+from hwsim.experiment import resume_experiment, run_experiment
+from hwsim.learn import MGDTrainer, build_chip
+from hwsim.runs import load_checkpoint, read_metrics
+from hwsim.tasks import load_task
+
+
+def write_profile(tmp_path, name="dev", **device):
+    lines = [f'name = "{name}"', 'source = "test fixture"', "[device]"]
+    device.setdefault("model", "ConstantStep")
+    for k, v in device.items():
+        lines.append(f"{k} = {json.dumps(v)}")
+    path = tmp_path / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def digits_cfg(**over):
+    d = {"seed": 1, "task": {"name": "digits"},
+         "network": {"sizes": [64, 32, 10], "cost": "cross_entropy"},
+         "mgd": {"eta": 0.5, "tau_theta": 50}, "sim": {"steps": 20_000, "eval_every": 5_000}}
+    for k, v in over.items():
+        sec, key = k.split(".")
+        d.setdefault(sec, {})[key] = v
+    return RunConfig.from_dict(d)
+
+
+def test_device_run_reports_pulses_and_resumes_bit_identically(tmp_path):
+    cfg = digits_cfg(**{"chip.device": "rpu_spec"})
+    full = run_experiment(cfg, tmp_path / "full")
+    rows = read_metrics(tmp_path / "full" / "metrics.csv")
+    assert rows[-1]["pulses"] > 0 and rows[-1]["pulses"] == full.summary_["device_stats"]["pulses"]
+    assert full.summary_["device"] == "rpu_spec" and full.summary_["device_model"] == "ConstantStep"
+    assert (tmp_path / "full" / "device.toml").exists()
+    half = digits_cfg(**{"chip.device": "rpu_spec", "sim.steps": 10_000})
+    run_experiment(half, tmp_path / "half")
+    resume_experiment(tmp_path / "half", ["sim.steps=20000"])
+    assert (tmp_path / "half" / "metrics.csv").read_bytes() == \
+        (tmp_path / "full" / "metrics.csv").read_bytes()
+    a, b = (load_checkpoint(tmp_path / d / "checkpoint.npz") for d in ("full", "half"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert any(k.startswith("device.") for k in a)
+
+
+def test_D6_drift_is_felt_after_training(tmp_path):  # case D6
+    costs = {}
+    for nu in (0.05, 0.0):
+        prof = write_profile(tmp_path, f"drift{nu}", dw_min=0.001, w_max=1.0, w_min=-1.0,
+                             drift="power", drift_nu=nu, dw_min_std=0.0, dw_min_dtod=0.0)
+        t = MGDTrainer(digits_cfg(**{"chip.device": prof})).run()
+        chip, net, ds = t.chip_, t.network_, t.dataset_
+        before = net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test)[0]
+        chip.drift_to(chip.step * t.config.sim.dt + 1e4)
+        after = net.evaluate(chip.theta, ds.X_test, ds.Y_test, ds.labels_test)[0]
+        costs[nu] = (before, after)
+    assert costs[0.05][1] != costs[0.05][0]
+    assert costs[0.0][1] == costs[0.0][0]
+
+
+def test_D7_one_sided_pair_with_refresh_learns_parity(tmp_path):  # case D7
+    prof = write_profile(tmp_path, "onesided", one_sided=True, refresh_every=200, dw_min=0.002,
+                         w_min=0.0, w_max=1.0, dw_min_dtod=0.1, dw_min_std=0.1, w_max_dtod=0.05,
+                         w_min_dtod=0.0, reset=0.0, reset_dtod=0.0, reset_std=0.0)
+    p = load_profile(prof)
+    assert p.n_states() == pytest.approx(500.0)  # (w_max - w_min) / dw_min
+    cfg = RunConfig.from_dict({
+        "seed": 2, "task": {"name": "parity", "bits": 4}, "network": {"sizes": [4, 10, 1]},
+        "chip": {"device": prof, "weight_scale": 5.0}, "mgd": {"eta": 0.04, "tau_theta": 20},
+        "sim": {"steps": 300_000, "eval_every": 20_000}})
+    t = MGDTrainer(cfg).run()
+    assert t.summary_["device_stats"]["refreshes"] > 0
+    assert t.summary_["best_test_accuracy"] >= 0.9  # chance is 0.5
+
+
+def test_D9_chip_state_round_trip_with_devices():  # case D9
+    cfg = digits_cfg(**{"chip.device": "reram_es"})
+    a, _, _ = build_chip(cfg)
+    a.advance(3333)
+    state = a.get_state()
+    a.advance(2000)
+    b, _, _ = build_chip(cfg.with_overrides({"seed": 1}))
+    b.set_state(state)
+    b.advance(2000)
+    sa, sb = a.get_state(), b.get_state()
+    assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+
+def test_D10_float32_everywhere():  # case D10
+    cfg = digits_cfg(**{"chip.device": "rpu_spec", "sim.dtype": "float32"})
+    chip, _, _ = build_chip(cfg)
+    chip.advance(500)
+    floats = {k: v for k, v in chip.get_state().items() if v.dtype.kind == "f"}
+    float_state = {k for k in floats if k not in ("fst",)}  # fst: float64 cost-line scalars
+    assert float_state >= {"theta", "grad", "pert", "device.theta", "device.D"}
+    assert all(floats[k].dtype == np.float32 for k in float_state), \
+        {k: floats[k].dtype for k in float_state}
+
+
+@pytest.mark.parametrize("dtype,device", [("float32", "ideal"), ("float64", "quantized")])
+def test_M3_no_trace_in_float32_and_on_a_quantized_device(tmp_path, dtype, device):  # case M3
+    dev = "ideal" if device == "ideal" else write_profile(tmp_path, "q", n_states=64)
+    cfg = digits_cfg(**{"chip.device": dev, "sim.dtype": dtype, "mgd.eta": 0.0, "mgd.tau_p": 5,
+                        "mgd.tau_theta": 1})
+    chip, _, _ = build_chip(cfg)
+    theta0 = chip.theta.copy()
+    chip.advance(200_000)
+    assert np.array_equal(chip.theta, theta0)
+
+
+def test_D12_read_noise_independent_or_frozen_per_step(tmp_path):  # case D12
+    """With a vanishing perturbation (Δ = 1e-12), C~ is the read-noise difference when the two
+    reads of a step draw independent noise, and vanishes when the noise is frozen per step."""
+    spread = {}
+    for frozen in (False, True):
+        prof = write_profile(tmp_path, f"rn{frozen}", read_noise="additive", read_noise_std=0.02,
+                             read_noise_frozen_per_step=frozen, dw_min=0.001, w_max=1.0,
+                             w_min=-1.0)
+        cfg = digits_cfg(**{"chip.device": prof, "mgd.eta": 0.0, "mgd.amplitude": 1e-12})
+        chip, _, _ = build_chip(cfg)
+        ct = []
+        for _ in range(200):
+            chip.advance(1)
+            ct.append(chip.fst[2])  # FST_CTILDE
+        spread[frozen] = np.std(ct)
+    assert spread[True] < 1e-9 and spread[False] > 1e-4
