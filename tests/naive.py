@@ -290,3 +290,48 @@ def power_drift(w_prog, t, t_prog, t0, nu):
     """w_prog * ((t - t_prog)/t0)^(-nu) after t0, w_prog before."""
     dt = t - t_prog
     return w_prog if dt <= t0 else w_prog * (dt / t0) ** (-nu)
+
+
+def write_verify(model, dev, c, w, target, max_iterations, seed, counter, dw_min, n_states=0):
+    """Write-verify of one two-sided device (hwsim.kernels.devices.program): each cycle reads
+    w, stops within half a step (or half a level), else fires max(1, round(|err|/s)) pulses
+    toward the target (s: step per pulse seen in the last burst that way, at first the
+    device's step; at most twice that burst and 2·range/step + 1); c2c coordinates
+    (counter, c, pulse number)."""
+    target = min(max(target, dev["b_min"]), dev["b_max"])
+    tol = dw_min
+    if n_states:
+        tol = max(tol, (dev["b_max"] - dev["b_min"]) / (n_states - 1))
+    tol = 0.5 * tol * (1 + 1e-9)
+    sub = 0
+    est = {1: abs(dev["dw_up"]), -1: abs(dev["dw_down"])}  # step per pulse last observed
+    most = min(2 * (dev["b_max"] - dev["b_min"]) / min(abs(dev["dw_up"]), abs(dev["dw_down"]))
+               + 1, 2**31 - 1)
+    last = {1: most, -1: most}  # previous burst each way: the next is at most twice as long
+    for _ in range(max_iterations):
+        err = target - w
+        if not abs(err) > tol:
+            break
+        d = 1 if err > 0 else -1
+        n = max(1, int(min(abs(err) / est[d] + 0.5, most, 2 * last[d])))
+        last[d] = n
+        w0 = w
+        for _k in range(n):
+            xi = normal_from_bits(hash_sub(seed, STREAM_C2C, counter, c, sub)) \
+                if dev.get("dw_min_std", 0.0) > 0 else 0.0
+            w = min(max(device_step(model, w, d, dev, xi), dev["b_min"]), dev["b_max"])
+            sub += 1
+        if n_states:
+            w = quantize(w, dev["b_min"], dev["b_max"], n_states)
+        if abs(w - w0) / n > 0:
+            est[d] = abs(w - w0) / n
+    return w
+
+
+def pcm_nu(g_rel, xi):
+    """PCM drift exponent: mean -0.0155 ln(g/g_max) + 0.0244 clamped to [0.049, 0.1], spread
+    -0.0125 ln(g/g_max) - 0.0059 clamped to [0.008, 0.045] (Joshi et al. 2020), at least 0."""
+    lg = math.log(max(g_rel, 1e-12))
+    mu = min(max(-0.0155 * lg + 0.0244, 0.049), 0.1)
+    sd = min(max(-0.0125 * lg - 0.0059, 0.008), 0.045)
+    return max(mu + sd * xi, 0.0)

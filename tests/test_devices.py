@@ -550,6 +550,69 @@ def test_read_and_drift_kernels_match_naive():
     assert abs(arr.theta[0]) < abs(w_prog[0]) * 0.7
 
 
+@pytest.mark.parametrize("model,raw", [
+    ("SoftBounds", dict(dw_min_std=0.5, write_noise_std=3.0)),
+    ("ExpStep", dict(dw_min=0.005)),
+    ("PowStep", dict(n_states=33, dw_min=0.01)),
+])
+def test_program_kernel_matches_naive_write_verify(model, raw):
+    arr = make(model, 6, seed=21, **raw)
+    arr.init_weights(np.linspace(-0.3, 0.3, 6))
+    arr.program(np.zeros(6), 3)  # a first call: the second uses the next counter
+    targets = np.array([0.2, -0.25, 0.05, 5.0, -5.0, 0.0])
+    W0 = arr.conductances.copy()
+    devs = [device_dict(arr, c) for c in range(6)]
+    p = arr.params
+    arr.program(targets, 8)
+    counter = K.PROGRAM_COUNTER + 1
+    for c in range(6):
+        w = naive.write_verify(model, devs[c], c, float(W0[c]), targets[c], 8, 21, counter,
+                               p.dw_min, p.n_states)
+        assert arr.conductances[c] == pytest.approx(w, rel=1e-12, abs=1e-15)
+        wn = p.write_noise_std * p.dw_min * naive.normal_from_bits(
+            naive.hash_sub(21, naive.STREAM_WRITE_NOISE, counter, c, 0))
+        lo, hi = devs[c]["b_min"], devs[c]["b_max"]
+        assert arr.theta[c] == pytest.approx(min(max(w + wn, lo), hi), rel=1e-12, abs=1e-15)
+
+
+def test_pcm_drift_law():
+    arr = make("ConstantStep", 6, seed=2, drift="pcm", w_max=2.0, w_min=-2.0, w_max_dtod=0.0,
+               w_min_dtod=0.0)
+    w0 = np.array([2.0, 1.0, 0.2, 0.02, -0.5, 0.0])
+    arr.init_weights(w0)
+    arr.drift(1e4)
+    xi = arr.dev[1][K.R_NU_XI]
+    nu = np.array([naive.pcm_nu(abs(w) / 2.0, x) for w, x in zip(w0, xi)])
+    np.testing.assert_allclose(arr.theta, w0 * (1e4 / 20.0) ** -nu, rtol=1e-12)
+    assert nu[3] > nu[0]  # lower conductance drifts faster
+
+
+def test_public_docstrings_match_signatures():
+    """numpydoc 'Parameters' of the public API name exactly the signature's parameters."""
+    import inspect
+    import re
+
+    from hwsim.chip import devices as pkg
+
+    objs = [DeviceArray, pkg.params_for, pkg.to_dict, pkg.model_name] + [
+        getattr(DeviceArray, n) for n in dir(DeviceArray)
+        if not n.startswith("_") and callable(getattr(DeviceArray, n))]
+    for obj in objs:
+        doc = inspect.getdoc(obj) or ""
+        assert doc, obj
+        if "Parameters\n----------" not in doc:
+            continue
+        block = doc.split("Parameters\n----------\n", 1)[1].split("\n\n")[0]
+        block = re.split(r"\n(?:Returns|Raises|Attributes|Notes)\n", block)[0]
+        documented = []
+        for line in block.splitlines():
+            m = re.match(r"^(\w+(?:, \w+)*) :", line)
+            if m:
+                documented += m.group(1).split(", ")
+        params = [n for n in inspect.signature(obj).parameters if n != "self"]
+        assert documented == params, obj
+
+
 # ============================================================================ field cases
 
 def test_D1_bounds_at_birth():  # case D1
@@ -784,8 +847,11 @@ def test_wrapper_validates_inputs():
 
 
 def test_smoke_check_rejects_nonfinite_model():
+    """Parameters built without validation (the dataclass called directly) are still caught
+    when the array is built: one up and one down pulse on every device must stay finite."""
     with pytest.raises(ConfigError, match="non-finite"):
-        make("ExpStep", 3, A_up=0.0, gamma_up=1000.0, a=1.0, b=1.0)  # 0·inf
+        DeviceArray(REGISTRY["ExpStep"](A_up=math.nan), 3, seed=0)
+    make("ExpStep", 3, A_up=1.0, gamma_up=1000.0, a=1.0, b=1.0)  # overflowing step: clipped
 
 
 def test_ideal_update_is_exact_and_plain():

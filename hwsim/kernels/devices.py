@@ -191,10 +191,12 @@ def _step_body(I, D, S, T, c, w, d, xi):
         z = S[S_EXP_B]
         if span > 0.0:
             z += 2.0 * S[S_EXP_A] * w / span
+        # exponent capped at 700 (exp = 1e304): an overflowing step is clipped to the bound
+        # anyway, and 0·inf would make it NaN.
         if d > 0:
-            y = 1.0 - S[S_A_UP] * math.exp(S[S_EXP_GAMMA_UP] * z)
+            y = 1.0 - S[S_A_UP] * math.exp(min(S[S_EXP_GAMMA_UP] * z, 700.0))
         else:
-            y = 1.0 - S[S_A_DOWN] * math.exp(-S[S_EXP_GAMMA_DOWN] * z)
+            y = 1.0 - S[S_A_DOWN] * math.exp(min(-S[S_EXP_GAMMA_DOWN] * z, 700.0))
         if y < 0.0:
             y = 0.0
         step = y * dw
@@ -343,16 +345,43 @@ def _drift_to_now(I, D, S, W, DREF, TPROG, c):
 
 # ---------------------------------------------------------------------------- write-verify
 
+@_inline
+def _burst(err, est, rounding, most):
+    """Pulses for a write-verify burst: max(1, floor(err/est + rounding)), at most ``most``."""
+    x = err / est + rounding if est > 0.0 else 1.0
+    n = int(min(x, most))
+    return n if n >= 1 else 1
+
+
+@_inline
+def _most_pulses(D, c):
+    """Cap of one burst: the nominal pulses to cross the device's range twice (a device whose
+    observed step has collapsed near a bound must not be sent billions of pulses)."""
+    dw = min(abs(D[R_DW_UP, c]), abs(D[R_DW_DOWN, c]))
+    span = D[R_B_MAX, c] - D[R_B_MIN, c]
+    if not dw > 0.0:
+        return 1.0
+    return min(2.0 * span / dw + 1.0, 2147483647.0)
+
+
 @jit
 def _verify(I, D, S, T, W, c, target, key_c2c, counter, sub0, max_iterations):
     """Write-verify one two-sided device toward ``target``; return pulses used.
 
-    Each iteration reads the device, stops within tolerance, else fires
-    round(|error| / step) >= 1 pulses in the error's direction."""
+    Each cycle reads the device, stops within tolerance, else fires
+    n = max(1, round(|error| / s)) pulses in the error's direction, where s is the step per
+    pulse observed in the previous burst in that direction (at first the device's nominal
+    step), and n is at most twice that previous burst: nonlinear devices whose real step is
+    far from dw_min still converge, and a noisy observation cannot trigger a runaway burst."""
     tol = _tolerance(I, D, S, c)
     b_max = D[R_B_MAX, c]
     b_min = D[R_B_MIN, c]
     noisy = S[S_DW_STD] > 0.0
+    est_up = abs(D[R_DW_UP, c])
+    est_down = abs(D[R_DW_DOWN, c])
+    most = _most_pulses(D, c)
+    n_up = most  # the previous burst in each direction: the next is at most twice as long
+    n_down = most
     w = W[c]
     sub = sub0
     pulses = 0
@@ -361,17 +390,25 @@ def _verify(I, D, S, T, W, c, target, key_c2c, counter, sub0, max_iterations):
         if not abs(err) > tol:
             break
         d = 1 if err > 0.0 else -1
-        dw = abs(D[R_DW_UP, c] if d > 0 else D[R_DW_DOWN, c])
-        x = abs(err) / dw if dw > 0.0 else 1.0
-        n = int(min(x + 0.5, 2147483647.0))
-        if n < 1:
-            n = 1
+        if d > 0:
+            n = _burst(abs(err), est_up, 0.5, min(most, 2.0 * n_up))
+            n_up = n
+        else:
+            n = _burst(abs(err), est_down, 0.5, min(most, 2.0 * n_down))
+            n_down = n
+        w0 = w
         for _k in range(n):
             xi = normal_from_bits(hash_sub(key_c2c, counter, c, sub)) if noisy else 0.0
             w = _clip(_step_call(I, D, S, T, c, w, d, xi), b_min, b_max)
             sub += 1
         pulses += n
         w = _quantize(I, D, c, w)
+        moved = abs(w - w0) / n
+        if moved > 0.0:
+            if d > 0:
+                est_up = moved
+            else:
+                est_down = moved
     W[c] = w
     return pulses
 
@@ -379,7 +416,11 @@ def _verify(I, D, S, T, W, c, target, key_c2c, counter, sub0, max_iterations):
 @jit
 def _pair_program(I, D, S, T, W, i, target, key_c2c, counter, sub0, max_iterations):
     """Reset both devices of pair ``i`` and re-program G+ - G- to ``target`` with
-    potentiation pulses only (G+ to raise, G- to lower); return pulses used."""
+    potentiation pulses only (G+ to raise, G- to lower); return pulses used.
+
+    Bursts of n = max(1, floor(|error| / s)) pulses (undershooting: an overshoot costs the
+    other device's range), s the step per pulse last observed on that device; the first
+    burst on each device is a single probing pulse and each burst at most doubles."""
     P = I[I_P]
     noisy = S[S_DW_STD] > 0.0
     rstd = S[S_RESET_STD]
@@ -391,6 +432,10 @@ def _pair_program(I, D, S, T, W, i, target, key_c2c, counter, sub0, max_iteratio
             r += rstd * normal_from_bits(hash_sub(key_c2c, counter, c, sub0))
         W[c] = _quantize(I, D, c, _clip(r, D[R_B_MIN, c], D[R_B_MAX, c]))
     tol = _tolerance(I, D, S, i)
+    est_p = 0.0  # unknown: probe with one pulse (a pair cannot take back an overshoot,
+    est_n = 0.0  # and the step after a reset can be far from dw_min, e.g. PCM)
+    n_p = 1.0  # previous burst on each device: the next is at most twice as long
+    n_n = 1.0
     sub = sub0 + 1
     pulses = 0
     for _ in range(max_iterations):
@@ -400,12 +445,14 @@ def _pair_program(I, D, S, T, W, i, target, key_c2c, counter, sub0, max_iteratio
         c = i if err > 0.0 else P + i
         if D[R_STUCK, c] != 0.0:
             break
-        dw = abs(D[R_DW_UP, c])
-        x = abs(err) / dw if dw > 0.0 else 1.0
-        n = int(min(x + 0.5, 2147483647.0))
-        if n < 1:
-            n = 1
+        if c == i:
+            n = _burst(abs(err), est_p, 0.0, min(_most_pulses(D, c), 2.0 * n_p))
+            n_p = n
+        else:
+            n = _burst(abs(err), est_n, 0.0, min(_most_pulses(D, c), 2.0 * n_n))
+            n_n = n
         w = W[c]
+        w0 = w
         b_max = D[R_B_MAX, c]
         b_min = D[R_B_MIN, c]
         for _k in range(n):
@@ -413,7 +460,14 @@ def _pair_program(I, D, S, T, W, i, target, key_c2c, counter, sub0, max_iteratio
             w = _clip(_step_call(I, D, S, T, c, w, 1, xi), b_min, b_max)
             sub += 1
         pulses += n
-        W[c] = _quantize(I, D, c, w)
+        w = _quantize(I, D, c, w)
+        W[c] = w
+        moved = abs(w - w0) / n
+        if moved > 0.0:
+            if c == i:
+                est_p = moved
+            else:
+                est_n = moved
     return pulses
 
 
