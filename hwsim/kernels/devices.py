@@ -116,7 +116,7 @@ INIT_COUNTER = (1 << 62) - 1
 PROGRAM_COUNTER = 1 << 62
 SUB_RESET = 1 << 48  # sub-coordinates of a refresh: reset draw, then its pulses
 
-_MAX_PULSES_PER_REQUEST = float(1 << 53)
+_MAX_PULSES_PER_REQUEST = float(1 << 53)  # a larger pulse count is not an exact float
 
 
 def _inline(func):
@@ -124,7 +124,9 @@ def _inline(func):
     at the Numba IR level: an ordinary call would copy the array structs and update their
     reference counts on every pulse (measured 4x slower updates)."""
     return njit(inline="always", **JIT_OPTIONS)(func)
-_PCM_T_READ = 250e-9
+
+
+_PCM_T_READ = 250e-9  # s, read duration of the PCM 1/f read-noise law (Joshi et al. 2020)
 
 
 # ---------------------------------------------------------------------------- one pulse
