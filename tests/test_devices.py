@@ -645,15 +645,16 @@ def test_D2_bounds_on_every_write():  # case D2
     assert arr.stats["clipped_writes"] > 0
 
 
-def test_D5_switches_are_independent():  # case D5
-    base = dict(dw_min=0.02, dw_min_std=0.5, write_noise_std=2.0, read_noise="additive",
-                read_noise_std=0.02, drift="power", drift_nu=0.05, drift_nu_dtod=0.2,
-                lifetime=300.0, n_states=41)
+@pytest.mark.parametrize("model", PULSED)
+def test_D5_switches_are_independent(model):  # case D5
+    base = raw_for(model, dw_min=0.02, dw_min_std=0.5, write_noise_std=2.0,
+                   read_noise="additive", read_noise_std=0.02, drift="power", drift_nu=0.05,
+                   drift_nu_dtod=0.2, lifetime=300.0, n_states=41)
     off = dict(dw_min_std=0.0, write_noise_std=0.0, read_noise="none", drift="none",
                lifetime=0.0, n_states=0)
 
     def run(raw):
-        arr = make("SoftBounds", 40, seed=6, **raw)
+        arr = DeviceArray(params_for(model, raw), 40, seed=6)
         rng = np.random.default_rng(3)
         arr.init_weights(rng.uniform(-0.3, 0.3, 40))
         for _ in random_run(arr, 30, rng, dt=100.0):
@@ -677,7 +678,12 @@ def test_D5_switches_are_independent():  # case D5
         assert other["pulses"] == ref["pulses"], switch
         if switch in ("write_noise_std", "read_noise"):  # neither touches the stored state
             assert np.array_equal(other["W"], ref["W"]), switch
+    # and each switch does switch its own effect
     assert not np.allclose(run({**base, "drift": "none"})["drift"], ref["drift"])
+    assert not np.any(run({**base, "write_noise_std": 0.0})["write"])
+    assert not np.any(run({**base, "read_noise": "none"})["read"])
+    assert not np.array_equal(run({**base, "dw_min_std": 0.0})["W"], ref["W"])
+    assert not np.array_equal(run({**base, "lifetime": 0.0})["W"], ref["W"])
 
 
 def test_D6_drift_is_felt_only_with_nu():  # device part of case D6
