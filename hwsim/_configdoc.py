@@ -41,7 +41,7 @@ everywhere. List elements follow the same rules, and errors name the element
 **Errors** are one line naming the source, the dotted key, the value and what is allowed:
 
 ```
-examples/x.toml: sim.steps = 1000.7: must be an integer ≥ 0
+examples/x.toml: sim.steps = 1000.7: must be an integer in [0, 2**62]
 examples/x.toml: mgd.amplitud: unknown key; did you mean 'amplitude'? (valid keys: ...)
 --set mgd.eta=-1: mgd.eta = -1: must be a finite number ≥ 0.0
 ```

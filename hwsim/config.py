@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 
+MAX_STEPS = 2**62  # step counters are int64 in the kernels; products must not overflow
+
+
 def option(default: Any, doc: str, *, unit: str = "", choices: tuple | None = None,
            ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None,
            min_len: int | None = None, models: tuple | None = None,
@@ -115,13 +118,16 @@ class MgdConfig:
                               "estimate, so it must not underflow).", unit="weight units",
                               ge=1e-150, le=1e150)
     eta: float = option(1.0, "η: learning rate.", ge=0.0)
-    tau_p: int = option(1, "τp: steps each perturbation code value is held.", unit="steps", ge=1)
-    tau_x: int = option(1, "τx: steps each input sample is held.", unit="steps", ge=1)
-    tau_theta: int = option(1, "τθ: steps between parameter updates.", unit="steps", ge=1)
+    tau_p: int = option(1, "τp: steps each perturbation code value is held.", unit="steps", ge=1,
+                        le=MAX_STEPS)
+    tau_x: int = option(1, "τx: steps each input sample is held.", unit="steps", ge=1,
+                        le=MAX_STEPS)
+    tau_theta: int = option(1, "τθ: steps between parameter updates.", unit="steps", ge=1,
+                            le=MAX_STEPS)
     tau_hp: float = option(10.0, "High-pass filter time constant (analog mode only).",
                            unit="steps", gt=0.0)
     fdma_period: int = option(0, "FDMA code period; 0 = automatic: smallest even number ≥ 2·P+2 "
-                              "for P perturbed parameters.", unit="code steps", ge=0)
+                              "for P perturbed parameters.", unit="code steps", ge=0, le=MAX_STEPS)
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class ChipConfig:
         "the remainder.",
         choices=("deterministic", "stochastic"))
     max_pulses: int = option(0, "Cap on pulses per device per update (0 = no cap).",
-                             unit="pulses", ge=0)
+                             unit="pulses", ge=0, le=MAX_STEPS)
     inp_bound: float = option(0.0, "DAC range ±inp_bound on every layer's inputs (0 = no DAC).",
                               unit="input units", ge=0.0)
     inp_res: float = option(0.0, "DAC resolution as a fraction of the full range: step "
@@ -184,18 +190,18 @@ class SimConfig:
     """Simulation clock and stopping. Rule: when `time_limit_s > 0`, `steps` must be 0 or left
     at its default (an explicit default value counts as left), and is stored as 0."""
 
-    dt: float = option(1e-6, "Duration of one hardware step.", unit="s", gt=0.0)
+    dt: float = option(1e-6, "Duration of one hardware step.", unit="s", gt=0.0, le=1e6)
     steps: int = option(10000, "Steps to run (ignored in favour of time_limit_s when that is > 0).",
-                        unit="steps", ge=0)
+                        unit="steps", ge=0, le=MAX_STEPS)
     time_limit_s: float = option(0.0, "Simulated-time budget; when > 0 it replaces `steps`.",
                                  unit="s", ge=0.0)
     eval_every: int = option(1000, "Steps between evaluations (metrics.csv rows).", unit="steps",
-                             ge=1)
+                             ge=1, le=MAX_STEPS)
     target_accuracy: float = option(0.9, "Test accuracy that counts as solved.", ge=0.0, le=1.0)
     stop_at_target: bool = option(False, "Stop at the first evaluation reaching target_accuracy.")
     checkpoint_every: int = option(10, "Evaluation ticks between checkpoints (checkpoint.npz); "
                                    "0 = only at the end and on interruption.", unit="ticks",
-                                   ge=0)
+                                   ge=0, le=MAX_STEPS)
     dtype: str = option("float64", "Precision of every state array: weights, accumulators, "
                         "codes and per-device parameters (field case D10).",
                         choices=("float64", "float32"))
@@ -221,6 +227,9 @@ class SimConfig:
         return n if abs(x - n) <= 1e-6 else math.floor(x)
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "SimConfig":
+        if self.time_limit_s > 0 and self.time_limit_s / self.dt > MAX_STEPS:
+            fail("time_limit_s", f"must be at most {MAX_STEPS}·dt (the step counter is 64-bit)",
+                 "dt")
         if self.time_limit_s > 0 and self.steps != 0:
             if self.steps != SimConfig.__dataclass_fields__["steps"].default:
                 fail("steps", "must be 0 or omitted when sim.time_limit_s > 0", "time_limit_s")

@@ -11,8 +11,10 @@ from hwsim.runs import CONFIG_NAME, CURVE_NAME
 
 def _finish(trainer, out):
     cfg = trainer.config
-    if out is not None and trainer.metrics_:
+    if out is not None and getattr(trainer, "metrics_", None) and Path(out).is_dir():
+        held_out = trainer.dataset_.held_out
         learning_curve(trainer.metrics_, Path(out) / CURVE_NAME, target=cfg.sim.target_accuracy,
+                       held_out=held_out,
                        title=f"{cfg.task.name} {list(cfg.network.sizes)}, {cfg.mgd.perturbation} "
                              f"MGD, seed {cfg.seed}")
 
@@ -50,7 +52,13 @@ def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=
     ------
     ConfigError, HwsimError, DivergenceError
     """
-    cfg = load_config(config, overrides) if isinstance(config, (str, Path)) else config
+    if isinstance(config, (str, Path)):
+        cfg = load_config(config, overrides)
+    elif overrides:
+        raise HwsimError("overrides apply to a config file; for a RunConfig use "
+                         "cfg.with_overrides({'section.key': value})")
+    else:
+        cfg = config
     trainer = MGDTrainer(cfg, out_dir=out_dir, progress=progress, force=force)
     return _train(trainer, out_dir, resume=False)
 

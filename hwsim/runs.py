@@ -30,11 +30,16 @@ CURVE_NAME = "learning_curve.png"
 DEVICE_NAME = "device.toml"
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and rename; the old file survives any failure."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; run files are ordinary files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

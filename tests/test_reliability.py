@@ -64,7 +64,7 @@ def test_W3_checkpoint_fails_mid_run_then_resume_is_identical(tmp_path, monkeypa
     def flaky(path, data):
         if str(path).endswith("checkpoint.npz"):
             calls["n"] += 1
-            if calls["n"] == 3:  # the third checkpoint: write half of it, then the disk is full
+            if calls["n"] == 4:  # after step 0, 500 and 1000: write half of it, then the disk is full
                 with open(str(path) + ".partial.tmp", "wb") as f:
                     f.write(data[: len(data) // 2])
                 os.unlink(str(path) + ".partial.tmp")
@@ -217,7 +217,7 @@ def test_random_configs_run_or_are_rejected_naming_the_key(over):
         event("rejected")
         return
     except DivergenceError as e:
-        assert "diverged at step" in str(e)
+        assert "diverged at step" in str(e) or "exceeds sim.max_cost" in str(e)
         event("diverged")
         return
     assert t.summary_["steps"] == c.sim.total_steps()

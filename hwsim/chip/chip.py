@@ -83,6 +83,11 @@ class Chip:
             raise ConfigError(f"mgd.perturbation = {perturbation!r}: allowed: {', '.join(CODES)}")
         if mode not in MODES:
             raise ConfigError(f"mgd.mode = {mode!r}: allowed: {', '.join(MODES)}")
+        if mode == "analog" and tau_x == 1:
+            # The cost high-pass restarts on every new input, so C~ would always be 0.
+            raise ConfigError("mgd.tau_x = 1: must be > 1 in analog mode (mgd.mode = 'analog'): "
+                              "the cost high-pass restarts on every new input, so with one step "
+                              "per input the gradient signal is always 0")
         self.network = network
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -91,7 +96,12 @@ class Chip:
         P = self.theta.shape[0]
         if network is not None and P != network.n_params:
             raise ConfigError(f"theta0 has {P} entries; the network has {network.n_params}")
+        if len(X) == 0:
+            raise ConfigError("the training set is empty")
         if cost_fn is None:
+            if Y is None or len(Y) != len(X):
+                raise ConfigError(f"X has {len(X)} samples but Y has "
+                                  f"{None if Y is None else len(Y)}")
             cost_fn, model = network.cost_fn, network.model(X, Y)
         self.cost_fn, self.model = cost_fn, model
         self.n_samples = int(len(X))

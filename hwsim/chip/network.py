@@ -164,8 +164,11 @@ class MLP:
         X = np.ascontiguousarray(X, dtype=np.float64)
         Y = np.ascontiguousarray(Y, dtype=np.float64)
         if X.shape[1] != self.sizes[0] or Y.shape[1] != self.sizes[-1]:
-            raise ConfigError(f"network.sizes = {self.sizes.tolist()}: the task has "
-                              f"{X.shape[1]} inputs and {Y.shape[1]} outputs")
+            n_in, n_out = X.shape[1], Y.shape[1]
+            raise ConfigError(f"network.sizes = {self.sizes.tolist()}: the task has {n_in} "
+                              f"input{'s' * (n_in != 1)} and {n_out} output{'s' * (n_out != 1)}: "
+                              f"set network.sizes = [{n_in}, ..., {n_out}] (the default is "
+                              "[64, 32, 10], for digits)")
         n_act = int(self.sizes[1:].sum())
         if self.periphery is not None:
             return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(int(self.sizes.max())),

@@ -50,9 +50,8 @@ def main(argv=None) -> ExitCode:
     except HwsimError as e:
         print(f"hwsim: error: {e}", file=sys.stderr)
         return ExitCode.USAGE_ERROR
-    except KeyboardInterrupt:
-        print("hwsim: interrupted; the run folder holds a checkpoint (hwsim run --resume DIR)",
-              file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"hwsim: {e}" if str(e) else "hwsim: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
 
 

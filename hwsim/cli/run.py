@@ -5,6 +5,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class HwsimInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C/SIGTERM; its message says whether and how to resume."""
+
+
 def add_parser(sub):
     p = sub.add_parser("run", help="train on an emulated chip with MGD, write a run folder",
                        description="Train a network on an emulated chip with MGD. Writes "
@@ -12,7 +16,7 @@ def add_parser(sub):
                        "checkpoint.npz to the run folder.")
     p.add_argument("config", nargs="?", help="run config (TOML); omit with --resume")
     p.add_argument("--out", help="run folder (default: runs/<config name>)")
-    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--seed", type=int, help="override the config's seed (a new run only)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config key (repeatable), e.g. --set mgd.eta=0.5")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -25,40 +29,69 @@ def add_parser(sub):
 
 
 @contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM behaves like Ctrl-C, so the run saves a checkpoint before exiting."""
+def _graceful_interrupts():
+    """Ctrl-C and SIGTERM ask the trainer to stop at its next safe point and save a checkpoint.
+
+    The handler never raises on the first signal (an exception raised inside the compiler or
+    a destructor would be swallowed); a second signal interrupts at once.
+    """
+    from hwsim.learn.trainer import request_stop
+
+    seen = []
+
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        if seen:
+            raise KeyboardInterrupt
+        seen.append(signum)
+        request_stop()
+
+    old = {}
     try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        old = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: keep Python's defaults
+        pass
     try:
         yield
     finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def run_command(args) -> int:
-    from hwsim.experiment import run_experiment, resume_experiment
+    from hwsim.config import load_config
     from hwsim.exceptions import HwsimError
+    from hwsim.experiment import resume_experiment, run_experiment
+    from hwsim.runs import CHECKPOINT_NAME
 
-    overrides = list(args.overrides)
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    with _sigterm_as_interrupt():
-        if args.resume:
-            if args.config:
-                raise HwsimError("--resume takes the run folder only; the config is its config.toml")
-            trainer = resume_experiment(args.resume, overrides, progress=not args.quiet)
-            out = Path(args.resume)
-        else:
-            if not args.config:
-                raise HwsimError("hwsim run: give a CONFIG file (or --resume RUN_DIR)")
-            out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-            trainer = run_experiment(args.config, out, overrides, progress=not args.quiet,
-                                     force=args.force)
+    if args.resume:
+        for flag, given in (("a CONFIG file", args.config), ("--out", args.out),
+                            ("--force", args.force), ("--seed", args.seed is not None)):
+            if given:
+                raise HwsimError(f"--resume continues the run in its own folder with its own "
+                                 f"config.toml: {flag} cannot be combined with it")
+        out = Path(args.resume)
+    else:
+        if not args.config:
+            raise HwsimError("hwsim run: give a CONFIG file (or --resume RUN_DIR)")
+        if args.out is not None and not args.out.strip():
+            raise HwsimError("--out: empty folder name")
+        out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+        cfg = load_config(args.config, args.overrides)
+        if args.seed is not None:
+            cfg = cfg.with_overrides({"seed": args.seed}, source=f"--seed {args.seed}")
+    try:
+        with _graceful_interrupts():
+            if args.resume:
+                trainer = resume_experiment(out, args.overrides, progress=not args.quiet)
+            else:
+                trainer = run_experiment(cfg, out, progress=not args.quiet, force=args.force)
+    except KeyboardInterrupt:
+        if (out / CHECKPOINT_NAME).exists():
+            raise HwsimInterrupted(f"interrupted; the run folder {out} holds a checkpoint: "
+                                   f"continue with  hwsim run --resume {out}") from None
+        raise HwsimInterrupted("interrupted before the run folder was written; nothing to "
+                               "resume") from None
     if not args.quiet:
         s = trainer.summary_
         tgt = (f"target {s['target_accuracy']:.2f} at step {s['steps_to_target']} "

@@ -4,9 +4,12 @@ Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, 
 validates, builds and trains, and learned state lands in trailing-underscore attributes.
 """
 
+import fcntl
 import hashlib
+import json
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -21,11 +24,27 @@ from hwsim.chip.network import MLP, n_params
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError
 from hwsim.kernels import mgd as _k
 from hwsim.runs import (
-    CHECKPOINT_NAME, CONFIG_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
+    CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
     atomic_write_bytes, load_checkpoint, read_metrics, save_checkpoint, write_json,
 )
 from hwsim.sim import Timeline, periodic
 from hwsim.tasks import load_task
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask a running trainer to stop at its next safe point (between kernel calls), save a
+    checkpoint and raise KeyboardInterrupt. Safe to call from a signal handler: it never
+    raises, so an interrupt cannot land inside the compiler or a half-written file."""
+    _STOP.set()
+
+
+def _check_stop() -> None:
+    if _STOP.is_set():
+        _STOP.clear()
+        raise KeyboardInterrupt
+
 
 # Keys a resumed run may change: only how far it goes and when it stops.
 RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target"}
@@ -134,7 +153,10 @@ class MGDTrainer:
         self.force = force
 
     # -- run folder -------------------------------------------------------------------------
-    def _prepare_folder(self, resume):
+    _RUN_FILES = (CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, CHECKPOINT_NAME, DEVICE_NAME, CURVE_NAME)
+
+    def _check_folder(self, resume):
+        """Refuse unusable folders before any work; writes nothing."""
         if self.out_dir is None:
             return None
         out = Path(self.out_dir)
@@ -142,14 +164,53 @@ class MGDTrainer:
             if not (out / CHECKPOINT_NAME).exists():
                 raise HwsimError(f"{out}: no {CHECKPOINT_NAME} to resume from")
             return out
-        if out.exists() and not self.force and any(
-                (out / f).exists() for f in (METRICS_NAME, SUMMARY_NAME, CHECKPOINT_NAME)):
-            raise HwsimError(f"{out}: already holds a run; choose another --out, "
-                             "--resume it, or pass --force to replace it")
-        out.mkdir(parents=True, exist_ok=True)
-        for f in (CHECKPOINT_NAME, SUMMARY_NAME):
-            (out / f).unlink(missing_ok=True)
+        if out.exists() and not out.is_dir():
+            raise HwsimError(f"{out}: exists and is not a folder; choose another --out")
+        if out.is_dir() and not self.force and any((out / f).exists() for f in self._RUN_FILES):
+            raise HwsimError(f"{out}: already holds a run (or a {CONFIG_NAME}); choose another "
+                             "--out, --resume it, or pass --force to replace it")
         return out
+
+    def _open_folder(self, out, resume):
+        """Create and lock the folder; on a forced new run, remove the old run's files."""
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self._lock = open(out / ".hwsim.lock", "w")
+        except OSError as e:
+            raise HwsimError(f"{out}: cannot create the run folder: {e.strerror or e}") from e
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            self._lock = None
+            raise HwsimError(f"{out}: another hwsim run is using this folder") from None
+        if not resume:
+            for f in self._RUN_FILES:
+                (out / f).unlink(missing_ok=True)
+
+    def _release_folder(self):
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _check_resumable(self, out, cfg, start):
+        """Refuse a resume that would do nothing, or repeat a divergence."""
+        try:
+            prev = json.loads((out / SUMMARY_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            prev = {}
+        total = cfg.sim.total_steps()
+        if prev.get("status") == "diverged":
+            raise HwsimError(f"{out}: the run diverged at step {prev.get('steps')} "
+                             f"({prev.get('message')}); resuming would diverge again: start a "
+                             "new run with other settings")
+        if prev.get("status") == "target_reached" and cfg.sim.stop_at_target:
+            raise HwsimError(f"{out}: the run already reached its target at step "
+                             f"{prev.get('steps')}; --set sim.stop_at_target=false (and a larger "
+                             "sim.steps) to continue it")
+        if start >= total:
+            raise HwsimError(f"{out}: the run is already at step {start}; nothing to resume "
+                             f"(the run ends at step {total}: extend it with --set sim.steps=N)")
 
     # -- evaluation tick --------------------------------------------------------------------
     def _evaluate(self, step):
@@ -175,8 +236,15 @@ class MGDTrainer:
                 and np.isfinite(chip.grad).all()):
             self._diverge(step, "non-finite " + chip.nonfinite_component())
         elif train_cost > self.config.sim.max_cost:
-            self._diverge(step, f"train cost {train_cost:.4g} > sim.max_cost = "
-                                f"{self.config.sim.max_cost:g}")
+            if step == self.chip_.step and chip.updates == 0:
+                self.divergence_ = (f"stopped at step {step}: the initial train cost "
+                                    f"{train_cost:.4g} already exceeds sim.max_cost = "
+                                    f"{self.config.sim.max_cost:g}; raise sim.max_cost")
+                if self._timeline is not None:
+                    self._timeline.stop("diverged")
+            else:
+                self._diverge(step, f"train cost {train_cost:.4g} > sim.max_cost = "
+                                    f"{self.config.sim.max_cost:g}")
         elif (self.config.sim.stop_at_target
               and test_acc >= self.config.sim.target_accuracy):
             self._timeline.stop("target_reached")
@@ -219,14 +287,14 @@ class MGDTrainer:
         """
         cfg = self.config
         wall0 = time.perf_counter()
-        out = self._prepare_folder(resume)
+        self.metrics_, self._writer, self._bar, self._timeline = [], None, None, None
+        self.divergence_, self.summary_, self.status_ = None, None, "not started"
+        out = self._check_folder(resume)
         # A resumed run uses the profile it started with, even if the file changed since.
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         chip = self.chip_
-        self.metrics_, self._writer, self._bar, self._timeline = [], None, None, None
-        self.divergence_ = None
         every = cfg.sim.eval_every
         if resume:
             state = load_checkpoint(out / CHECKPOINT_NAME)
@@ -236,15 +304,11 @@ class MGDTrainer:
                                  "sim.target_accuracy and sim.stop_at_target may change on "
                                  "resume); start a new run instead")
             chip.set_state(state)
+            self._check_resumable(out, cfg, chip.step)
             # Keep exactly the rows an uninterrupted run has by this step (drops a torn line
             # and the extra end-of-run row of a shorter run).
             self.metrics_ = [r for r in read_metrics(out / METRICS_NAME)
                              if r["step"] <= chip.step and r["step"] % every == 0]
-        if out is not None:
-            atomic_write_bytes(out / CONFIG_NAME, _config_text(cfg))
-            atomic_write_bytes(out / DEVICE_NAME,
-                               profile_to_toml(self.profile_, resolved=True).encode("utf-8"))
-            self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
         total = cfg.sim.total_steps()
         start = chip.step
 
@@ -254,6 +318,21 @@ class MGDTrainer:
         self.network_.evaluate(chip.theta, self.dataset_.X_test[:1], self.dataset_.Y_test[:1],
                                self.dataset_.labels_test[:1])
         compile_s = time.perf_counter() - t0
+        _check_stop()  # an interrupt during compilation stops here, before any file is written
+
+        # Everything is validated and built: only now touch the folder.
+        if out is not None:
+            self._open_folder(out, resume)
+            try:
+                atomic_write_bytes(out / CONFIG_NAME, _config_text(cfg))
+                atomic_write_bytes(out / DEVICE_NAME,
+                                   profile_to_toml(self.profile_, resolved=True).encode("utf-8"))
+                self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
+                if not resume:
+                    self._save_checkpoint()  # resumable from the first moment
+            except OSError as e:
+                self._release_folder()
+                raise HwsimError(f"{out}: cannot write the run folder: {e}") from e
 
         kernel_s = [0.0]
 
@@ -271,13 +350,15 @@ class MGDTrainer:
         self._last_acc = float("nan")
 
         def on_chunk(step):
-            self._bar.set_postfix_str(f"hw {step * cfg.sim.dt:.4g} s, test acc "
-                                      f"{self._last_acc:.3f}", refresh=False)
-            self._bar.update(step - self._bar.n)
+            if self._bar is not None:
+                self._bar.set_postfix_str(f"hw {step * cfg.sim.dt:.4g} s, test acc "
+                                          f"{self._last_acc:.3f}", refresh=False)
+                self._bar.update(step - self._bar.n)
+            _check_stop()
         max_chunk = max(100, int(3e7 // (2 * chip.P + 50)))
         self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
                                        max_chunk=max_chunk,
-                                       on_chunk=on_chunk if self._bar is not None else None)
+                                       on_chunk=on_chunk)
         if chip.has_devices and self.profile_.params.drift != "none":
             # Drift epochs: a slow SimPy event, registered first so that it precedes the
             # evaluation that falls on the same step.
@@ -309,11 +390,17 @@ class MGDTrainer:
                              "there are intact and the run can be resumed") from e
         finally:
             if self._bar is not None:
+                self._bar.set_postfix_str(f"hw {chip.step * cfg.sim.dt:.4g} s, test acc "
+                                          f"{self._last_acc:.3f}", refresh=False)
+                self._bar.update(chip.step - self._bar.n)
                 self._bar.close()
             self.status_ = status
             self.summary_ = self._summary(status, start, wall0, kernel_s[0], compile_s)
             if out is not None:
-                self._finish_files(failing=status in ("failed", "interrupted"))
+                try:
+                    self._finish_files(failing=status in ("failed", "interrupted"))
+                finally:
+                    self._release_folder()
         if self.divergence_ is not None:
             raise DivergenceError(self.divergence_)
         return self

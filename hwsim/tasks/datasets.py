@@ -24,6 +24,7 @@ class Dataset:
     X_test: np.ndarray
     Y_test: np.ndarray
     labels_test: np.ndarray
+    held_out: bool = True  #: False for truth-table tasks, whose test set is the table itself
 
     @property
     def n_in(self) -> int:
@@ -40,7 +41,7 @@ def _parity(bits: int) -> Dataset:
     labels = (X.sum(axis=1) % 2).astype(np.int64)
     Y = labels[:, None].astype(np.float64)
     name = "xor" if bits == 2 else f"parity{bits}"
-    return Dataset(name, X, Y, labels, X.copy(), Y.copy(), labels.copy())
+    return Dataset(name, X, Y, labels, X.copy(), Y.copy(), labels.copy(), held_out=False)
 
 
 def _digits(test_fraction: float, seed: int) -> Dataset:
