@@ -51,7 +51,9 @@ def main(argv=None) -> ExitCode:
         print(f"hwsim: error: {e}", file=sys.stderr)
         return ExitCode.USAGE_ERROR
     except KeyboardInterrupt as e:
-        print(f"hwsim: {e}" if str(e) else "hwsim: interrupted", file=sys.stderr)
+        # A bare interrupt arrives before the run installed its handler: nothing was written.
+        print(f"hwsim: {e}" if str(e) else "hwsim: interrupted before the run started; nothing "
+              "to resume", file=sys.stderr)
         return ExitCode.INTERRUPTED
 
 
