@@ -50,7 +50,7 @@ PUBLISHED = {
         dw_min_std=0.6, dw_min_std_add=0.042, dw_min_std_slope=0.108, reset=0.01,
         reset_dtod=0.02,
         # PCM drift and read noise (Nandakumar/Joshi laws, built into the model; t0 = 20 s)
-        drift="pcm", read_noise="pcm", drift_t0=20.0)),
+        drift="pcm", read_noise="pcm", drift_t0=20.0, read_noise_frozen_per_step=True)),
     "rpu_spec": ("ConstantStep", dict(
         dw_min=0.0016, w_max=1.0, w_min=-1.0, dw_min_dtod=0.3, dw_min_std=0.3,
         up_down_dtod=0.01, w_max_dtod=0.3, w_min_dtod=0.3)),
@@ -94,8 +94,9 @@ def test_shipped_profile_loads_and_matches_published_table(name):
     for key, value in values.items():
         got = getattr(p.params, key)
         assert got == value and type(got) is type(value), f"{name}: device.{key} = {got!r}"
-    # The file sets exactly the table's values (plus, for the PCM pair, its refresh period).
-    extra = {"refresh_every"} if name == "pcm_pair" else set()
+    # The file sets exactly the table's values (plus, for the PCM pair, its refresh period
+    # and frozen-per-step read noise, both hwsim choices stated in its notes).
+    extra = {"refresh_every", "read_noise_frozen_per_step"} if name == "pcm_pair" else set()
     assert set(p.explicit) == set(values) | extra
     assert p.source.strip() and p.notes.strip() and p.description.strip()
     if name != "ideal":

@@ -1,0 +1,94 @@
+"""Cost of each nonideality: steps/s of a device or periphery setting against the ideal chip.
+
+    python benchmarks/bench_devices.py [--quick]
+
+Digits 64-32-10 MLP (P = 2,410), discrete CDMA MGD, measured through ``build_chip`` and
+``chip.advance`` (the path of ``hwsim run``), best of 3 repeats, alternating with the ideal
+baseline so both see the same machine load. Two update regimes: tau_theta = 1 (a device write
+every step, the worst case) and tau_theta = 50. Prints a Markdown table of steps/s and the
+slowdown relative to the ideal chip measured in the same run.
+"""
+
+import argparse
+import datetime
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from hwsim.config import load_config
+from hwsim.learn import build_chip
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROFILES = {  # name: [device] table of a profile written to a temporary folder
+    "ConstantStep, no noise": dict(model="ConstantStep", dw_min=0.001, w_max=1.0, w_min=-1.0,
+                                   dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0,
+                                   w_max_dtod=0.0, w_min_dtod=0.0),
+    "+ dtod and c2c noise": dict(model="ConstantStep", dw_min=0.001, w_max=1.0, w_min=-1.0),
+    "+ write noise": dict(model="ConstantStep", dw_min=0.001, w_max=1.0, w_min=-1.0,
+                          write_noise_std=1.0),
+    "+ additive read noise": dict(model="ConstantStep", dw_min=0.001, w_max=1.0, w_min=-1.0,
+                                  read_noise="additive", read_noise_std=0.01),
+    "+ power-law drift": dict(model="ConstantStep", dw_min=0.001, w_max=1.0, w_min=-1.0,
+                              drift="power", drift_nu=0.05),
+    "+ 64 finite states": dict(model="ConstantStep", dw_min=0.001, w_max=1.0, w_min=-1.0,
+                               n_states=64),
+}
+SHIPPED = ["rpu_spec", "reram_es", "ecram_li", "pcm_pair"]
+PERIPHERY = {"8-bit DAC + 8-bit ADC": {"chip.inp_bound": 1.0, "chip.inp_res": 1 / 255,
+                                       "chip.out_bound": 8.0, "chip.out_res": 1 / 255},
+             "+ ADC noise": {"chip.inp_bound": 1.0, "chip.inp_res": 1 / 255,
+                             "chip.out_bound": 8.0, "chip.out_res": 1 / 255,
+                             "chip.out_noise": 0.001}}
+
+
+def steps_per_s(cfg, n, repeats=3):
+    chip, _, _ = build_chip(cfg)
+    chip.advance(0)  # compile
+    best = 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        chip.advance(n)
+        best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+def write_profile(folder, name, device):
+    path = Path(folder) / (name.replace(" ", "_").replace("+", "p").replace(",", "") + ".toml")
+    lines = [f'name = "{name}"', 'source = "benchmark fixture"', "[device]"]
+    lines += [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"'
+              for k, v in device.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="10x fewer steps (a smoke test)")
+    args = ap.parse_args()
+    base = load_config(ROOT / "examples" / "digits.toml").with_overrides({"mgd.eta": 0.5})
+    print(f"# hwsim device benchmark ({'quick' if args.quick else 'full'})\n")
+    print(f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
+    print(f"- machine: {os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.2f}")
+    print("- digits 64-32-10 (P = 2,410), discrete CDMA, best of 3\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = [("ideal (reference)", {})]
+        settings += [(k, {"chip.device": write_profile(tmp, k, v)}) for k, v in PROFILES.items()]
+        settings += [(f"profile {p}", {"chip.device": p}) for p in SHIPPED]
+        settings += [(k, v) for k, v in PERIPHERY.items()]
+        print("| setting | τθ = 1: steps/s | slowdown | τθ = 50: steps/s | slowdown |")
+        print("|---|---:|---:|---:|---:|")
+        for name, over in settings:
+            row = [name]
+            for tau in (1, 50):
+                n = (20_000 if tau == 1 else 200_000) // (10 if args.quick else 1)
+                cfg = base.with_overrides({"mgd.tau_theta": tau, **over})
+                ref = steps_per_s(base.with_overrides({"mgd.tau_theta": tau}), n)
+                val = steps_per_s(cfg, n)
+                row += [f"{val:,.0f}", f"{ref / val:.1f}×"]
+            print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
