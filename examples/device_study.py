@@ -23,17 +23,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--out", default="runs/device_study")
+    ap.add_argument("--profiles", nargs="*", help="only these profiles (default: ideal and all)")
+    ap.add_argument("--no-header", action="store_true")
     args = ap.parse_args()
     base = load_config(HERE / "digits.toml").with_overrides({
         "mgd.tau_theta": 50, "mgd.eta": 0.5, "sim.steps": args.steps, "sim.eval_every": 50_000,
         "sim.target_accuracy": 0.85})
-    print(f"digits 64-32-10, CDMA, amplitude {base.mgd.amplitude}, eta {base.mgd.eta}, "
-          f"tau_theta {base.mgd.tau_theta}, {args.steps:,} steps of {base.sim.dt:g} s, "
-          f"seed {base.seed}\n")
-    print("| profile | model | states | final acc. | best acc. | steps to 0.85 | pulses | "
-          "clipped writes | steps/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name in ["ideal"] + [p for p in list_profiles() if p != "ideal"]:
+    if not args.no_header:
+        print(f"digits 64-32-10, CDMA, amplitude {base.mgd.amplitude}, eta {base.mgd.eta}, "
+              f"tau_theta {base.mgd.tau_theta}, {args.steps:,} steps of {base.sim.dt:g} s, "
+              f"seed {base.seed}\n")
+        print("| profile | model | states | final acc. | best acc. | steps to 0.85 | steps | "
+              "pulses | clipped writes | steps/s |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    names = args.profiles or ["ideal"] + [p for p in list_profiles() if p != "ideal"]
+    for name in names:
         cfg = base.with_overrides({"chip.device": name})
         t0 = time.perf_counter()
         s = run_experiment(cfg, Path(args.out) / name, force=True).summary_
@@ -43,7 +47,7 @@ def main():
         print(f"| {name} | {prof.model} | {'∞' if states == float('inf') else f'{states:,.0f}'} | "
               f"{s['final_test_accuracy']:.3f} | {s['best_test_accuracy']:.3f} | "
               f"{s['steps_to_target'] if s['steps_to_target'] is not None else 'not reached'} | "
-              f"{st.get('pulses', 0):,} | {st.get('clipped_writes', 0):,} | "
+              f"{s['steps']:,} | {st.get('pulses', 0):,} | {st.get('clipped_writes', 0):,} | "
               f"{s['steps_per_s']:,.0f} |", flush=True)
 
 

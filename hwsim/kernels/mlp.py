@@ -222,6 +222,18 @@ def mlp_cost(model, theta, pert, sample, want_base, out, counter):
 
 
 @jit
+def predict(buf, off, nout):
+    """Predicted class: threshold y > 0.5 for one output (mgd.md pitfalls), else argmax."""
+    if nout == 1:
+        return 1 if buf[off] > 0.5 else 0
+    pred = 0
+    for k in range(1, nout):
+        if buf[off + k] > buf[off + pred]:
+            pred = k
+    return pred
+
+
+@jit
 def evaluate(theta, X, Y, labels, sizes, kinds, buf, out, scale=1.0):
     """Mean cost and accuracy of the unperturbed network on a dataset.
 
@@ -236,14 +248,6 @@ def evaluate(theta, X, Y, labels, sizes, kinds, buf, out, scale=1.0):
     for i in range(n):
         off = forward(theta, theta, False, X[i], sizes, kinds[0], kinds[1], buf, scale)
         cost_sum += output_cost(buf, off, Y[i], kinds[1], kinds[2])
-        if nout == 1:
-            pred = 1 if buf[off] > 0.5 else 0
-        else:
-            pred = 0
-            for k in range(1, nout):
-                if buf[off + k] > buf[off + pred]:
-                    pred = k
-        if pred == labels[i]:
-            correct += 1
+        correct += predict(buf, off, nout) == labels[i]
     out[0] = cost_sum / n
     out[1] = correct / n

@@ -17,7 +17,7 @@ import numpy as np
 
 from hwsim.kernels._config import jit
 from hwsim.kernels.hashing import STREAM_PERIPHERY, hash_sub, normal_from_bits, stream_key
-from hwsim.kernels.mlp import SOFTMAX, _act, output_cost
+from hwsim.kernels.mlp import _act, output_cost, predict
 
 PER_INP_BOUND, PER_INP_RES, PER_INP_NOISE, PER_OUT_BOUND, PER_OUT_RES, PER_OUT_NOISE, PER_SEED = range(7)
 PER_SIZE = 7
@@ -122,14 +122,6 @@ def evaluate_periph(theta, X, Y, labels, sizes, kinds, buf, qbuf, per, gain, off
         off = forward_periph(theta, theta, False, X[i], sizes, kinds[0], kinds[1], buf, qbuf, per,
                              gain, offset, counter, 2 + i, scale)
         cost_sum += output_cost(buf, off, Y[i], kinds[1], kinds[2])
-        if nout == 1:
-            pred = 1 if buf[off] > 0.5 else 0
-        else:
-            pred = 0
-            for k in range(1, nout):
-                if buf[off + k] > buf[off + pred]:
-                    pred = k
-        if pred == labels[i]:
-            correct += 1
+        correct += predict(buf, off, nout) == labels[i]
     out[0] = cost_sum / n
     out[1] = correct / n
