@@ -104,10 +104,12 @@ class MetricsWriter:
         self._f = open(self.path, "a", encoding="utf-8", newline="")
 
     def write(self, row: dict) -> None:
+        """Append one row (a dict over METRICS_COLUMNS) and flush it to the OS."""
         self._f.write(",".join(_fmt(row[c]) for c in METRICS_COLUMNS) + "\n")
         self._f.flush()
 
     def close(self) -> None:
+        """Flush, fsync and close the file (idempotent)."""
         if not self._f.closed:
             self._f.flush()
             os.fsync(self._f.fileno())

@@ -209,6 +209,7 @@ class Chip:
 
     @property
     def bad_step(self) -> int:
+        """The step at which the kernel met a non-finite cost (valid after a non-zero status)."""
         return int(self.ist[_k.IST_BAD_STEP])
 
     def nonfinite_component(self) -> str:

@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``hwsim`` argument parser with one subparser per command module."""
     from hwsim.cli import devices as devices_cmd, run as run_cmd
 
     parser = argparse.ArgumentParser(
@@ -58,4 +59,5 @@ def main(argv=None) -> ExitCode:
 
 
 def console_main() -> None:  # pragma: no cover - the installed script
+    """Entry point of the installed ``hwsim`` script: exit with :func:`main`'s code."""
     sys.exit(int(main()))

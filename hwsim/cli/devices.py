@@ -17,6 +17,7 @@ def _echo(text: str = "") -> None:
 
 
 def add_parser(sub):
+    """Register ``hwsim devices`` and its subcommands on ``sub``."""
     p = sub.add_parser("devices", help="list, show, validate and plot device profiles",
                        description="Device profiles: one TOML file per device (model, "
                        "parameters, source). NAME is a shipped profile (see `hwsim devices "
@@ -56,6 +57,7 @@ def _table(header, rows):
 
 
 def list_command(args) -> int:
+    """``hwsim devices list``: one line per shipped profile."""
     from hwsim.chip.profiles import format_states, profile_summaries
 
     rows = [(s.name, s.model, format_states(s.states), textwrap.shorten(s.source, 70,
@@ -66,6 +68,7 @@ def list_command(args) -> int:
 
 
 def show_command(args) -> int:
+    """``hwsim devices show``: every parameter of a profile."""
     from hwsim.config import _fmt
     from hwsim.chip.profiles import format_states, load_profile, parameter_rows
 
@@ -88,6 +91,7 @@ def show_command(args) -> int:
 
 
 def validate_command(args) -> int:
+    """``hwsim devices validate``: check a profile file."""
     from hwsim.chip.profiles import format_states, load_profile
 
     p = load_profile(args.profile)
@@ -98,6 +102,7 @@ def validate_command(args) -> int:
 
 
 def plot_command(args) -> int:
+    """``hwsim devices plot``: write a pulse-response PNG."""
     from hwsim.analysis.device_plots import plot_pulse_response
     from hwsim.chip.profiles import load_profile
 

@@ -10,6 +10,7 @@ class HwsimInterrupted(KeyboardInterrupt):
 
 
 def add_parser(sub):
+    """Register ``hwsim run`` on the subparsers ``sub``."""
     p = sub.add_parser("run", help="train on an emulated chip with MGD, write a run folder",
                        description="Train a network on an emulated chip with MGD. Writes "
                        "config.toml, metrics.csv, summary.json, learning_curve.png and "
@@ -59,6 +60,7 @@ def _graceful_interrupts():
 
 
 def run_command(args) -> int:
+    """Carry out ``hwsim run`` (a new run or ``--resume``); returns the exit code."""
     from hwsim.config import load_config
     from hwsim.exceptions import HwsimError
     from hwsim.experiment import resume_experiment, run_experiment

@@ -59,6 +59,7 @@ class Timeline:
 
     @property
     def step(self) -> int:
+        """The SimPy clock: the integer hardware step of the event being processed."""
         return int(self.env.now)
 
     def seconds(self, step=None) -> float:

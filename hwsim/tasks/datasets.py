@@ -28,10 +28,12 @@ class Dataset:
 
     @property
     def n_in(self) -> int:
+        """Number of inputs per sample."""
         return self.X_train.shape[1]
 
     @property
     def n_out(self) -> int:
+        """Number of outputs per sample (1 for truth tables, 10 for digits)."""
         return self.Y_train.shape[1]
 
 
