@@ -144,12 +144,13 @@ class ChipConfig:
         "weight_scale·(W·a + b), the digital output scaling that maps the devices' bounded "
         "range onto the weights a task needs.", gt=0.0)
     update_rounding: str = option(
-        "stochastic", "How a requested change Δθ becomes a whole number of pulses, "
-        "abs(Δθ)/dw_min: rounded to nearest, or floor plus one more with probability equal to "
-        "the remainder.",
-        choices=("deterministic", "stochastic"))
-    max_pulses: int = option(0, "Cap on pulses per device per update (0 = no cap).",
-                             unit="pulses", ge=0, le=MAX_STEPS)
+        "profile", "How a requested change Δθ becomes a whole number of pulses, "
+        "x = abs(Δθ)/dw_min: \"stochastic\" = floor(x) plus one more with probability "
+        "x − floor(x), \"nearest\" = round(x); \"profile\" = as the device profile says "
+        "(its pulse_rounding).", choices=("profile", "stochastic", "nearest"))
+    max_pulses: int = option(-1, "Cap on pulses per device per update: −1 = as the device "
+                             "profile says (its max_pulses), 0 = no cap.", unit="pulses", ge=-1,
+                             le=MAX_STEPS)
     inp_bound: float = option(0.0, "DAC range ±inp_bound on every layer's inputs (0 = no DAC).",
                               unit="input units", ge=0.0)
     inp_res: float = option(0.0, "DAC resolution as a fraction of the full range: step "

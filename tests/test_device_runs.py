@@ -133,3 +133,24 @@ def test_D12_read_noise_independent_or_frozen_per_step(tmp_path):  # case D12
             ct.append(chip.fst[2])  # FST_CTILDE
         spread[frozen] = np.std(ct)
     assert spread[True] < 1e-9 and spread[False] > 1e-4
+
+
+def test_profile_pulse_settings_apply_unless_the_chip_overrides(tmp_path):
+    """A profile's pulse_rounding/max_pulses take effect; [chip] overrides only when set."""
+    prof = write_profile(tmp_path, "mp", dw_min=0.001, w_max=1.0, w_min=-1.0, max_pulses=1,
+                         pulse_rounding="nearest")
+    chip, _, _ = build_chip(digits_cfg(**{"chip.device": prof}))
+    assert chip.pulse_settings() == {"pulse_rounding": "nearest", "max_pulses": 1}
+    chip, _, _ = build_chip(digits_cfg(**{"chip.device": prof, "chip.max_pulses": 0,
+                                          "chip.update_rounding": "stochastic"}))
+    assert chip.pulse_settings() == {"pulse_rounding": "stochastic", "max_pulses": 0}
+    t = MGDTrainer(digits_cfg(**{"chip.device": prof, "sim.steps": 2000,
+                                 "mgd.tau_theta": 1})).run()
+    assert t.summary_["device_stats"]["capped_updates"] > 0
+
+
+def test_a_dw_min_that_would_hang_a_run_is_refused(tmp_path):
+    from hwsim.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"device.dw_min = 1e-300: must be ≥"):
+        load_profile(write_profile(tmp_path, "tiny", dw_min=1e-300))

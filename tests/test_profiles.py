@@ -369,7 +369,12 @@ def test_cli_plot_writes_png(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["devices", "plot", "reram_es", "--out", str(out), "--pulses", "0"]) == \
         ExitCode.USAGE_ERROR
-    assert "pulses ≥ 1" in capsys.readouterr().err
+    assert "--pulses 0: allowed 1 to 100000" in capsys.readouterr().err
+    for bad, msg in ((["--pulses", "100000000"], "--pulses 100000000"),
+                     (["--devices", "0"], "--devices 0"), (["--out", str(tmp_path / "x.txt")], "PNG")):
+        args = ["devices", "plot", "reram_es", "--out", str(out)] + bad
+        assert main(args) == ExitCode.USAGE_ERROR
+        assert msg in capsys.readouterr().err
     assert main(["devices", "plot", "ideal", "--out", str(tmp_path / "no" / "x.png")]) == \
         ExitCode.USAGE_ERROR
     assert "cannot write the plot" in capsys.readouterr().err

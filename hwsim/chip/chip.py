@@ -53,10 +53,11 @@ class Chip:
         Otherwise ``theta0`` is written into the devices (each value clipped to its own
         device's bounds, counted in ``device.stats()["init_clipped"]``), updates are
         delivered as pulses by the device kernel, and reads carry the device's read noise.
-    update_rounding : {"stochastic", "deterministic"}
-        How a requested change becomes a whole number of pulses (real devices only).
+    update_rounding : {"profile", "stochastic", "nearest"}
+        How a requested change becomes a whole number of pulses (real devices only);
+        "profile" keeps the device profile's ``pulse_rounding``.
     max_pulses : int
-        Cap on pulses per device per update, 0 = none (real devices only).
+        Cap on pulses per device per update, 0 = none, -1 = the profile's ``max_pulses``.
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
 
@@ -68,7 +69,7 @@ class Chip:
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
                  fdma_period=0, cost_fn=None, model=None, device=None,
-                 update_rounding="stochastic", max_pulses=0, dtype=np.float64):
+                 update_rounding="profile", max_pulses=-1, dtype=np.float64):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             _check_int(f"mgd.{name}", v, 1)
         _check_int("seed", seed, 0)
@@ -142,13 +143,17 @@ class Chip:
         if device.n_devices != self.P or device.dtype != self.dtype:
             raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
                               f"the chip needs {self.P} {self.dtype.name}")
-        if update_rounding not in ("stochastic", "deterministic"):
-            raise ConfigError(f"chip.update_rounding = {update_rounding!r}: allowed: stochastic, "
-                              "deterministic")
-        _check_int("chip.max_pulses", max_pulses, 0)
+        if update_rounding not in ("profile", "stochastic", "nearest"):
+            raise ConfigError(f"chip.update_rounding = {update_rounding!r}: allowed: profile, "
+                              "stochastic, nearest")
+        _check_int("chip.max_pulses", max_pulses, -1)
+        # The chip's settings override the profile's only when given.
         I = device.dev[0]
-        I[dk.I_ROUNDING] = dk.ROUND_STOCHASTIC if update_rounding == "stochastic" else dk.ROUND_NEAREST
-        I[dk.I_MAX_PULSES] = max_pulses
+        if update_rounding != "profile":
+            I[dk.I_ROUNDING] = (dk.ROUND_STOCHASTIC if update_rounding == "stochastic"
+                                else dk.ROUND_NEAREST)
+        if max_pulses >= 0:
+            I[dk.I_MAX_PULSES] = max_pulses
         device.init_weights(self.theta)
         self.theta = device.theta  # one array: what the devices hold is what the network reads
         self._update_fn, self._read_fn = dk.apply_update, dk.read_weights
@@ -159,6 +164,16 @@ class Chip:
     def has_devices(self) -> bool:
         """True when the weights live on non-ideal synapse devices."""
         return self.device is not None and self.device.model != "Ideal"
+
+    def pulse_settings(self) -> dict:
+        """The pulse rounding and cap in effect (after any chip override); empty when ideal."""
+        if not self.has_devices:
+            return {}
+        from hwsim.kernels import devices as dk
+
+        I = self.device.dev[0]
+        return {"pulse_rounding": "stochastic" if I[dk.I_ROUNDING] == dk.ROUND_STOCHASTIC
+                else "nearest", "max_pulses": int(I[dk.I_MAX_PULSES])}
 
     def device_stats(self) -> dict:
         """Counters of the synapse devices (pulses, clipped writes, ...); empty when ideal."""

@@ -60,4 +60,8 @@ def main(argv=None) -> ExitCode:
 
 def console_main() -> None:  # pragma: no cover - the installed script
     """Entry point of the installed ``hwsim`` script: exit with :func:`main`'s code."""
+    import signal
+
+    # `hwsim devices show X | head`: a closed pipe ends the output quietly, like any Unix tool.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(int(main()))

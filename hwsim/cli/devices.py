@@ -103,11 +103,18 @@ def validate_command(args) -> int:
 
 def plot_command(args) -> int:
     """``hwsim devices plot``: write a pulse-response PNG."""
+    from hwsim.exceptions import HwsimError
     from hwsim.analysis.device_plots import plot_pulse_response
     from hwsim.chip.profiles import load_profile
 
     p = load_profile(args.profile)
     out = Path(args.out) if args.out else Path(f"{p.path.stem}_pulse_response.png")
+    if out.suffix.lower() != ".png":
+        raise HwsimError(f"--out {out}: the plot is written as PNG; name the file *.png")
+    if args.pulses is not None and not 1 <= args.pulses <= 100_000:
+        raise HwsimError(f"--pulses {args.pulses}: allowed 1 to 100000")
+    if not 1 <= args.devices <= 10_000:
+        raise HwsimError(f"--devices {args.devices}: allowed 1 to 10000")
     traj = plot_pulse_response(p, out, pulses=args.pulses, devices=args.devices, seed=args.seed)
     n = (traj.shape[0] - 1) // 2
     _echo(f"wrote {out}: {p.name}, {traj.shape[1]} devices, {n} pulses up then {n} down")

@@ -1,6 +1,7 @@
 """``hwsim run``: train a network on an emulated chip with MGD and write a run folder."""
 
 import signal
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -82,6 +83,7 @@ def run_command(args) -> int:
         cfg = load_config(args.config, args.overrides)
         if args.seed is not None:
             cfg = cfg.with_overrides({"seed": args.seed}, source=f"--seed {args.seed}")
+    started = time.time()
     try:
         with _graceful_interrupts():
             if args.resume:
@@ -89,7 +91,10 @@ def run_command(args) -> int:
             else:
                 trainer = run_experiment(cfg, out, progress=not args.quiet, force=args.force)
     except KeyboardInterrupt:
-        if (out / CHECKPOINT_NAME).exists():
+        ckpt = out / CHECKPOINT_NAME
+        # Only a checkpoint this command wrote counts (a --force run interrupted before it
+        # replaced the old run leaves the old run's files).
+        if ckpt.exists() and ckpt.stat().st_mtime >= started - 1:
             raise HwsimInterrupted(f"interrupted; the run folder {out} holds a checkpoint: "
                                    f"continue with  hwsim run --resume {out}") from None
         raise HwsimInterrupted("interrupted before the run folder was written; nothing to "

@@ -442,6 +442,7 @@ class MGDTrainer:
             "device": self.profile_.name,
             "device_model": chip.device.model if chip.device is not None else "Ideal",
             "device_stats": chip.device_stats(),
+            "pulse_settings": chip.pulse_settings(),
             "wall_s": time.perf_counter() - wall0,
             "compile_s": compile_s,
             "steps_per_s": done / kernel_s if kernel_s > 0 else None,

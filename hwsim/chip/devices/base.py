@@ -187,6 +187,10 @@ class PulsedParams:
                  "must leave 0 inside [w_min, w_max]: enforce_consistency makes a two-sided "
                  "device's bounds straddle zero (use one_sided = true for conductances, or "
                  "enforce_consistency = false)", "enforce_consistency")
+        if (self.w_max - self.w_min) / self.dw_min > 1e10:
+            # Pulses are simulated one by one: a bound-to-bound write must stay countable.
+            fail("dw_min", f"must be ≥ (w_max − w_min)/1e10 = {(self.w_max - self.w_min) / 1e10:g}"
+                 " (at most 10¹⁰ steps between the bounds)", "w_max", "w_min")
         if self.n_states == 1:
             fail("n_states", "must be 0 (continuous) or ≥ 2 levels")
         if self.refresh_every > 0 and not self.one_sided:
