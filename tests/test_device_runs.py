@@ -154,3 +154,39 @@ def test_a_dw_min_that_would_hang_a_run_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match=r"device.dw_min = 1e-300: must be ≥"):
         load_profile(write_profile(tmp_path, "tiny", dw_min=1e-300))
+
+
+def test_write_based_perturbation_matches_the_signal_in_the_ideal_limit(tmp_path):
+    """A noiseless, symmetric, fine-grained device: writing the code into the device and
+    removing it again gives the same training as adding it on the read path."""
+    fine = dict(dw_min=1e-5, w_max=1.0, w_min=-1.0, dw_min_dtod=0.0, dw_min_std=0.0,
+                up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0, pulse_rounding="nearest")
+    runs = {}
+    for by_write in (False, True):
+        prof = write_profile(tmp_path, f"w{by_write}", perturbation_by_write=by_write, **fine)
+        chip, _, _ = build_chip(digits_cfg(**{"chip.device": prof, "mgd.tau_theta": 1,
+                                              "mgd.tau_p": 3, "mgd.tau_x": 2}))
+        chip.advance(200)
+        runs[by_write] = chip
+    a, b = runs[False], runs[True]
+    assert b.device_stats()["pulses"] > 2 * a.device_stats()["pulses"]  # the code is written
+    # b holds theta + code at the end; remove the code to compare the weights
+    err = np.abs((b.theta - b.pert) - a.theta).max()
+    moved = np.abs(a.theta - build_chip(digits_cfg())[0].theta).max()
+    assert err < 0.02 * moved, (err, moved)
+
+
+def test_write_based_perturbation_leaves_a_trace_on_real_devices(tmp_path):
+    """With eta = 0 the signal path leaves theta bit-identical (case M3), while writing and
+    removing the code on a noisy device does not: the residue is the physics it models."""
+    noisy = dict(dw_min=0.001, w_max=1.0, w_min=-1.0, dw_min_std=0.3)
+    out = {}
+    for by_write in (False, True):
+        prof = write_profile(tmp_path, f"n{by_write}", perturbation_by_write=by_write, **noisy)
+        chip, _, _ = build_chip(digits_cfg(**{"chip.device": prof, "mgd.eta": 0.0,
+                                              "mgd.tau_theta": 1}))
+        theta0 = chip.theta.copy()
+        chip.advance(2000)
+        w = chip.theta - (chip.pert if by_write else 0.0)
+        out[by_write] = np.abs(w - theta0).max()
+    assert out[False] == 0.0 and out[True] > 1e-3

@@ -159,6 +159,11 @@ class Chip:
         self._update_fn, self._read_fn = dk.apply_update, dk.read_weights
         self._dev = device.dev
         self.ip[_k.IP_READ_NOISE] = int(device.params.read_noise != "none")
+        if device.params.perturbation_by_write:
+            if self.mode != "discrete":
+                raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
+                                  "'discrete' (the analog filters read a continuous signal)")
+            self.ip[_k.IP_WRITE_PERT] = 1
 
     @property
     def has_devices(self) -> bool:

@@ -37,13 +37,17 @@ DISCRETE, ANALOG = 0, 1
 # ip: int64 parameters.
 IP_CODE, IP_MODE, IP_TAU_P, IP_TAU_X, IP_TAU_THETA, IP_SEED, IP_N_SAMPLES, IP_PERIOD = range(8)
 IP_READ_NOISE = 8  # 1: weights are read through ``read_fn`` (noisy reads) on every inference
-IP_SIZE = 9
+IP_WRITE_PERT = 9  # 1: the code is written into the devices as pulses (discrete mode only)
+IP_SIZE = 10
 # fp: float64 parameters. FP_CODE_AMP is the per-element code amplitude A.
 FP_AMPLITUDE, FP_ETA, FP_TAU_HP, FP_CODE_AMP = range(4)
 FP_SIZE = 4
 # ist: int64 state. IST_ORDER_EPOCH: epoch whose permutation ``order`` holds (-1: none).
 IST_STEP, IST_SAMPLE, IST_STALE, IST_ORDER_EPOCH, IST_STATUS, IST_BAD_STEP, IST_UPDATES = range(7)
-IST_SIZE = 7
+IST_PERT_WRITTEN = 7  # write-based perturbation: 1 while the devices hold theta + code
+IST_SIZE = 8
+# Random coordinates of perturbation writes, apart from those of weight updates (< 2**61).
+PERT_WRITE_COUNTER = 1 << 61
 # fst: float64 state: baseline C0, last C, last C~, analog filter memory (previous C).
 FST_C0, FST_C, FST_CTILDE, FST_CPREV = range(4)
 FST_SIZE = 4
@@ -151,6 +155,7 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
     tau_theta = ip[IP_TAU_THETA]
     analog = ip[IP_MODE] == ANALOG
     noisy_reads = ip[IP_READ_NOISE] == 1
+    write_pert = ip[IP_WRITE_PERT] == 1 and not analog
     eta = fp[FP_ETA]
     inv_d2 = 1.0 / (fp[FP_AMPLITUDE] * fp[FP_AMPLITUDE])
     P = theta.shape[0]
@@ -183,7 +188,8 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
             if pos == n_samples:
                 pos = 0
                 epoch += 1
-        if ph_p == 0:
+        new_code = ph_p == 0
+        if new_code and not write_pert:
             fill_code(pert, ip, fp, n // tau_p)
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
@@ -198,7 +204,36 @@ def run_steps(n_steps, cost_fn, model, theta, grad, pert, order, ip, fp, ist, fs
                     grad[i] = 0.0
                 ist[IST_UPDATES] += 1
             want_base = ist[IST_STALE] == 1
-            if noisy_reads:
+            if write_pert:
+                # The code lives in the devices: remove it (as pulses) for a baseline read,
+                # then write the new code; what the pulses really deliver is the physics.
+                k = PERT_WRITE_COUNTER + 2 * n
+                if want_base and ist[IST_PERT_WRITTEN] == 1:
+                    update_fn(dev, theta, pert, 1.0, k)  # theta -= code
+                    ist[IST_PERT_WRITTEN] = 0
+                if want_base:
+                    if noisy_reads:
+                        read_fn(dev, theta, rbuf[1], n, 1)
+                        cost_fn(model, rbuf[1], rbuf[2], ist[IST_SAMPLE], False, out, n)
+                    else:
+                        cost_fn(model, theta, rbuf[2], ist[IST_SAMPLE], False, out, n)
+                    out[1] = out[0]
+                if new_code or ist[IST_PERT_WRITTEN] == 0:
+                    delta = rbuf[0]
+                    for i in range(P):
+                        delta[i] = -pert[i] if ist[IST_PERT_WRITTEN] == 1 else 0.0
+                    if new_code:
+                        fill_code(pert, ip, fp, n // tau_p)
+                    for i in range(P):
+                        delta[i] += pert[i]
+                    update_fn(dev, theta, delta, -1.0, k + 1)  # theta += new - old code
+                    ist[IST_PERT_WRITTEN] = 1
+                if noisy_reads:
+                    read_fn(dev, theta, rbuf[0], n, 0)
+                    cost_fn(model, rbuf[0], rbuf[2], ist[IST_SAMPLE], False, out, n)
+                else:
+                    cost_fn(model, theta, rbuf[2], ist[IST_SAMPLE], False, out, n)
+            elif noisy_reads:
                 # Two physical reads, each with its own read noise (or the same, if the
                 # device freezes it per step): the network sees the read weights.
                 read_fn(dev, theta, rbuf[0], n, 0)

@@ -103,6 +103,12 @@ class PulsedParams:
     max_pulses: int = option(
         0, "Most pulses one update may send to one device (0 = no cap).", unit="pulses",
         ge=0, sampled=FIXED)
+    perturbation_by_write: bool = option(
+        False, "How the MGD perturbation reaches the synapse: false = a separate small signal "
+        "added on the read path (the device is never written for it); true = written into "
+        "the device as pulses at each code change and removed (as pulses) before each "
+        "baseline read, so its quantisation, noise and asymmetry act on the weights. "
+        "Discrete mode only.", sampled=FIXED)
     # ------------------------------------------------------------------ drift
     drift: str = option(
         "none", "Conductance drift after programming: \"power\" = w(t) = w_prog·((t − t_prog)/"
