@@ -501,7 +501,7 @@ def _unknown(source: str, prefix: str, key: str, fields: Iterable[dataclasses.Fi
     where = f"{prefix}{key}" if prefix else (f"[{key}]" if is_table else key)
     what = "unknown section" if is_table and not prefix else "unknown key"
     hint = f"; did you mean '{near[0]}'?" if near else ""
-    raise ConfigError(f"{source}: {where}: {what}{hint} (valid keys: {valid})")
+    raise ConfigError(f"{source}: {where}: {what}{hint} (valid keys: {valid or 'none'})")
 
 
 def _build(cls: type, raw: Any, prefix: str, source_of: Callable[[str], str]) -> Any:
