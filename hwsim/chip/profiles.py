@@ -347,7 +347,7 @@ def _device_params(device: dict, source: str, path: Path | None) -> tuple[Any, t
                 raise ConfigError(
                     f"{source}: device.{key}: not a parameter of model {_fmt(model)} (it "
                     f"belongs to {', '.join(others)}; valid keys: "
-                    f"{', '.join(f.name for f in dataclasses.fields(cls))})")
+                    f"{', '.join(f.name for f in dataclasses.fields(cls)) or 'none'})")
     if path is not None and isinstance(device.get("lut_file"), str) and device["lut_file"]:
         lut = Path(device["lut_file"])
         if not lut.is_absolute():  # a measured table sits next to its profile
