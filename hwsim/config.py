@@ -313,6 +313,42 @@ class RunConfig:
 
 # ---------------------------------------------------------------------------- public functions
 
+def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """Parse a UTF-8 TOML file (a BOM is tolerated); only TOML, never pickle or eval.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file is, for messages ("config file", "device profile").
+
+    Raises
+    ------
+    ConfigError
+        Missing, a folder, unreadable, not UTF-8 (naming the byte and its offset), or not TOML.
+    """
+    source = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: {what} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a folder, not a {what} (.toml file)") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read {what}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")  # tolerate a BOM, as editors on Windows write one
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{source}: TOML must be UTF-8 (invalid byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}; re-save the file as UTF-8)") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+
+
 def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> RunConfig:
     """Read, override and validate a TOML run config.
 
@@ -335,22 +371,7 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
         Errors about an overridden key name the ``--set`` argument instead of the file.
     """
     source = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config file: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")  # tolerate a BOM, as editors on Windows write one
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{source}: TOML must be UTF-8 (invalid byte at offset {exc.start})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    raw = read_toml(path, "config file")
     key_sources: dict[str, str] = {}
     for arg in overrides:
         arg_source = f"--set {arg}"

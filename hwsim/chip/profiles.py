@@ -31,7 +31,6 @@ import difflib
 import math
 import os
 import sys
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any
 
 import tomli_w
 
-from hwsim.config import _fmt, build_validated
+from hwsim.config import _fmt, build_validated, read_toml
 from hwsim.exceptions import ConfigError
 
 __all__ = [
@@ -243,26 +242,8 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
         out of range. Messages start with the file and name the dotted key and the value.
     """
     path = profile_path(name_or_path)
-    source = os.fspath(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: device profile not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a folder, not a device profile (.toml file)") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read device profile: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")  # tolerate a BOM, as editors on Windows write one
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{source}: TOML must be UTF-8 (invalid byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}; re-save the file as UTF-8)") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    return profile_from_dict(raw, source, path=path.resolve())
+    raw = read_toml(path, "device profile")
+    return profile_from_dict(raw, os.fspath(path), path=path.resolve())
 
 
 def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>", *,
