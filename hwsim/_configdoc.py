@@ -63,6 +63,7 @@ def _type_name(typ: Any) -> str:
 
 
 def _allowed(f: dataclasses.Field) -> str:
+    """The 'allowed' cell of a schema field (run configs and device profiles share it)."""
     m = f.metadata
     if "choices" in m:
         return ", ".join(f"`{_fmt(c)}`" for c in m["choices"])
@@ -70,7 +71,7 @@ def _allowed(f: dataclasses.Field) -> str:
         return "`true`, `false`"
     bounds = _bounds(m).removeprefix("in ")
     if get_origin(f.type) is tuple:
-        return f"length ≥ {m.get('min_len', 0)}; each {bounds or 'any'}"
+        return f"length ≥ {m.get('min_len', 0)}; each {bounds or 'finite'}"
     return bounds or ("any finite" if f.type is float else "any")
 
 

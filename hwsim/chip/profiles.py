@@ -38,6 +38,7 @@ from typing import Any
 
 import tomli_w
 
+from hwsim._configdoc import _allowed
 from hwsim.config import _fmt, build_validated, read_toml
 from hwsim.exceptions import ConfigError
 
@@ -558,20 +559,6 @@ def _type_name(f: dataclasses.Field) -> str:
     if origin is tuple:
         return f"list[{getattr(typ.__args__[0], '__name__', typ.__args__[0])}]"
     return getattr(typ, "__name__", str(typ)).replace("NoneType", "none")
-
-
-def _allowed(f: dataclasses.Field) -> str:
-    from hwsim.config import _bounds
-
-    m = f.metadata
-    if "choices" in m:
-        return ", ".join(f"`{_fmt(c)}`" for c in m["choices"])
-    if f.type is bool:
-        return "`true`, `false`"
-    bounds = _bounds(m).removeprefix("in ")
-    if getattr(f.type, "__origin__", None) is tuple:
-        return f"length ≥ {m.get('min_len', 0)}; each {bounds or 'finite'}"
-    return bounds or ("any finite" if f.type is float else "any")
 
 
 def _default_text(f: dataclasses.Field) -> str:
