@@ -160,7 +160,12 @@ class MLP:
         return theta.astype(dtype)
 
     def model(self, X, Y):
-        """The kernel data tuple ``(X, Y, sizes, kinds, buf, buf_b)`` for :func:`hwsim.kernels.mlp.mlp_cost`."""
+        """The kernel data tuple of :attr:`cost_fn`.
+
+        ``(X, Y, sizes, kinds, buf, buf_b, fk)`` for :func:`hwsim.kernels.mlp.mlp_cost`, or
+        ``(X, Y, sizes, kinds, buf, qbuf, per, gain, offset, fk)`` with periphery; ``fk[0]`` is
+        the weight scale. Raises ConfigError when X, Y do not fit ``sizes``.
+        """
         X = np.ascontiguousarray(X, dtype=np.float64)
         Y = np.ascontiguousarray(Y, dtype=np.float64)
         if X.shape[1] != self.sizes[0] or Y.shape[1] != self.sizes[-1]:
