@@ -1,9 +1,10 @@
 """The emulated MGD chip: parameters on synapses, a perturbation source, a global cost line
-and one lock-in integrator per synapse, all as arrays owned by the Numba kernels.
+and one lock-in integrator per synapse, all as named arrays owned by the Numba kernels.
 
-Layering: the chip knows *what the hardware is* and how to advance it by n steps
-(:meth:`Chip.advance`); when evaluations happen, logging and stopping belong to
-:mod:`hwsim.learn`.
+Layering: the chip knows *what the hardware is* and how to advance it by n steps through the
+fused stage driver (:mod:`hwsim.kernels.step`); :class:`hwsim.chip.port.EmulatorPort` exposes
+the same chip as a :class:`~hwsim.chip.port.ChipPort` that a plain-Python controller drives.
+When evaluations happen, logging and stopping belong to :mod:`hwsim.learn`.
 """
 
 import numpy as np
@@ -11,13 +12,57 @@ import numpy as np
 from hwsim.chip.network import MLP
 from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period
 from hwsim.exceptions import ConfigError
-from hwsim.kernels import mgd as _k
+from hwsim.kernels import clocks as _clk
+from hwsim.kernels import codes as _codes
+from hwsim.kernels import cost_line as _cl
+from hwsim.kernels import counters as _cnt
+from hwsim.kernels import devices as _dk
+from hwsim.kernels import integrator as _int
+from hwsim.kernels import optimizer as _opt
+from hwsim.kernels import sense as _sense
+from hwsim.kernels import step as _step
+
+#: Counters the device kernels keep, reported after the stage counters.
+DEVICE_COUNTER_DOCS = (
+    ("write_pulses_up", "potentiating write pulses of training updates (and of a write-based "
+                        "perturbation)"),
+    ("write_pulses_down", "depressing write pulses of training updates"),
+    ("write_verify_pulses", "pulses of write-verify programming (initial programming, refreshes)"),
+    ("refreshes", "refreshes of one-sided device pairs"),
+)
+COUNTER_COLUMNS = _cnt.COUNTER_NAMES + tuple(n for n, _ in DEVICE_COUNTER_DOCS)
+
+ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
 
 
-def _check_int(name, v, lo):
-    """Integers only: a float such as 2.5 steps would otherwise be silently truncated."""
+def check_int(name, v, lo):
+    """Integers only: a float such as 2.5 steps would otherwise be silently truncated.
+
+    Raises
+    ------
+    ConfigError
+        ``v`` is not an integer ≥ ``lo`` (naming ``name``).
+    """
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ConfigError(f"{name} = {v!r}: must be an integer ≥ {lo}")
+
+
+def _analytic_sense(kind, a, P):
+    """The sense model of an analytic cost (no network: the MLP fields hold empty arrays)."""
+    f0, i0 = np.zeros(0), np.zeros(0, np.int64)
+    a = np.zeros(P) if a is None else np.ascontiguousarray(a, dtype=np.float64)
+    if a.shape != (P,):
+        raise ConfigError(f"analytic cost slope has shape {a.shape}; the chip has {P} parameters")
+    return _sense.SenseModel(np.int64(kind), np.zeros((1, 0)), np.zeros((1, 0)), i0,
+                             np.zeros(3, np.int64), f0, f0, f0, f0, f0, f0, 1.0, a)
+
+
+def _ideal_dev(P, seed, dtype):
+    """The device tuple of exact synapses: no per-device rows (nothing to sample)."""
+    dev = _dk.empty_dev(P, 0, 1, dtype)
+    I = dev[0]
+    I[_dk.I_MODEL], I[_dk.I_P], I[_dk.I_SEED] = _dk.M_IDEAL, P, seed
+    return dev
 
 
 class Chip:
@@ -25,7 +70,8 @@ class Chip:
 
     Parameters
     ----------
-    network : MLP
+    network : MLP or None
+        None with ``analytic``: the chip's "network" is an analytic cost of its parameters.
     X, Y : arrays (N, n_in), (N, n_out)
         Training samples the chip's input port is fed, in a seeded order reshuffled each epoch.
     theta0 : array (P,)
@@ -45,9 +91,12 @@ class Chip:
         High-pass time constant of the cost line in analog mode (steps), > 0.
     fdma_period : int
         FDMA period in code steps (0 = automatic, 2P + 2).
-    cost_fn, model : optional
-        A jitted cost callback and its data tuple replacing the MLP (analytic costs in tests,
-        or a chip-in-the-loop stand-in).
+    dt : float
+        Seconds of hardware time per step (> 0): device writes and reads at step n are
+        stamped t = n·dt.
+    analytic : tuple or None
+        ``("linear", a)`` for C = a·θ, or ``("quadratic", None)`` for C = ½‖θ‖²: an analytic
+        cost replacing the network (estimator studies with a known gradient).
     device : hwsim.chip.devices.DeviceArray or None
         The synapses storing the P weights. None or the "Ideal" model: exact float weights.
         Otherwise ``theta0`` is written into the devices (each value clipped to its own
@@ -61,6 +110,11 @@ class Chip:
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
 
+    Raises
+    ------
+    ConfigError
+        An argument out of range or of the wrong type, naming the config key it comes from.
+
     References
     ----------
     McCaughan, Oripov et al., APL Mach. Learn. 1, 026118 (2023), Sec. II.
@@ -68,24 +122,24 @@ class Chip:
 
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
-                 fdma_period=0, cost_fn=None, model=None, device=None,
+                 fdma_period=0, dt=1e-6, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
-            _check_int(f"mgd.{name}", v, 1)
-        _check_int("seed", seed, 0)
-        _check_int("mgd.fdma_period", fdma_period, 0)
-        for name, v, lo, strict in (("amplitude", amplitude, 0.0, True), ("eta", eta, 0.0, False),
-                                    ("tau_hp", tau_hp, 0.0, True)):
+            check_int(f"mgd.{name}", v, 1)
+        check_int("seed", seed, 0)
+        check_int("mgd.fdma_period", fdma_period, 0)
+        for name, v, lo, strict in (("mgd.amplitude", amplitude, 0.0, True),
+                                    ("mgd.eta", eta, 0.0, False),
+                                    ("mgd.tau_hp", tau_hp, 0.0, True), ("sim.dt", dt, 0.0, True)):
             if not (np.isfinite(v) and (v > lo if strict else v >= lo)) or (
-                    name == "amplitude" and not 0.0 < v * v < np.inf):
-                raise ConfigError(f"mgd.{name} = {v!r}: must be a finite number "
+                    name == "mgd.amplitude" and not 0.0 < v * v < np.inf):
+                raise ConfigError(f"{name} = {v!r}: must be a finite number "
                                   f"{'>' if strict else '≥'} {lo}")
         if perturbation not in CODES:
             raise ConfigError(f"mgd.perturbation = {perturbation!r}: allowed: {', '.join(CODES)}")
         if mode not in MODES:
             raise ConfigError(f"mgd.mode = {mode!r}: allowed: {', '.join(MODES)}")
         if mode == "analog" and tau_x == 1:
-            # The cost high-pass restarts on every new input, so C~ would always be 0.
             raise ConfigError("mgd.tau_x = 1: must be > 1 in analog mode (mgd.mode = 'analog'): "
                               "the cost high-pass restarts on every new input, so with one step "
                               "per input the gradient signal is always 0")
@@ -93,101 +147,147 @@ class Chip:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ConfigError(f"sim.dtype = {self.dtype.name}: allowed: float64, float32")
-        self.theta = np.array(theta0, dtype=self.dtype)
-        P = self.theta.shape[0]
+        theta = np.array(theta0, dtype=self.dtype)
+        P = theta.shape[0]
         if network is not None and P != network.n_params:
             raise ConfigError(f"theta0 has {P} entries; the network has {network.n_params}")
         if len(X) == 0:
             raise ConfigError("the training set is empty")
-        if cost_fn is None:
+        if analytic is None:
             if Y is None or len(Y) != len(X):
                 raise ConfigError(f"X has {len(X)} samples but Y has "
                                   f"{None if Y is None else len(Y)}")
-            cost_fn, model = network.cost_fn, network.model(X, Y)
-        self.cost_fn, self.model = cost_fn, model
+            sense = network.sense_model(X, Y)
+            cp = _cnt.CounterParams(*network.per_inference_counts())
+        else:
+            kind, a = analytic
+            if kind not in ANALYTIC:
+                raise ConfigError(f"analytic cost {kind!r}: allowed: {', '.join(ANALYTIC)}")
+            sense = _analytic_sense(ANALYTIC[kind], a, P)
+            cp = _cnt.CounterParams(np.int64(P), np.int64(P), np.int64(0), np.int64(0))
         self.n_samples = int(len(X))
         self.perturbation, self.mode = perturbation, mode
         self.P = P
-        self.grad = np.zeros(P, self.dtype)
-        self.pert = np.zeros(P, self.dtype)
-        self.order = np.zeros(self.n_samples, dtype=np.int64)
-        self.ip = np.zeros(_k.IP_SIZE, dtype=np.int64)
-        self.ip[_k.IP_CODE] = CODES[perturbation]
-        self.ip[_k.IP_MODE] = MODES[mode]
-        self.ip[_k.IP_TAU_P] = tau_p
-        self.ip[_k.IP_TAU_X] = tau_x
-        self.ip[_k.IP_TAU_THETA] = tau_theta
-        self.ip[_k.IP_SEED] = seed
-        self.ip[_k.IP_N_SAMPLES] = self.n_samples
-        self.ip[_k.IP_PERIOD] = code_period(perturbation, P, fdma_period)
-        self.fp = np.zeros(_k.FP_SIZE)
-        self.fp[_k.FP_AMPLITUDE] = amplitude
-        self.fp[_k.FP_ETA] = eta
-        self.fp[_k.FP_TAU_HP] = tau_hp
-        self.fp[_k.FP_CODE_AMP] = code_amplitude(perturbation, amplitude, P)
-        self.ist = np.zeros(_k.IST_SIZE, dtype=np.int64)
-        self.ist[_k.IST_ORDER_EPOCH] = -1
-        self.fst = np.zeros(_k.FST_SIZE)
-        self._out = np.zeros(2)
-        # Ideal synapses: exact writes, reads are theta itself.
-        self._update_fn, self._read_fn = _k.ideal_update, _k.exact_read
-        self._dev = (np.zeros(1),)
-        self._rbuf = (np.zeros(P, self.dtype), np.zeros(P, self.dtype), np.zeros(P, self.dtype))
+        self.dt = float(dt)
+        self.eta = float(eta)
+        self.amplitude = float(amplitude)
+        self._clock_p = _clk.ClockParams(np.int64(tau_p), np.int64(tau_x), np.int64(tau_theta),
+                                         np.int64(self.n_samples), np.int64(seed), self.dt)
+        self.source = _codes.SourceParams(np.int64(CODES[perturbation]),
+                                          code_amplitude(perturbation, amplitude, P),
+                                          np.int64(code_period(perturbation, P, fdma_period)),
+                                          np.int64(seed), np.int64(0))
+        self._cost_p = _cl.CostLineParams(np.int64(MODES[mode]), tau_hp / (tau_hp + 1.0))
+        self._int_p = _int.IntegratorParams(1.0 / (amplitude * amplitude),
+                                            tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0))
+        self._opt_p = _opt.OptimizerParams(np.int64(_opt.PLAIN), float(eta))
+        self._counter_p = cp
+        self._noisy = 0
+        self._sense = sense
+        pert = np.zeros(P, self.dtype)
+        zeros = np.zeros(P, self.dtype)
+        self.state = _step.State(
+            theta=theta, G=np.zeros(P, self.dtype), applied=pert, reference=pert,
+            req=np.zeros(P), order=np.zeros(self.n_samples, dtype=np.int64),
+            clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
+            counters=_cnt.counters(), driver=np.zeros(3, np.int64),
+            rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
+            out=np.zeros(2))
+        self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
             self._attach(device, update_rounding, max_pulses)
 
+    # -- construction -------------------------------------------------------------------
     def _attach(self, device, update_rounding, max_pulses):
-        from hwsim.kernels import devices as dk
-
         if device.n_devices != self.P or device.dtype != self.dtype:
             raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
                               f"the chip needs {self.P} {self.dtype.name}")
         if update_rounding not in ("profile", "stochastic", "nearest"):
             raise ConfigError(f"chip.update_rounding = {update_rounding!r}: allowed: profile, "
                               "stochastic, nearest")
-        _check_int("chip.max_pulses", max_pulses, -1)
+        check_int("chip.max_pulses", max_pulses, -1)
         # The chip's settings override the profile's only when given.
         I = device.dev[0]
         if update_rounding != "profile":
-            I[dk.I_ROUNDING] = (dk.ROUND_STOCHASTIC if update_rounding == "stochastic"
-                                else dk.ROUND_NEAREST)
+            I[_dk.I_ROUNDING] = (_dk.ROUND_STOCHASTIC if update_rounding == "stochastic"
+                                 else _dk.ROUND_NEAREST)
         if max_pulses >= 0:
-            I[dk.I_MAX_PULSES] = max_pulses
+            I[_dk.I_MAX_PULSES] = max_pulses
         device.init_weights(self.theta)
-        self.theta = device.theta  # one array: what the devices hold is what the network reads
-        self._update_fn, self._read_fn = dk.apply_update, dk.read_weights
+        # One array: what the devices hold is what the network reads.
+        self.state = self.state._replace(theta=device.theta)
         self._dev = device.dev
-        self.ip[_k.IP_READ_NOISE] = int(device.params.read_noise != "none")
+        self._noisy = int(device.params.read_noise != "none")
+        # Every device cell is read by an inference (two per weight on one-sided pairs).
+        self._counter_p = self._counter_p._replace(reads=np.int64(I[_dk.I_NCOLS]))
         if device.params.perturbation_by_write:
             if self.mode != "discrete":
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
                                   "'discrete' (the analog filters read a continuous signal)")
-            self.ip[_k.IP_WRITE_PERT] = 1
+            self.source = self.source._replace(by_write=np.int64(1))
+
+    @property
+    def params(self) -> _step.Params:
+        """Every stage's parameter record, as the driver takes them."""
+        return _step.Params(self._clock_p, self.source, self._cost_p, self._int_p, self._opt_p,
+                            self._counter_p, np.int64(self._noisy))
+
+    @property
+    def model(self) -> _step.Model:
+        """The sense model and the device tuple, as the driver takes them."""
+        return _step.Model(self._sense, self._dev)
+
+    # -- named state ----------------------------------------------------------------------
+    @property
+    def theta(self) -> np.ndarray:
+        """The weights the network sees, (P,) (the devices' values on real synapses)."""
+        return self.state.theta
+
+    @property
+    def grad(self) -> np.ndarray:
+        """The integrators G, (P,)."""
+        return self.state.G
+
+    @property
+    def pert(self) -> np.ndarray:
+        """The applied perturbation θ̃ of the current code period, (P,)."""
+        return self.state.applied
 
     @property
     def has_devices(self) -> bool:
         """True when the weights live on non-ideal synapse devices."""
         return self.device is not None and self.device.model != "Ideal"
 
+    @property
+    def noisy_reads(self) -> bool:
+        """True when every inference reads the weights through the devices' read noise."""
+        return bool(self._noisy)
+
     def pulse_settings(self) -> dict:
         """The pulse rounding and cap in effect (after any chip override); empty when ideal."""
         if not self.has_devices:
             return {}
-        from hwsim.kernels import devices as dk
-
         I = self.device.dev[0]
-        return {"pulse_rounding": "stochastic" if I[dk.I_ROUNDING] == dk.ROUND_STOCHASTIC
-                else "nearest", "max_pulses": int(I[dk.I_MAX_PULSES])}
+        return {"pulse_rounding": "stochastic" if I[_dk.I_ROUNDING] == _dk.ROUND_STOCHASTIC
+                else "nearest", "max_pulses": int(I[_dk.I_MAX_PULSES])}
 
     def device_stats(self) -> dict:
         """Counters of the synapse devices (pulses, clipped writes, ...); empty when ideal."""
         return dict(self.device.stats) if self.has_devices else {}
 
-    def set_time(self, t_s: float) -> None:
-        """Stamp hardware time ``t_s`` (s) on the writes that follow (drift reference)."""
-        if self.has_devices:
-            self.device.set_time(t_s)
+    def counters(self) -> dict:
+        """Event counters of training so far (name → int).
+
+        :data:`hwsim.kernels.counters.COUNTER_DOCS`, then :data:`DEVICE_COUNTER_DOCS` from the
+        device kernels (0 on ideal synapses)."""
+        out = _cnt.as_dict(self.state.counters)
+        st = self.device_stats()
+        out["write_pulses_up"] = st.get("pulses_up", 0)
+        out["write_pulses_down"] = st.get("pulses_down", 0)
+        out["write_verify_pulses"] = st.get("program_pulses", 0) + st.get("refresh_pulses", 0)
+        out["refreshes"] = st.get("refreshes", 0)
+        return out
 
     def drift_to(self, t_s: float) -> None:
         """Let the devices drift, without any step, to hardware time ``t_s`` seconds.
@@ -200,17 +300,23 @@ class Chip:
     @property
     def step(self) -> int:
         """Hardware steps taken so far (an integer: hardware time is step * dt)."""
-        return int(self.ist[_k.IST_STEP])
+        return int(self.state.clock[0]["step"])
 
     @property
     def updates(self) -> int:
         """Weight updates applied so far."""
-        return int(self.ist[_k.IST_UPDATES])
+        return int(self.state.clock[0]["updates"])
 
     @property
     def code_period(self) -> int:
         """Code period in code steps (Walsh H, FDMA M, TDMA P; 0 for CDMA)."""
-        return int(self.ip[_k.IP_PERIOD])
+        return int(self.source.period)
+
+    @property
+    def cost_line(self) -> dict:
+        """The cost line's last values: ``c0``, ``c``, ``ctilde``, ``cprev``, ``stale``."""
+        rec = self.state.cost_line[0]
+        return {k: rec[k].item() for k in _cl.COST_LINE_STATE.names}
 
     def advance(self, n_steps: int) -> int:
         """Run ``n_steps`` hardware steps; returns a kernel status (0 = ok).
@@ -222,15 +328,13 @@ class Chip:
         ConfigError
             ``n_steps`` is not a non-negative integer.
         """
-        _check_int("n_steps", n_steps, 0)
-        return int(_k.run_steps(int(n_steps), self.cost_fn, self.model, self.theta, self.grad,
-                                self.pert, self.order, self.ip, self.fp, self.ist, self.fst,
-                                self._out, self._update_fn, self._read_fn, self._dev, self._rbuf))
+        check_int("n_steps", n_steps, 0)
+        return int(_step.run_steps(np.int64(n_steps), self.params, self.state, self.model))
 
     @property
     def bad_step(self) -> int:
         """The step at which the kernel met a non-finite cost (valid after a non-zero status)."""
-        return int(self.ist[_k.IST_BAD_STEP])
+        return int(self.state.driver[1])
 
     def nonfinite_component(self) -> str:
         """Name the first non-finite state entry (for divergence messages), or "cost"."""
@@ -240,28 +344,43 @@ class Chip:
             if bad.size:
                 where = self.network.describe_param(int(bad[0])) if self.network else f"[{bad[0]}]"
                 return f"{name} {where} = {arr[bad[0]]}"
-        if not np.isfinite(self.fst).all():
+        rec = self.state.cost_line[0]
+        if not all(np.isfinite(rec[k]) for k in ("c0", "c", "ctilde", "cprev")):
             return "cost line"
         return "cost"
 
-    _STATE = ("theta", "grad", "pert", "ist", "fst")
+    #: Saved state arrays (named; the data order and scratch buffers are derived).
+    STATE_NAMES = ("theta", "G", "applied", "clock", "cost_line", "counters", "driver")
 
     def get_state(self) -> dict:
-        """Copy of every state array, devices included (the data order is derived, not stored)."""
-        state = {name: getattr(self, name).copy() for name in self._STATE}
-        state["ist"][_k.IST_ORDER_EPOCH] = -1  # derived; never part of the saved state
+        """Copy of every named state array, devices included (``device.*``).
+
+        The data order is derived, not stored (``clock.order_epoch`` is saved as -1).
+        """
+        state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES}
+        state["clock"][0]["order_epoch"] = -1
         if self.has_devices:
             state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
         return state
 
     def set_state(self, state: dict) -> None:
-        """Restore :meth:`get_state` output; the next :meth:`advance` continues bit-identically."""
-        for name in self._STATE:
+        """Restore :meth:`get_state` output; the next :meth:`advance` continues bit-identically.
+
+        Raises
+        ------
+        ConfigError
+            A missing array, or one whose shape or fields differ from this chip's.
+        """
+        for name in self.STATE_NAMES:
+            if name not in state:
+                raise ConfigError(f"state lacks '{name}' (a checkpoint of another hwsim version?)")
             arr = np.asarray(state[name])
-            cur = getattr(self, name)
-            if arr.shape != cur.shape:
-                raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs {cur.shape}")
+            cur = getattr(self.state, name)
+            if arr.shape != cur.shape or arr.dtype.names != cur.dtype.names:
+                raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs "
+                                  f"{cur.shape}" + (f" with fields {cur.dtype.names}"
+                                                   if cur.dtype.names else ""))
             cur[...] = arr
-        self.ist[_k.IST_ORDER_EPOCH] = -1  # rebuild the data order lazily
+        self.state.clock[0]["order_epoch"] = -1  # rebuild the data order lazily
         if self.has_devices:
             self.device.set_state({k[7:]: v for k, v in state.items() if k.startswith("device.")})

@@ -14,6 +14,7 @@ from hwsim.exceptions import ConfigError
 from hwsim.kernels import mlp as _k
 from hwsim.kernels._config import jit
 from hwsim.kernels import periphery as _per
+from hwsim.kernels import sense as _sense
 from hwsim.kernels.hashing import STREAM_INIT, STREAM_NEURON, hash4, normal_from_bits, uniform01
 
 ACTIVATIONS = {"sigmoid": _k.SIGMOID, "relu": _k.RELU, "tanh": _k.TANH, "linear": _k.LINEAR,
@@ -114,10 +115,18 @@ class MLP:
             self.neuron_gain = 1.0 + c.neuron_gain_dtod * xi[:n_neurons]
             self.neuron_offset = c.neuron_offset_dtod * xi[n_neurons:]
 
-    @property
-    def cost_fn(self):
-        """The jitted MGD cost callback of this chip's inference path."""
-        return _k.mlp_cost if self.periphery is None else _per.mlp_cost_periph
+    def per_inference_counts(self):
+        """(MACs, device reads, DAC conversions, ADC conversions) of one inference.
+
+        MACs are weight multiply-accumulates Σ n_l·n_{l+1}; every parameter's device is read
+        once; a DAC converts each layer's inputs and an ADC each pre-activation, when on.
+        """
+        s = [int(v) for v in self.sizes]
+        macs = sum(s[l] * s[l + 1] for l in range(len(s) - 1))
+        c = self.periphery
+        dacs = sum(s[:-1]) if c is not None and c.inp_bound > 0 else 0
+        adcs = sum(s[1:]) if c is not None and c.out_bound > 0 else 0
+        return tuple(np.int64(v) for v in (macs, self.n_params, dacs, adcs))
 
     def layer_slices(self, l):
         """Slices of ``theta`` holding layer ``l``'s weights (reshape to (n_out, n_in)) and biases."""
@@ -159,12 +168,13 @@ class MLP:
             raise ConfigError(f"network.init = {scheme!r}: allowed: xavier, uniform")
         return theta.astype(dtype)
 
-    def model(self, X, Y):
-        """The kernel data tuple of :attr:`cost_fn`.
+    def sense_model(self, X, Y):
+        """The sense stage's model (:class:`hwsim.kernels.sense.SenseModel`) on data (X, Y).
 
-        ``(X, Y, sizes, kinds, buf, buf_b, fk)`` for :func:`hwsim.kernels.mlp.mlp_cost`, or
-        ``(X, Y, sizes, kinds, buf, qbuf, per, gain, offset, fk)`` with periphery; ``fk[0]`` is
-        the weight scale. Raises ConfigError when X, Y do not fit ``sizes``.
+        Raises
+        ------
+        ConfigError
+            X, Y do not fit ``sizes``.
         """
         X = np.ascontiguousarray(X, dtype=np.float64)
         Y = np.ascontiguousarray(Y, dtype=np.float64)
@@ -175,22 +185,27 @@ class MLP:
                               f"set network.sizes = [{n_in}, ..., {n_out}] (the default is "
                               "[64, 32, 10], for digits)")
         n_act = int(self.sizes[1:].sum())
+        f0 = np.zeros(0)
         if self.periphery is not None:
-            return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(int(self.sizes.max())),
-                    self._per, self.neuron_gain, self.neuron_offset, self._fk)
-        return (X, Y, self.sizes, self.kinds, np.zeros(n_act), np.zeros(n_act), self._fk)
+            return _sense.SenseModel(np.int64(_sense.PERIPHERY), X, Y, self.sizes, self.kinds,
+                                     np.zeros(n_act), f0, np.zeros(int(self.sizes.max())),
+                                     self._per, self.neuron_gain, self.neuron_offset,
+                                     self.weight_scale, f0)
+        return _sense.SenseModel(np.int64(_sense.MLP), X, Y, self.sizes, self.kinds,
+                                 np.zeros(n_act), np.zeros(n_act), f0, f0, f0, f0,
+                                 self.weight_scale, f0)
 
     def evaluate(self, theta, X, Y, labels, counter=0):
         """Mean cost and accuracy of the unperturbed chip on (X, Y, labels): ``(cost, acc)``.
 
         ``counter`` (the hardware step of the evaluation) sets the converter-noise draws.
         """
-        m = self.model(X, Y)
+        m = self.sense_model(X, Y)
         labels = np.asarray(labels, dtype=np.int64)
         out = np.zeros(2)
         if self.periphery is None:
-            _k.evaluate(theta, m[0], m[1], labels, m[2], m[3], m[4], out, self.weight_scale)
+            _k.evaluate(theta, m.X, m.Y, labels, m.sizes, m.kinds, m.buf, out, self.weight_scale)
         else:
-            _per.evaluate_periph(theta, m[0], m[1], labels, m[2], m[3], m[4], m[5], m[6], m[7],
-                                 m[8], counter, out, self.weight_scale)
+            _per.evaluate_periph(theta, m.X, m.Y, labels, m.sizes, m.kinds, m.buf, m.qbuf, m.per,
+                                 m.gain, m.offset, counter, out, self.weight_scale)
         return float(out[0]), float(out[1])

@@ -15,10 +15,11 @@ is below Nyquist; the FDMA frequency of parameter i is f_i = (i + 1) / (M tau_p 
 import math
 
 from hwsim.exceptions import ConfigError
-from hwsim.kernels import mgd as _k
+from hwsim.kernels import codes as _codes
+from hwsim.kernels import cost_line as _cl
 
-CODES = {"cdma": _k.CDMA, "walsh": _k.WALSH, "fdma": _k.FDMA, "tdma": _k.TDMA}
-MODES = {"discrete": _k.DISCRETE, "analog": _k.ANALOG}
+CODES = {"cdma": _codes.CDMA, "walsh": _codes.WALSH, "fdma": _codes.FDMA, "tdma": _codes.TDMA}
+MODES = {"discrete": _cl.DISCRETE, "analog": _cl.ANALOG}
 
 
 def code_amplitude(code: str, amplitude: float, P: int) -> float:

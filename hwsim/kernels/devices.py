@@ -105,11 +105,12 @@ N_S = 17
 # stats: int64 counters. ST_PULSES counts training pulses (apply_update); refresh and program
 # pulses are counted separately. ST_CLIPPED counts device writes in which a pulse hit a bound.
 (ST_PULSES, ST_CLIPPED, ST_REFRESHES, ST_UPDATES, ST_INIT_CLIPPED, ST_PROGRAM_CLIPPED,
- ST_PROGRAMS, ST_CAPPED, ST_NONFINITE, ST_REFRESH_PULSES, ST_PROGRAM_PULSES) = range(11)
-N_STATS = 11
+ ST_PROGRAMS, ST_CAPPED, ST_NONFINITE, ST_REFRESH_PULSES, ST_PROGRAM_PULSES, ST_PULSES_UP,
+ ST_PULSES_DOWN, ST_DEVICE_WRITES) = range(14)
+N_STATS = 14
 STAT_NAMES = ("pulses", "clipped_writes", "refreshes", "updates", "init_clipped",
               "program_clipped", "programs", "capped_updates", "nonfinite_requests",
-              "refresh_pulses", "program_pulses")
+              "refresh_pulses", "program_pulses", "pulses_up", "pulses_down", "device_writes")
 
 # Counter ranges outside any update index (updates use counter = update index >= 0).
 INIT_COUNTER = (1 << 62) - 1
@@ -517,8 +518,9 @@ def _refresh_all(I, D, S, T, stats, W, WN, DREF, TPROG, theta, counter):
 # ---------------------------------------------------------------------------- public kernels
 
 @jit
-def apply_update(dev, theta, grad, eta, counter):
-    """Deliver the requested change -eta*grad[i] to every device as write pulses.
+def apply_update(dev, theta, req, counter):
+    """Deliver the requested change ``req[i]`` (the optimizer's update request Δθ) to every
+    device as write pulses.
 
     Per weight i: n = |Δ_i|/dw_min rounded (nearest, or floor + Bernoulli(frac) from
     STREAM_ROUNDING) and capped at max_pulses (0 = no cap); each pulse applies the model's
@@ -533,7 +535,7 @@ def apply_update(dev, theta, grad, eta, counter):
     model = I[I_MODEL]
     if model == M_IDEAL:
         for i in range(P):
-            theta[i] += -eta * grad[i]
+            theta[i] += req[i]
         stats[ST_UPDATES] += 1
         return
     seed = I[I_SEED]
@@ -556,8 +558,10 @@ def apply_update(dev, theta, grad, eta, counter):
     clipped = 0
     capped = 0
     nonfinite = 0
+    up = 0
+    writes = 0
     for i in range(P):
-        delta = -eta * grad[i]
+        delta = req[i]
         if delta == 0.0:
             continue
         if not math.isfinite(delta):
@@ -616,6 +620,9 @@ def apply_update(dev, theta, grad, eta, counter):
                     w = b_min
                     hit = True
         pulses += n
+        writes += 1
+        if delta > 0.0:
+            up += n
         if hit:
             clipped += 1
         if quantized:
@@ -631,6 +638,9 @@ def apply_update(dev, theta, grad, eta, counter):
             v = w + WN[i]
             theta[i] = b_max if v > b_max else (b_min if v < b_min else v)
     stats[ST_PULSES] += pulses
+    stats[ST_PULSES_UP] += up
+    stats[ST_PULSES_DOWN] += pulses - up
+    stats[ST_DEVICE_WRITES] += writes
     stats[ST_CLIPPED] += clipped
     stats[ST_CAPPED] += capped
     stats[ST_NONFINITE] += nonfinite

@@ -12,6 +12,8 @@ import numpy as np
 
 from hwsim.kernels._config import jit
 
+_U = np.uint64
+
 # Activation and cost codes; names live in hwsim.chip.network.
 SIGMOID, RELU, TANH, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
 MSE, CROSS_ENTROPY = 0, 1
@@ -33,21 +35,29 @@ def _act(kind, s):
 
 @jit
 def _dot(w, base, a, n):
-    """sum_j w[base + j] * a[j], eight partial sums in a fixed order."""
+    """sum_j w[base + j] * a[j], eight partial sums in a fixed order.
+
+    Offsets are unsigned: with signed ones Numba emits wraparound checks that keep LLVM from
+    vectorising the eight independent sums (measured 1.7x on 784 inputs, same bits)."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m = n - (n % 8)
-    for j in range(0, m, 8):
-        k = base + j
+    ub = _U(base)
+    un = _U(n)
+    m = un - (un & _U(7))
+    j = _U(0)
+    while j < m:
+        k = ub + j
         s0 += w[k] * a[j]
-        s1 += w[k + 1] * a[j + 1]
-        s2 += w[k + 2] * a[j + 2]
-        s3 += w[k + 3] * a[j + 3]
-        s4 += w[k + 4] * a[j + 4]
-        s5 += w[k + 5] * a[j + 5]
-        s6 += w[k + 6] * a[j + 6]
-        s7 += w[k + 7] * a[j + 7]
-    for j in range(m, n):
-        s0 += w[base + j] * a[j]
+        s1 += w[k + _U(1)] * a[j + _U(1)]
+        s2 += w[k + _U(2)] * a[j + _U(2)]
+        s3 += w[k + _U(3)] * a[j + _U(3)]
+        s4 += w[k + _U(4)] * a[j + _U(4)]
+        s5 += w[k + _U(5)] * a[j + _U(5)]
+        s6 += w[k + _U(6)] * a[j + _U(6)]
+        s7 += w[k + _U(7)] * a[j + _U(7)]
+        j += _U(8)
+    while j < un:
+        s0 += w[ub + j] * a[j]
+        j += _U(1)
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
@@ -55,19 +65,24 @@ def _dot(w, base, a, n):
 def _dot_pert(w, p, base, a, n):
     """sum_j (w[base + j] + p[base + j]) * a[j], same summation order as :func:`_dot`."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m = n - (n % 8)
-    for j in range(0, m, 8):
-        k = base + j
+    ub = _U(base)
+    un = _U(n)
+    m = un - (un & _U(7))
+    j = _U(0)
+    while j < m:
+        k = ub + j
         s0 += (w[k] + p[k]) * a[j]
-        s1 += (w[k + 1] + p[k + 1]) * a[j + 1]
-        s2 += (w[k + 2] + p[k + 2]) * a[j + 2]
-        s3 += (w[k + 3] + p[k + 3]) * a[j + 3]
-        s4 += (w[k + 4] + p[k + 4]) * a[j + 4]
-        s5 += (w[k + 5] + p[k + 5]) * a[j + 5]
-        s6 += (w[k + 6] + p[k + 6]) * a[j + 6]
-        s7 += (w[k + 7] + p[k + 7]) * a[j + 7]
-    for j in range(m, n):
-        s0 += (w[base + j] + p[base + j]) * a[j]
+        s1 += (w[k + _U(1)] + p[k + _U(1)]) * a[j + _U(1)]
+        s2 += (w[k + _U(2)] + p[k + _U(2)]) * a[j + _U(2)]
+        s3 += (w[k + _U(3)] + p[k + _U(3)]) * a[j + _U(3)]
+        s4 += (w[k + _U(4)] + p[k + _U(4)]) * a[j + _U(4)]
+        s5 += (w[k + _U(5)] + p[k + _U(5)]) * a[j + _U(5)]
+        s6 += (w[k + _U(6)] + p[k + _U(6)]) * a[j + _U(6)]
+        s7 += (w[k + _U(7)] + p[k + _U(7)]) * a[j + _U(7)]
+        j += _U(8)
+    while j < un:
+        s0 += (w[ub + j] + p[ub + j]) * a[j]
+        j += _U(1)
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
@@ -108,30 +123,35 @@ def _dot2(w, p, base, ap, ab, n):
     pass over ``w``, each with exactly the summation order of its single-pass twin."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
-    m = n - (n % 8)
-    for j in range(0, m, 8):
-        k = base + j
-        w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
-        w4, w5, w6, w7 = w[k + 4], w[k + 5], w[k + 6], w[k + 7]
+    ub = _U(base)
+    un = _U(n)
+    m = un - (un & _U(7))
+    j = _U(0)
+    while j < m:
+        k = ub + j
+        w0, w1, w2, w3 = w[k], w[k + _U(1)], w[k + _U(2)], w[k + _U(3)]
+        w4, w5, w6, w7 = w[k + _U(4)], w[k + _U(5)], w[k + _U(6)], w[k + _U(7)]
         b0 += w0 * ab[j]
-        b1 += w1 * ab[j + 1]
-        b2 += w2 * ab[j + 2]
-        b3 += w3 * ab[j + 3]
-        b4 += w4 * ab[j + 4]
-        b5 += w5 * ab[j + 5]
-        b6 += w6 * ab[j + 6]
-        b7 += w7 * ab[j + 7]
+        b1 += w1 * ab[j + _U(1)]
+        b2 += w2 * ab[j + _U(2)]
+        b3 += w3 * ab[j + _U(3)]
+        b4 += w4 * ab[j + _U(4)]
+        b5 += w5 * ab[j + _U(5)]
+        b6 += w6 * ab[j + _U(6)]
+        b7 += w7 * ab[j + _U(7)]
         p0 += (w0 + p[k]) * ap[j]
-        p1 += (w1 + p[k + 1]) * ap[j + 1]
-        p2 += (w2 + p[k + 2]) * ap[j + 2]
-        p3 += (w3 + p[k + 3]) * ap[j + 3]
-        p4 += (w4 + p[k + 4]) * ap[j + 4]
-        p5 += (w5 + p[k + 5]) * ap[j + 5]
-        p6 += (w6 + p[k + 6]) * ap[j + 6]
-        p7 += (w7 + p[k + 7]) * ap[j + 7]
-    for j in range(m, n):
-        b0 += w[base + j] * ab[j]
-        p0 += (w[base + j] + p[base + j]) * ap[j]
+        p1 += (w1 + p[k + _U(1)]) * ap[j + _U(1)]
+        p2 += (w2 + p[k + _U(2)]) * ap[j + _U(2)]
+        p3 += (w3 + p[k + _U(3)]) * ap[j + _U(3)]
+        p4 += (w4 + p[k + _U(4)]) * ap[j + _U(4)]
+        p5 += (w5 + p[k + _U(5)]) * ap[j + _U(5)]
+        p6 += (w6 + p[k + _U(6)]) * ap[j + _U(6)]
+        p7 += (w7 + p[k + _U(7)]) * ap[j + _U(7)]
+        j += _U(8)
+    while j < un:
+        b0 += w[ub + j] * ab[j]
+        p0 += (w[ub + j] + p[ub + j]) * ap[j]
+        j += _U(1)
     return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
             ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7)))
 

@@ -22,7 +22,7 @@ from hwsim.chip.devices import DeviceArray
 from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import MLP, n_params
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError
-from hwsim.kernels import mgd as _k
+from hwsim.kernels import step as _k
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
     atomic_write_bytes, load_checkpoint, read_metrics, save_checkpoint, write_json,
@@ -104,7 +104,7 @@ def build_chip(cfg, dataset=None, profile=None):
     chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
                 mode=m.mode, amplitude=m.amplitude, eta=m.eta, tau_p=m.tau_p, tau_x=m.tau_x,
                 tau_theta=m.tau_theta, tau_hp=m.tau_hp, fdma_period=m.fdma_period,
-                device=device, update_rounding=c.update_rounding, max_pulses=c.max_pulses,
+                dt=cfg.sim.dt, device=device, update_rounding=c.update_rounding, max_pulses=c.max_pulses,
                 dtype=dtype)
     return chip, net, ds
 
@@ -338,7 +338,6 @@ class MGDTrainer:
 
         def advance(n):
             t = time.perf_counter()
-            chip.set_time(chip.step * cfg.sim.dt)  # writes in this chunk carry its start time
             status = chip.advance(n)
             kernel_s[0] += time.perf_counter() - t
             return status

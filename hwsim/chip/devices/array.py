@@ -300,8 +300,22 @@ class DeviceArray:
         eta = float(eta)
         if not (math.isfinite(eta) and eta >= 0):
             raise ValueError(f"eta = {eta!r}: must be finite and >= 0")
-        K.apply_update(self.dev, self.theta, self._vector(grad, "grad"), eta,
-                       np.int64(self._counter(counter)))
+        # The request is float64 whatever the state dtype, as the optimizer stage computes it.
+        req = -eta * self._vector(grad, "grad").astype(np.float64)
+        self.write(req, counter)
+
+    def write(self, request, counter: int) -> None:
+        """Deliver the update request Δθ (``request``, weight units, shape (P,)) as pulses.
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape or a counter out of range.
+        """
+        req = np.ascontiguousarray(request, dtype=np.float64)
+        if req.shape != (self.n_devices,):
+            raise ValueError(f"request has shape {req.shape}; expected ({self.n_devices},)")
+        K.apply_update(self.dev, self.theta, req, np.int64(self._counter(counter)))
 
     def read(self, counter: int = 0, sub: int = 0, out=None) -> np.ndarray:
         """Read the weights through the array (with read noise if the model has it).

@@ -1,0 +1,44 @@
+"""Stage 8, event counters: every training event that costs energy or time, counted exactly.
+
+One record per chip (:data:`COUNTERS`), incremented by the stages as the events happen. The
+per-inference counts (multiply-accumulates, device reads, converter conversions) are the
+network's fixed numbers per inference (:class:`CounterParams`), added once per inference.
+Write pulses, write-verify programming and refreshes are counted by the device kernels
+(:data:`hwsim.kernels.devices.STAT_NAMES`) and reported next to these. Evaluation ticks are
+measurements of the emulator, not training events: they are not counted here.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+#: (name, what one count is). Order is the column order of metrics.csv and summary.json.
+COUNTER_DOCS = (
+    ("steps", "hardware steps (one perturbed inference each)"),
+    ("perturbed_inferences", "inferences with θ + θ̃ applied"),
+    ("baseline_inferences", "inferences of the unperturbed network for C₀ (only when stale)"),
+    ("macs", "weight multiply-accumulates in training inferences (Σ n_l·n_{l+1} per MLP inference)"),
+    ("device_reads", "synapse device reads in training inferences (every device cell read once per inference)"),
+    ("dac_conversions", "DAC conversions on layer inputs in training inferences (0 without a DAC)"),
+    ("adc_conversions", "ADC conversions of pre-activations in training inferences (0 without an ADC)"),
+    ("cost_broadcasts", "values of C̃ sent on the global cost line (one per step)"),
+    ("code_generations", "per-parameter code values generated (P per new code period)"),
+    ("integrator_ops", "local multiply-accumulates C̃·θ̃ into the integrators G (P per step)"),
+    ("update_requests", "per-parameter update requests Δθ computed by the optimizer (P per update)"),
+    ("updates", "weight updates sent to the synapses (discrete: every τθ; analog: every step)"),
+)
+COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
+COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])
+
+#: Fixed counts per inference: MACs, device reads, DAC and ADC conversions.
+CounterParams = namedtuple("CounterParams", "macs reads dacs adcs")
+
+
+def counters() -> np.ndarray:
+    """A zeroed counter record (shape (1,))."""
+    return np.zeros(1, COUNTERS)
+
+
+def as_dict(rec) -> dict:
+    """The counter record as ``{name: int}``."""
+    return {n: int(rec[0][n]) for n in COUNTER_NAMES}

@@ -1,0 +1,105 @@
+"""Stage 3, sense: device reads, periphery, forward passes and the cost of the current input.
+
+The sense model (:class:`SenseModel`) says what the chip computes: an MLP (:mod:`.mlp`), an
+MLP through its converters and neuron variation (:mod:`.periphery`), or an analytic cost of
+the parameters (C = a·θ or C = ½‖θ‖², for estimator studies where the gradient is known in
+closed form). ``measure`` writes ``out[0]`` = C(θ + θ̃) and, when asked, ``out[1]`` = C(θ).
+With noisy device reads the weights are first read through the devices, once per inference,
+each read with its own noise coordinates (sub 0 perturbed, 1 baseline).
+"""
+
+from collections import namedtuple
+
+from hwsim.kernels._config import inline, jit
+from hwsim.kernels.devices import read_weights
+from hwsim.kernels.mlp import forward, forward2, output_cost
+from hwsim.kernels.periphery import forward_periph
+
+MLP, PERIPHERY, LINEAR, QUADRATIC = 0, 1, 2, 3
+
+#: What the chip computes. ``X``, ``Y`` (N, n_in), (N, n_out) training data; ``sizes``,
+#: ``kinds`` (hidden act, output act, cost) and activation buffers ``buf``, ``buf_b`` of the
+#: MLP; ``qbuf``, ``per``, ``gain``, ``offset`` the periphery (:mod:`.periphery`); ``scale``
+#: the weight scale; ``a`` the slope of the LINEAR cost. Unused fields hold small arrays.
+SenseModel = namedtuple("SenseModel",
+                        "kind X Y sizes kinds buf buf_b qbuf per gain offset scale a")
+
+
+@jit
+def measure(m, theta, pert, sample, want_base, out, counter):
+    """C(θ + θ̃) into ``out[0]`` and, if ``want_base``, C(θ) into ``out[1]``.
+
+    ``counter`` (the step) keys converter noise; sub 0 is the perturbed pass, 1 the baseline.
+    """
+    kind = m.kind
+    if kind == MLP:
+        x = m.X[sample]
+        y = m.Y[sample]
+        if want_base:
+            off = forward2(theta, pert, x, m.sizes, m.kinds[0], m.kinds[1], m.buf, m.buf_b,
+                           m.scale)
+            out[1] = output_cost(m.buf_b, off, y, m.kinds[1], m.kinds[2])
+        else:
+            off = forward(theta, pert, True, x, m.sizes, m.kinds[0], m.kinds[1], m.buf, m.scale)
+        out[0] = output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+    elif kind == PERIPHERY:
+        x = m.X[sample]
+        y = m.Y[sample]
+        off = forward_periph(theta, pert, True, x, m.sizes, m.kinds[0], m.kinds[1], m.buf,
+                             m.qbuf, m.per, m.gain, m.offset, counter, 0, m.scale)
+        out[0] = output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+        if want_base:
+            off = forward_periph(theta, pert, False, x, m.sizes, m.kinds[0], m.kinds[1], m.buf,
+                                 m.qbuf, m.per, m.gain, m.offset, counter, 1, m.scale)
+            out[1] = output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+    elif kind == LINEAR:
+        a = m.a
+        c = 0.0
+        for i in range(a.shape[0]):
+            c += a[i] * (theta[i] + pert[i])
+        out[0] = c
+        if want_base:
+            c0 = 0.0
+            for i in range(a.shape[0]):
+                c0 += a[i] * theta[i]
+            out[1] = c0
+    else:  # QUADRATIC
+        c = 0.0
+        for i in range(theta.shape[0]):
+            c += 0.5 * (theta[i] + pert[i]) ** 2
+        out[0] = c
+        if want_base:
+            c0 = 0.0
+            for i in range(theta.shape[0]):
+                c0 += 0.5 * theta[i] ** 2
+            out[1] = c0
+
+
+@inline
+def count(cnt, cp, perturbed, baseline):
+    """Count ``perturbed`` + ``baseline`` inferences and their fixed per-inference events."""
+    n = perturbed + baseline
+    cnt.perturbed_inferences += perturbed
+    cnt.baseline_inferences += baseline
+    cnt.macs += n * cp.macs
+    cnt.device_reads += n * cp.reads
+    cnt.dac_conversions += n * cp.dacs
+    cnt.adc_conversions += n * cp.adcs
+
+
+@inline
+def sense(m, dev, noisy_reads, theta, pert, rb0, rb1, zeros, sample, want_base, out, n):
+    """The costs of step ``n``: through noisy device reads when ``noisy_reads``.
+
+    Two physical reads, each with its own read noise (or the same, if the device freezes it
+    per step): the network sees the read weights.
+    """
+    if noisy_reads:
+        read_weights(dev, theta, rb0, n, 0)
+        if want_base:
+            read_weights(dev, theta, rb1, n, 1)
+            measure(m, rb1, zeros, sample, False, out, n)
+            out[1] = out[0]
+        measure(m, rb0, pert, sample, False, out, n)
+    else:
+        measure(m, theta, pert, sample, want_base, out, n)

@@ -1,0 +1,240 @@
+"""The step driver: advance a chip through many hardware steps in one call, stage by stage.
+
+One discrete step n (mgd.md, "One discrete step"; McCaughan, Oripov et al., APL Mach. Learn.
+1, 026118 (2023), Sec. II), each line a stage of its own module:
+
+1. clocks (:mod:`.clocks`): every τx steps present the next sample (baseline stale); an update
+   is due every τθ steps; a new code every τp;
+2. optimizer + device write (:mod:`.optimizer`, :mod:`.devices`): when due, Δθ = −η·G is
+   delivered to the synapses and G is reset (:mod:`.integrator`); the baseline is stale;
+3. perturbation source (:mod:`.codes`): the applied θ̃ and the reference;
+4. sense (:mod:`.sense`): C = C(θ + θ̃), and C₀ = C(θ) when stale;
+5. cost line (:mod:`.cost_line`): C̃ = C − C₀;
+6. integrator: G += C̃·θ̃_ref/Δ²;
+7. counters (:mod:`.counters`) throughout.
+
+Analog mode replaces 5–6 with the high-pass of C and the low-pass of G, and writes every step.
+Hardware time is t = n·dt at step n: device writes and reads are stamped with their own step's
+time, so results do not depend on how the timeline chunks the run.
+
+All state lives in arrays the caller owns (:class:`State`), so a call can stop at any step
+and the next call continues bit-identically. The driver takes no function objects, so its
+compiled code is cached on disk and reused by the next process.
+"""
+
+import math
+from collections import namedtuple
+
+from hwsim.kernels import cost_line as _cl
+from hwsim.kernels import integrator as _int
+from hwsim.kernels import optimizer as _opt
+from hwsim.kernels._config import jit
+from hwsim.kernels.clocks import shuffle_order
+from hwsim.kernels.codes import fill_code
+from hwsim.kernels.devices import I_MODEL, M_IDEAL, S_TIME, apply_update, read_weights
+from hwsim.kernels.sense import count, measure, sense
+
+STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
+# Random coordinates of perturbation writes, apart from those of weight updates (< 2**61).
+PERT_WRITE_COUNTER = 1 << 61
+
+#: Every stage's parameters, plus ``noisy_reads`` (1: weights are read through the devices
+#: with read noise on every inference).
+Params = namedtuple("Params", "clock source cost_line integrator optimizer counters noisy_reads")
+
+#: Every state array. ``theta`` (P,) the weights the network sees; ``G`` (P,) integrators;
+#: ``applied``/``reference`` (P,) the perturbation on the synapses and the one each
+#: integrator correlates with (the same array on an ideal source); ``req`` (P,) float64 the
+#: update request; ``order`` (N,) the data-order permutation (derived); ``clock``,
+#: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
+#: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch.
+State = namedtuple("State", "theta G applied reference req order clock cost_line counters "
+                            "driver rb0 rb1 zeros out")
+
+#: What the chip is: the sense model and the device tuple of :mod:`.devices`.
+Model = namedtuple("Model", "sense dev")
+
+
+@jit
+def _fail(s, status, n):
+    """Record a non-finite status at step ``n`` (the chip stops there, state intact)."""
+    s.driver[0] = status
+    s.driver[1] = n
+    return status
+
+
+@jit
+def _write(p, s, dev, k):
+    """Optimizer + device write: deliver Δθ = −η·G as update number ``k``."""
+    _opt.request(p.optimizer, s.G, s.req)
+    cnt = s.counters[0]
+    cnt.update_requests += s.G.shape[0]
+    cnt.updates += 1
+    apply_update(dev, s.theta, s.req, k)
+
+
+@jit
+def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
+    """Sense with the code held in the devices (write-based perturbation, discrete mode).
+
+    Remove the code (as pulses) for a baseline read, then write the new code; what the pulses
+    really deliver is the physics. Perturbation writes use their own random coordinates.
+    """
+    cnt = s.counters[0]
+    dev = m.dev
+    theta = s.theta
+    pert = s.applied
+    req = s.req
+    P = theta.shape[0]
+    noisy = p.noisy_reads == 1
+    sample = s.clock[0].sample
+    written = s.driver[2]
+    k = PERT_WRITE_COUNTER + 2 * n
+    if want_base and written == 1:
+        for i in range(P):
+            req[i] = -pert[i]
+        apply_update(dev, theta, req, k)  # θ -= code
+        written = 0
+    if want_base:
+        if noisy:
+            read_weights(dev, theta, s.rb1, n, 1)
+            measure(m.sense, s.rb1, s.zeros, sample, False, s.out, n)
+        else:
+            measure(m.sense, theta, s.zeros, sample, False, s.out, n)
+        s.out[1] = s.out[0]
+        count(cnt, p.counters, 0, 1)
+    if new_code or written == 0:
+        for i in range(P):
+            req[i] = -pert[i] if written == 1 else 0.0
+        if new_code:
+            fill_code(pert, p.source, k_code)
+            cnt.code_generations += P
+        for i in range(P):
+            req[i] += pert[i]
+        apply_update(dev, theta, req, k + 1)  # θ += new − old code
+        written = 1
+    if noisy:
+        read_weights(dev, theta, s.rb0, n, 0)
+        measure(m.sense, s.rb0, s.zeros, sample, False, s.out, n)
+    else:
+        measure(m.sense, theta, s.zeros, sample, False, s.out, n)
+    count(cnt, p.counters, 1, 0)
+    s.driver[2] = written
+
+
+@jit
+def run_steps(n_steps, p, s, m):
+    """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
+
+    Parameters
+    ----------
+    n_steps : int
+    p : Params
+    s : State
+    m : Model
+
+    Returns
+    -------
+    int
+        STATUS_OK, or a non-finite status; ``s.driver[1]`` then names the step.
+    """
+    ck = p.clock
+    clk = s.clock[0]
+    cl = s.cost_line[0]
+    cnt = s.counters[0]
+    dev = m.dev
+    S = dev[2]
+    timed = dev[0][I_MODEL] != M_IDEAL
+    tau_p = ck.tau_p
+    tau_x = ck.tau_x
+    tau_theta = ck.tau_theta
+    dt = ck.dt
+    analog = p.cost_line.mode == _cl.ANALOG
+    by_write = p.source.by_write == 1 and not analog
+    noisy = p.noisy_reads == 1
+    eta = p.optimizer.eta
+    ip = p.integrator
+    theta = s.theta
+    G = s.G
+    pert = s.applied
+    ref = s.reference
+    out = s.out
+    P = theta.shape[0]
+    # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
+    # call and then counted (an integer division per step per clock costs more than the
+    # whole 2-2-1 forward pass).
+    n0 = clk.step
+    ph_x = n0 % tau_x
+    ph_p = n0 % tau_p
+    ph_t = n0 % tau_theta
+    # The next sample to present is number k = ceil(n0 / tau_x): epoch and position in it.
+    n_samples = ck.n_samples
+    k_next = (n0 + tau_x - 1) // tau_x
+    epoch = k_next // n_samples
+    pos = k_next - epoch * n_samples
+    for _ in range(n_steps):
+        n = clk.step
+        if timed:
+            S[S_TIME] = n * dt  # writes and reads of this step carry its own time
+        new_input = ph_x == 0
+        if new_input:
+            if clk.order_epoch != epoch:
+                shuffle_order(s.order, ck.seed, epoch)
+                clk.order_epoch = epoch
+            clk.sample = s.order[pos]
+            cl.stale = 1
+            pos += 1
+            if pos == n_samples:
+                pos = 0
+                epoch += 1
+        new_code = ph_p == 0
+        if new_code and not by_write:
+            fill_code(pert, p.source, n // tau_p)
+            cnt.code_generations += P
+        ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
+        ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
+        update_due = ph_t == 0 and n > 0
+        ph_t = ph_t + 1 if ph_t + 1 < tau_theta else 0
+        if not analog:
+            if update_due:
+                if eta != 0.0:
+                    _write(p, s, dev, clk.updates)
+                    cl.stale = 1
+                _int.reset(G)
+                clk.updates += 1
+            want_base = cl.stale == 1
+            if by_write:
+                _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)
+            else:
+                sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros, clk.sample,
+                      want_base, out, n)
+                count(cnt, p.counters, 1, 1 if want_base else 0)
+            c = out[0]
+            if not math.isfinite(c):
+                return _fail(s, STATUS_NONFINITE_COST, n)
+            if want_base:
+                if not math.isfinite(out[1]):
+                    return _fail(s, STATUS_NONFINITE_BASE, n)
+                cl.c0 = out[1]
+                cl.stale = 0
+            ct = _cl.discrete(cl, c)
+            _int.accumulate(G, ct * ip.inv_d2, ref)
+        else:
+            sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros, clk.sample, False,
+                  out, n)
+            count(cnt, p.counters, 1, 0)
+            c = out[0]
+            if not math.isfinite(c):
+                return _fail(s, STATUS_NONFINITE_COST, n)
+            ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
+            _int.lowpass(G, ct * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
+            if eta != 0.0:
+                _write(p, s, dev, clk.updates)
+            clk.updates += 1
+        cnt.cost_broadcasts += 1
+        cnt.integrator_ops += P
+        cnt.steps += 1
+        cl.c = c
+        cl.ctilde = ct
+        clk.step = n + 1
+    return STATUS_OK
