@@ -198,6 +198,11 @@ class SimConfig:
                                  unit="s", ge=0.0)
     eval_every: int = option(1000, "Steps between evaluations (metrics.csv rows).", unit="steps",
                              ge=1, le=MAX_STEPS)
+    drift_every: int = option(1000, "Steps between drift epochs, when the device profile has "
+                              "drift: every device's conductance is brought to the hardware time "
+                              "of the epoch (writes and reads always use their own step's time). "
+                              "A fixed grid, independent of eval_every and of how the run is "
+                              "chunked.", unit="steps", ge=1, le=MAX_STEPS)
     target_accuracy: float = option(0.9, "Test accuracy that counts as solved.", ge=0.0, le=1.0)
     stop_at_target: bool = option(False, "Stop at the first evaluation reaching target_accuracy.")
     checkpoint_every: int = option(10, "Evaluation ticks between checkpoints (checkpoint.npz); "

@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.chip.chip import COUNTER_COLUMNS
 from hwsim.exceptions import HwsimError
 
+# The columns of 0.1.0 first (their bytes are unchanged), then the event counters.
 METRICS_COLUMNS = (
     "step", "hardware_time_s", "updates", "pulses", "clipped_writes", "train_cost",
     "train_accuracy", "test_cost", "test_accuracy",
-)
-INT_COLUMNS = ("step", "updates", "pulses", "clipped_writes")
+) + COUNTER_COLUMNS
+INT_COLUMNS = ("step", "updates", "pulses", "clipped_writes") + COUNTER_COLUMNS
 CONFIG_NAME = "config.toml"
 METRICS_NAME = "metrics.csv"
 SUMMARY_NAME = "summary.json"

@@ -5,7 +5,7 @@ import pytest
 
 from hwsim.chip.chip import Chip
 from hwsim.chip.network import MLP
-from hwsim.kernels import hashing, mgd as K
+from hwsim.kernels import clocks, codes as K, hashing
 from tests import naive
 from tests.costs import analytic_chip, linear_cost
 
@@ -13,7 +13,7 @@ from tests.costs import analytic_chip, linear_cost
 def code_at(chip, k):
     """The code the chip's kernel writes for code period k."""
     pert = np.zeros(chip.P)
-    K.fill_code(pert, chip.ip, chip.fp, k)
+    K.fill_code(pert, chip.source, k)
     return pert
 
 
@@ -21,7 +21,7 @@ def test_R1_cdma_code_equals_pure_python_hash():  # case R1
     net = MLP([64, 32, 10])
     chip = Chip(net, np.zeros((3, 64)), np.zeros((3, 10)), net.init_params(0), seed=7,
                 amplitude=0.05)
-    A = chip.fp[K.FP_CODE_AMP]
+    A = chip.source.code_amp
     np.testing.assert_array_equal(code_at(chip, 123), A * naive.cdma_code(7, 123, chip.P))
     # the element-wise definition agrees with the kernel's block-of-64 shortcut
     assert all(hashing.cdma_sign(7, 123, i) == naive.cdma_code(7, 123, 70)[i] for i in range(70))
@@ -45,7 +45,7 @@ def test_hash_matches_reference_on_many_coordinates(seed):
 def test_R4_cdma_statistics():  # case R4
     P, steps = 4, 250_000  # 10^6 entries
     chip = analytic_chip(linear_cost, np.zeros(P), model=(np.zeros(P),), seed=7)
-    A = chip.fp[K.FP_CODE_AMP]
+    A = chip.source.code_amp
     codes = np.array([code_at(chip, k) for k in range(steps)]) / A
     assert set(np.unique(codes)) == {-1.0, 1.0}
     assert abs(codes.mean()) < 0.003
@@ -63,7 +63,7 @@ def test_R4_cdma_statistics_one_million_per_parameter():  # case R4, stated tole
     codes = np.empty((steps, P))
     pert = np.zeros(P)
     for k in range(steps):  # via the kernel, one period at a time
-        K.fill_code(pert, chip.ip, chip.fp, k)
+        K.fill_code(pert, chip.source, k)
         codes[k] = pert
     codes = np.sign(codes)
     assert abs(codes.mean()) < 0.003
@@ -124,6 +124,6 @@ def test_fdma_period_too_short_is_an_error():
 def test_data_order_matches_reference():
     order = np.zeros(37, dtype=np.int64)
     for epoch in (0, 1, 2**40):
-        K.shuffle_order(order, 99, epoch)
+        clocks.shuffle_order(order, 99, epoch)
         assert order.tolist() == naive.data_order(99, epoch, 37)
         assert sorted(order.tolist()) == list(range(37))

@@ -130,7 +130,7 @@ def test_D12_read_noise_independent_or_frozen_per_step(tmp_path):  # case D12
         ct = []
         for _ in range(200):
             chip.advance(1)
-            ct.append(chip.fst[2])  # FST_CTILDE
+            ct.append(chip.cost_line["ctilde"])
         spread[frozen] = np.std(ct)
     assert spread[True] < 1e-9 and spread[False] > 1e-4
 

@@ -7,6 +7,7 @@ from hwsim.chip.chip import Chip
 from hwsim.chip.network import MLP
 from hwsim.tasks import load_task
 from tests import naive
+from tests.costs import analytic_chip, linear_cost
 
 
 @pytest.mark.parametrize("sizes,act,out_act,cost", [
@@ -50,30 +51,16 @@ def test_mgd_kernel_matches_reference(code, mode):
 
 def test_baseline_recomputed_only_when_input_or_theta_changes():
     """With tau_x = tau_theta = 10 the baseline C0 is one forward pass per 10 steps: counted."""
-    from hwsim.kernels import mgd as K
-    from hwsim.kernels._config import jit
-
-    calls = np.zeros(2, dtype=np.int64)
-
-    @jit
-    def counting_cost(model, theta, pert, sample, want_base, out, counter):
-        model[0][0] += 1
-        if want_base:
-            model[0][1] += 1
-        out[0] = theta[0] + pert[0]
-        out[1] = theta[0]
-
-    chip = Chip(None, np.zeros((4, 0)), None, np.zeros(3), cost_fn=counting_cost, model=(calls,),
-                tau_x=10, tau_theta=10, eta=0.1)
+    chip = analytic_chip(linear_cost, np.zeros(3), model=(np.ones(3),), tau_x=10, tau_theta=10,
+                         eta=0.1)
     chip.advance(100)
-    assert calls[0] == 100 and calls[1] == 10
+    c = chip.counters()
+    assert c["perturbed_inferences"] == 100 and c["baseline_inferences"] == 10
     # eta = 0: an update does not change theta, so only new inputs make the baseline stale
-    calls[:] = 0
-    chip2 = Chip(None, np.zeros((4, 0)), None, np.zeros(3), cost_fn=counting_cost,
-                 model=(calls,), tau_x=20, tau_theta=10, eta=0.0)
+    chip2 = analytic_chip(linear_cost, np.zeros(3), model=(np.ones(3),), tau_x=20,
+                          tau_theta=10, eta=0.0)
     chip2.advance(100)
-    assert calls[1] == 5
-    assert K.IST_SIZE == chip2.ist.size
+    assert chip2.counters()["baseline_inferences"] == 5
 
 
 def test_chunking_does_not_change_results():
@@ -105,7 +92,7 @@ def test_state_round_trip_continues_bit_identically():
 
 def test_R2_nan_guard_fires_with_production_flags():  # case R2
     from hwsim.kernels._config import JIT_OPTIONS
-    from hwsim.kernels import mgd as K
+    from hwsim.kernels import step as K
 
     assert JIT_OPTIONS["fastmath"] is False
     ds = load_task("digits")
@@ -140,7 +127,7 @@ def test_fused_forward_is_bit_identical_to_two_passes(sizes):
 def test_R2_guard_fires_mid_run_for_every_activation(act, out_act):  # case R2
     """A NaN appearing in a weight at step 37 stops the kernel at step 37, whatever the
     activation (ReLU must propagate NaN, not clip it to 0)."""
-    from hwsim.kernels import mgd as K
+    from hwsim.kernels import step as K
 
     ds = load_task("digits")
     cost = "cross_entropy" if out_act == "softmax" else "mse"

@@ -99,7 +99,9 @@ def build_chip(cfg, dataset=None, profile=None):
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
     profile = profile or load_profile(cfg.chip.device)
-    device = DeviceArray(profile.params, net.n_params, cfg.seed, dtype=dtype)
+    # Exact synapses need no per-device arrays (a DeviceArray of the Ideal model is not built).
+    device = (None if profile.model == "Ideal" else
+              DeviceArray(profile.params, net.n_params, cfg.seed, dtype=dtype))
     m, c = cfg.mgd, cfg.chip
     chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
                 mode=m.mode, amplitude=m.amplitude, eta=m.eta, tau_p=m.tau_p, tau_x=m.tau_x,
@@ -225,7 +227,8 @@ class MGDTrainer:
         row = {"step": int(step), "hardware_time_s": step * self.config.sim.dt,
                "updates": chip.updates, "pulses": st.get("pulses", 0),
                "clipped_writes": st.get("clipped_writes", 0), "train_cost": train_cost,
-               "train_accuracy": train_acc, "test_cost": test_cost, "test_accuracy": test_acc}
+               "train_accuracy": train_acc, "test_cost": test_cost, "test_accuracy": test_acc,
+               **chip.counters()}
         self.metrics_.append(row)
         if self._writer is not None:
             self._writer.write(row)
@@ -359,9 +362,11 @@ class MGDTrainer:
                                        max_chunk=max_chunk,
                                        on_chunk=on_chunk)
         if chip.has_devices and self.profile_.params.drift != "none":
-            # Drift epochs: a slow SimPy event, registered first so that it precedes the
+            # Drift epochs: a slow SimPy event on its own grid (never the evaluation cadence,
+            # which must not change the physics), registered first so that it precedes an
             # evaluation that falls on the same step.
-            tl.process(periodic(tl.env, every, lambda s: chip.drift_to(s * cfg.sim.dt)))
+            tl.process(periodic(tl.env, cfg.sim.drift_every,
+                                lambda s: chip.drift_to(s * cfg.sim.dt)))
         tl.process(periodic(tl.env, every, self._evaluate))
         status = "failed"
         try:
@@ -441,6 +446,7 @@ class MGDTrainer:
             "device": self.profile_.name,
             "device_model": chip.device.model if chip.device is not None else "Ideal",
             "device_stats": chip.device_stats(),
+            "counters": chip.counters(),
             "pulse_settings": chip.pulse_settings(),
             "wall_s": time.perf_counter() - wall0,
             "compile_s": compile_s,

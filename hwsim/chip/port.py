@@ -1,0 +1,127 @@
+"""The chip port: the narrow interface an MGD controller needs from a chip (chip-in-the-loop).
+
+MGD is model-free (mgd.md, "Chip-in-the-loop"): it needs only "present an input, apply θ + θ̃,
+read the cost, write Δθ". :class:`ChipPort` is that interface; :class:`EmulatorPort` is the
+emulated chip behind it, and a real instrument (or any simulator) implements the same methods.
+:class:`hwsim.learn.controller.MGDController` drives any port in plain Python, step by step;
+the emulator's fused driver (:meth:`hwsim.chip.Chip.advance`) is the fast path of the same
+thing, and the two are tested bit for bit against each other.
+"""
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from hwsim.kernels import devices as _dk
+from hwsim.kernels import sense as _sense
+
+
+@runtime_checkable
+class ChipPort(Protocol):
+    """What a chip must offer to be trained by :class:`~hwsim.learn.controller.MGDController`.
+
+    Attributes
+    ----------
+    n_params : int
+        P, the number of tunable parameters.
+    n_samples : int
+        Training samples the chip's input port can present.
+    """
+
+    n_params: int
+    n_samples: int
+
+    def clock(self, step: int) -> None:
+        """The hardware step now (t = step·dt): stamps writes, keys noise."""
+
+    def present(self, sample: int) -> None:
+        """Present training sample number ``sample`` on the input port."""
+
+    def apply(self, perturbation) -> None:
+        """Apply θ + θ̃ for the next measurement; ``None`` removes the perturbation."""
+
+    def measure(self) -> float:
+        """One inference of the current input: the cost C (or C₀ without a perturbation)."""
+
+    def write(self, request, update: int) -> None:
+        """Deliver the update request Δθ (P,) as update number ``update``."""
+
+    def read_weights(self) -> np.ndarray:
+        """The parameters θ as stored, (P,)."""
+
+    def get_state(self) -> dict:
+        """Everything needed to continue bit for bit."""
+
+    def set_state(self, state: dict) -> None:
+        """Restore :meth:`get_state` output."""
+
+
+class EmulatorPort:
+    """The emulated chip as a :class:`ChipPort`, sharing the chip's arrays.
+
+    Inferences go through the same sense stage as the fused driver (device reads with read
+    noise, periphery, forward pass, cost) and are counted in the chip's counters; writes go
+    through the device-write stage.
+
+    Parameters
+    ----------
+    chip : hwsim.chip.Chip
+    """
+
+    def __init__(self, chip):
+        self.chip = chip
+        self.n_params = chip.P
+        self.n_samples = chip.n_samples
+        self._step = 0
+        self._sample = 0
+        self._pert = None
+        self._out = np.zeros(2)
+
+    def clock(self, step):
+        self._step = int(step)
+        if self.chip.has_devices:
+            self.chip.model.dev[2][_dk.S_TIME] = self._step * self.chip.dt
+
+    def present(self, sample):
+        self._sample = int(sample)
+
+    def apply(self, perturbation):
+        self._pert = None if perturbation is None else np.asarray(perturbation,
+                                                                   dtype=self.chip.dtype)
+
+    def measure(self):
+        c, s, m = self.chip, self.chip.state, self.chip.model
+        n, out = np.int64(self._step), self._out
+        cnt = s.counters[0]
+        baseline = self._pert is None
+        if c.noisy_reads:
+            buf = s.rb1 if baseline else s.rb0
+            _dk.read_weights(m.dev, s.theta, buf, n, np.int64(1 if baseline else 0))
+            _sense.measure(m.sense, buf, s.zeros if baseline else self._pert, self._sample,
+                           False, out, n)
+            value = out[0]
+        elif baseline:  # the baseline pass of the fused perturbed + baseline inference
+            _sense.measure(m.sense, s.theta, s.zeros, self._sample, True, out, n)
+            value = out[1]
+        else:
+            _sense.measure(m.sense, s.theta, self._pert, self._sample, False, out, n)
+            value = out[0]
+        cnt["baseline_inferences" if baseline else "perturbed_inferences"] += 1
+        cp = c.params.counters
+        for name, per in (("macs", cp.macs), ("device_reads", cp.reads),
+                          ("dac_conversions", cp.dacs), ("adc_conversions", cp.adcs)):
+            cnt[name] += per
+        return float(value)
+
+    def write(self, request, update):
+        req = np.ascontiguousarray(request, dtype=np.float64)
+        _dk.apply_update(self.chip.model.dev, self.chip.state.theta, req, np.int64(update))
+
+    def read_weights(self):
+        return self.chip.theta.copy()
+
+    def get_state(self):
+        return self.chip.get_state()
+
+    def set_state(self, state):
+        self.chip.set_state(state)

@@ -1,0 +1,161 @@
+"""The MGD learning rule in plain Python, driving any chip through its port (chip-in-the-loop).
+
+:class:`MGDController` is mgd.md's algorithm written out step by step against a
+:class:`hwsim.chip.port.ChipPort`: the clocks (τx, τp, τθ), the code, C̃ from the measured
+costs, the lock-in integrators G and the plain update Δθ = −η·G. It needs nothing from the chip
+but the port, so a real instrument can stand in for the emulator; on the emulator it gives
+the same bits as the fused driver (tested on every code, both modes, with and without
+devices). It is the reference, not the fast path: a step costs a few Python calls.
+
+References
+----------
+McCaughan, Oripov et al., "Multiplexed gradient descent", APL Mach. Learn. 1, 026118 (2023).
+"""
+
+import math
+
+import numpy as np
+
+from hwsim.chip.perturbation import CODES, code_amplitude, code_period
+from hwsim.exceptions import ConfigError
+from hwsim.kernels.clocks import shuffle_order
+from hwsim.kernels.codes import SourceParams, code_values
+
+
+class MGDController:
+    """Train a chip through its port with discrete or analog MGD.
+
+    Parameters
+    ----------
+    port : hwsim.chip.port.ChipPort
+    seed : int
+        Master seed of the codes and the data order (as the emulator's).
+    perturbation : {"cdma", "walsh", "fdma", "tdma"}
+    mode : {"discrete", "analog"}
+    amplitude, eta, tau_p, tau_x, tau_theta, tau_hp, fdma_period
+        As :class:`hwsim.chip.Chip` (mgd.md, "Notation and parameters").
+    dtype : numpy dtype
+        Precision of the integrators G (the chip's state dtype, for bit-equality).
+
+    Attributes
+    ----------
+    G : ndarray (P,)
+        The integrators.
+    step : int
+        The next hardware step.
+    counters : dict
+        Events of the rule: code values generated, C̃ broadcasts, integrator operations,
+        update requests and updates (the port counts its own inferences).
+
+    Raises
+    ------
+    ConfigError
+        Unknown code or mode, or analog mode with τx = 1.
+    """
+
+    def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
+                 eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
+                 dtype=np.float64):
+        if perturbation not in CODES or mode not in ("discrete", "analog"):
+            raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
+                              f"{', '.join(CODES)} / discrete, analog")
+        if mode == "analog" and tau_x == 1:
+            raise ConfigError("mgd.tau_x = 1: must be > 1 in analog mode")
+        self.port = port
+        P = self.P = int(port.n_params)
+        self.seed, self.mode = int(seed), mode
+        self.eta, self.tau_p, self.tau_x, self.tau_theta = float(eta), tau_p, tau_x, tau_theta
+        self.source = SourceParams(np.int64(CODES[perturbation]),
+                                   code_amplitude(perturbation, amplitude, P),
+                                   np.int64(code_period(perturbation, P, fdma_period)),
+                                   np.int64(seed), np.int64(0))
+        self.inv_d2 = 1.0 / (amplitude * amplitude)
+        self.a_hp = tau_hp / (tau_hp + 1.0)
+        self.lp_keep, self.lp_new = tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0)
+        self.dtype = np.dtype(dtype)
+        self.G = np.zeros(P, self.dtype)
+        self.code = np.zeros(P, self.dtype)
+        self.step = 0
+        self.updates = 0
+        self.c0 = self.ctilde = self.cprev = 0.0
+        self.stale = True
+        self.counters = dict(code_generations=0, cost_broadcasts=0, integrator_ops=0,
+                             update_requests=0, updates=0, steps=0)
+        self._order = np.zeros(port.n_samples, np.int64)
+        self._epoch = -1
+
+    def _sample(self, n):
+        k = n // self.tau_x
+        epoch, pos = divmod(k, self.port.n_samples)
+        if epoch != self._epoch:
+            shuffle_order(self._order, np.int64(self.seed), np.int64(epoch))
+            self._epoch = epoch
+        return int(self._order[pos])
+
+    def _write(self):
+        req = -self.eta * self.G.astype(np.float64)
+        self.counters["update_requests"] += self.P
+        self.counters["updates"] += 1
+        self.port.write(req, self.updates)
+
+    def run(self, n_steps):
+        """Advance ``n_steps`` hardware steps; returns the last C̃.
+
+        Raises
+        ------
+        FloatingPointError
+            A non-finite cost, naming the step (the chip keeps the state of that step).
+        """
+        port, G = self.port, self.G
+        ct = self.ctilde
+        for _ in range(int(n_steps)):
+            n = self.step
+            port.clock(n)
+            new_input = n % self.tau_x == 0
+            if new_input:
+                port.present(self._sample(n))
+                self.stale = True
+            if n % self.tau_p == 0:
+                self.code = code_values(self.source, n // self.tau_p, self.P, self.dtype)
+                self.counters["code_generations"] += self.P
+            g64 = G.astype(np.float64)
+            code64 = self.code.astype(np.float64)
+            if self.mode == "discrete":
+                if n % self.tau_theta == 0 and n > 0:
+                    if self.eta != 0.0:
+                        self._write()
+                        self.stale = True
+                    G[:] = 0.0
+                    g64[:] = 0.0
+                    self.updates += 1
+                port.apply(self.code)
+                c = port.measure()
+                if self.stale:
+                    port.apply(None)
+                    self.c0 = port.measure()
+                    if not math.isfinite(self.c0):
+                        raise FloatingPointError(f"non-finite baseline cost at step {n}")
+                    self.stale = False
+                if not math.isfinite(c):
+                    raise FloatingPointError(f"non-finite cost at step {n}")
+                ct = c - self.c0
+                G[:] = g64 + (ct * self.inv_d2) * code64
+            else:
+                port.apply(self.code)
+                c = port.measure()
+                if not math.isfinite(c):
+                    raise FloatingPointError(f"non-finite cost at step {n}")
+                if new_input or n == 0:
+                    self.cprev = c
+                ct = self.a_hp * (self.ctilde + c - self.cprev)
+                self.cprev = c
+                G[:] = self.lp_keep * g64 + self.lp_new * ((ct * self.inv_d2) * code64)
+                if self.eta != 0.0:
+                    self._write()
+                self.updates += 1
+            self.ctilde = ct
+            self.counters["cost_broadcasts"] += 1
+            self.counters["integrator_ops"] += self.P
+            self.counters["steps"] += 1
+            self.step = n + 1
+        return ct
