@@ -135,6 +135,9 @@ class MGDTrainer:
         Show a tqdm progress bar (steps/s, hardware time, test accuracy) on stderr.
     force : bool
         Allow starting a new run in a folder that already holds one (its files are replaced).
+    max_chunk : int or None
+        Longest single kernel call in steps (None: about 0.1 s of work). Results do not depend
+        on it.
 
     Attributes
     ----------
@@ -148,7 +151,8 @@ class MGDTrainer:
     status_ : {"completed", "target_reached", "diverged", "interrupted"}
     """
 
-    def __init__(self, config, *, out_dir=None, progress=False, force=False):
+    def __init__(self, config, *, out_dir=None, progress=False, force=False, max_chunk=None):
+        self.max_chunk = max_chunk
         self.config = config
         self.out_dir = out_dir
         self.progress = progress
@@ -357,7 +361,9 @@ class MGDTrainer:
                                           f"{self._last_acc:.3f}", refresh=False)
                 self._bar.update(step - self._bar.n)
             _check_stop()
-        max_chunk = max(100, int(3e7 // (2 * chip.P + 50)))
+        # The longest kernel call (progress and Ctrl-C are handled between calls); results do
+        # not depend on it.
+        max_chunk = self.max_chunk or max(100, int(3e7 // (2 * chip.P + 50)))
         self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
                                        max_chunk=max_chunk,
                                        on_chunk=on_chunk)
