@@ -82,7 +82,7 @@ def test_W3_checkpoint_fails_mid_run_then_resume_is_identical(tmp_path, monkeypa
     state = load_checkpoint(out / "checkpoint.npz")
     # 500 and 1000 were checkpointed, 1500 failed half way; the best-effort save while the
     # error propagated then succeeded, so the checkpoint is the state at 1500
-    assert state["ist"][0] == 1500
+    assert state["clock"][0]["step"] == 1500
     assert read_metrics(out / "metrics.csv")[-1]["step"] >= 1000
     _no_temp_files(out)
     resume_experiment(out)
