@@ -1,0 +1,42 @@
+"""Kernels are cached on disk: a second process compiles nothing, and processes that start
+together on a cold cache neither crash nor disagree (issue "Engine in stages", scope 8)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import json, sys
+from hwsim.experiment import run_experiment
+from hwsim.kernels import step
+run_experiment(sys.argv[1], sys.argv[2], ["sim.steps=2000", "sim.eval_every=500"])
+st = step.run_steps.stats
+print(json.dumps({"hits": sum(st.cache_hits.values()), "misses": sum(st.cache_misses.values())}))
+"""
+
+
+def _start(cache, out):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), HWSIM_NUMBA_CACHE="1")
+    return subprocess.Popen([sys.executable, "-c", PROBE, str(ROOT / "examples" / "xor.toml"),
+                             str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_cold_cache_with_four_processes_then_a_warm_one(tmp_path):
+    cache = tmp_path / "cache"
+    procs = [_start(cache, tmp_path / f"run{i}") for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    metrics = {(tmp_path / f"run{i}" / "metrics.csv").read_bytes() for i in range(4)}
+    assert len(metrics) == 1  # identical results whatever process compiled first
+    p = _start(cache, tmp_path / "warm")
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-2000:]
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["hits"] >= 1 and stats["misses"] == 0, stats  # loaded, not compiled
+    assert (tmp_path / "warm" / "metrics.csv").read_bytes() in metrics
