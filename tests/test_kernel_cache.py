@@ -40,3 +40,21 @@ def test_cold_cache_with_four_processes_then_a_warm_one(tmp_path):
     stats = json.loads(out.strip().splitlines()[-1])
     assert stats["hits"] >= 1 and stats["misses"] == 0, stats  # loaded, not compiled
     assert (tmp_path / "warm" / "metrics.csv").read_bytes() in metrics
+
+
+def test_a_change_in_any_kernel_source_moves_the_cache(tmp_path):
+    """Numba validates an entry against its own file only; a changed callee (a device kernel
+    inside the cached step driver) must not be served stale, so the folder is keyed by every
+    kernel source."""
+    import shutil
+
+    from hwsim.kernels import _config
+
+    src = ROOT / "hwsim" / "kernels"
+    copy = tmp_path / "kernels"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = _config.sources_hash(copy)
+    assert before == _config.sources_hash(src)
+    (copy / "devices.py").write_text((copy / "devices.py").read_text() + "\n# changed\n")
+    assert _config.sources_hash(copy) != before
+    assert before in str(_config.cache_folder())

@@ -198,6 +198,14 @@ class Chip:
         if device is not None and device.model != "Ideal":
             self._attach(device, update_rounding, max_pulses)
 
+    @staticmethod
+    def estimate_bytes(P: int, n_samples: int, dtype=np.float64) -> int:
+        """Bytes the chip's own state arrays take for P parameters and N training samples:
+        θ, G, the applied code, two read buffers and zeros (state dtype), the float64 update
+        request, and the data order (int64); device arrays are counted by
+        :meth:`hwsim.chip.devices.DeviceArray.estimate_bytes`."""
+        return int(6 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
+
     # -- construction -------------------------------------------------------------------
     def _attach(self, device, update_rounding, max_pulses):
         if device.n_devices != self.P or device.dtype != self.dtype:

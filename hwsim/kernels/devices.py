@@ -58,9 +58,8 @@ al., Nat. Commun. 11, 2473 (2020).
 import math
 
 import numpy as np
-from numba import njit
 
-from hwsim.kernels._config import JIT_OPTIONS, jit
+from hwsim.kernels._config import inline, jit
 from hwsim.kernels.hashing import (
     STREAM_C2C,
     STREAM_DTOD,
@@ -106,11 +105,12 @@ N_S = 17
 # pulses are counted separately. ST_CLIPPED counts device writes in which a pulse hit a bound.
 (ST_PULSES, ST_CLIPPED, ST_REFRESHES, ST_UPDATES, ST_INIT_CLIPPED, ST_PROGRAM_CLIPPED,
  ST_PROGRAMS, ST_CAPPED, ST_NONFINITE, ST_REFRESH_PULSES, ST_PROGRAM_PULSES, ST_PULSES_UP,
- ST_PULSES_DOWN, ST_DEVICE_WRITES) = range(14)
-N_STATS = 14
+ ST_PULSES_DOWN, ST_DEVICE_WRITES, ST_RANGE_CAPPED) = range(15)
+N_STATS = 15
 STAT_NAMES = ("pulses", "clipped_writes", "refreshes", "updates", "init_clipped",
               "program_clipped", "programs", "capped_updates", "nonfinite_requests",
-              "refresh_pulses", "program_pulses", "pulses_up", "pulses_down", "device_writes")
+              "refresh_pulses", "program_pulses", "pulses_up", "pulses_down", "device_writes",
+              "range_capped_writes")
 
 # Counter ranges outside any update index (updates use counter = update index >= 0).
 INIT_COUNTER = (1 << 62) - 1
@@ -120,11 +120,10 @@ SUB_RESET = 1 << 48  # sub-coordinates of a refresh: reset draw, then its pulses
 _MAX_PULSES_PER_REQUEST = float(1 << 53)  # a larger pulse count is not an exact float
 
 
-def _inline(func):
-    """Compile a helper that takes arrays with the production flags, inlined into its callers
-    at the Numba IR level: an ordinary call would copy the array structs and update their
-    reference counts on every pulse (measured 4x slower updates)."""
-    return njit(inline="always", **JIT_OPTIONS)(func)
+# Helpers that take arrays are inlined into their callers at the Numba IR level: an ordinary
+# call would copy the array structs and update their reference counts on every pulse
+# (measured 4x slower updates).
+_inline = inline
 
 
 _PCM_T_READ = 250e-9  # s, read duration of the PCM 1/f read-noise law (Joshi et al. 2020)
@@ -560,6 +559,7 @@ def apply_update(dev, theta, req, counter):
     nonfinite = 0
     up = 0
     writes = 0
+    range_capped = 0
     for i in range(P):
         delta = req[i]
         if delta == 0.0:
@@ -582,6 +582,13 @@ def apply_update(dev, theta, req, counter):
             capped += 1
         if n == 0:
             continue
+        if n > 64:
+            # No write needs more pulses than cross the device's range twice: beyond that
+            # it sits at its bound, so a huge request (G ~ noise/Δ²) cannot hang the kernel.
+            most = int(_most_pulses(D, i if not one_sided else (i if delta > 0.0 else P + i)))
+            if n > most:
+                n = most
+                range_capped += 1
         d = 1 if delta > 0.0 else -1
         c = i
         if one_sided:
@@ -641,6 +648,7 @@ def apply_update(dev, theta, req, counter):
     stats[ST_PULSES_UP] += up
     stats[ST_PULSES_DOWN] += pulses - up
     stats[ST_DEVICE_WRITES] += writes
+    stats[ST_RANGE_CAPPED] += range_capped
     stats[ST_CLIPPED] += clipped
     stats[ST_CAPPED] += capped
     stats[ST_NONFINITE] += nonfinite

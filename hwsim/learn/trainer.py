@@ -61,17 +61,35 @@ def defining_hash(cfg, profile) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _check_memory(sizes, n_samples):
-    """Refuse networks whose arrays cannot fit in this machine's memory, before allocating."""
+def check_memory(cfg, profile, n_train, n_test):
+    """Refuse a run whose arrays cannot fit in this machine's memory, before allocating any.
+
+    Counts every array the run allocates: the chip's state, the device arrays (none for
+    ideal synapses), the training and test data as float64, the activation buffers, and one
+    copy of the state for writing a checkpoint.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``network.sizes``, the estimate and the machine's memory.
+    """
+    sizes = list(cfg.network.sizes)
     P = n_params(sizes)
-    need = 8 * (5 * P + 4 * sum(sizes) + n_samples * (sizes[0] + sizes[-1]))
+    dtype = np.dtype(cfg.sim.dtype)
+    state = Chip.estimate_bytes(P, n_train, dtype)
+    dev = 0 if profile.model == "Ideal" else DeviceArray.estimate_bytes(profile.params, P, dtype)
+    data = 8 * (n_train + n_test) * (sizes[0] + sizes[-1]) + 8 * 4 * sum(sizes)
+    need = state + dev + data + state + dev // 2  # + one checkpoint's copy of the state
     try:
         have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return
     if need > 0.8 * have:
-        raise ConfigError(f"network.sizes = {list(sizes)}: needs about {need / 2**30:.1f} GiB "
-                          f"for {P:,} parameters; this machine has {have / 2**30:.1f} GiB")
+        raise ConfigError(
+            f"network.sizes = {sizes}: needs about {need / 2**30:.1f} GiB for {P:,} parameters "
+            f"(chip state {state / 2**30:.1f} GiB, device arrays of '{profile.name}' "
+            f"{dev / 2**30:.1f} GiB, data {data / 2**30:.1f} GiB); this machine has "
+            f"{have / 2**30:.1f} GiB")
 
 
 def build_chip(cfg, dataset=None, profile=None):
@@ -93,12 +111,12 @@ def build_chip(cfg, dataset=None, profile=None):
     ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
                               test_fraction=cfg.task.test_fraction, seed=cfg.seed)
     n = cfg.network
-    _check_memory(list(n.sizes), len(ds.X_train))
+    profile = profile or load_profile(cfg.chip.device)
+    check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
     net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
               seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
-    profile = profile or load_profile(cfg.chip.device)
     # Exact synapses need no per-device arrays (a DeviceArray of the Ideal model is not built).
     device = (None if profile.model == "Ideal" else
               DeviceArray(profile.params, net.n_params, cfg.seed, dtype=dtype))
@@ -346,7 +364,14 @@ class MGDTrainer:
         def advance(n):
             t = time.perf_counter()
             status = chip.advance(n)
-            kernel_s[0] += time.perf_counter() - t
+            took = time.perf_counter() - t
+            kernel_s[0] += took
+            if self.max_chunk is None and n > 0 and took > 0:
+                # Size the next call to ~0.1 s of work, whatever a step costs on this chip
+                # (devices can be 100x slower than ideal synapses): Ctrl-C and SIGTERM are
+                # polled between calls. Chunking never changes results.
+                per_step = took / n
+                tl.max_chunk = int(min(max(0.1 / per_step, 1), 2 * tl.max_chunk + 1, 10**7))
             return status
 
         if self.progress:
@@ -363,7 +388,7 @@ class MGDTrainer:
             _check_stop()
         # The longest kernel call (progress and Ctrl-C are handled between calls); results do
         # not depend on it.
-        max_chunk = self.max_chunk or max(100, int(3e7 // (2 * chip.P + 50)))
+        max_chunk = self.max_chunk or max(1, int(3e6 // (2 * chip.P + 50)))
         self._timeline = tl = Timeline(cfg.sim.dt, advance, lambda: chip.step, start_step=start,
                                        max_chunk=max_chunk,
                                        on_chunk=on_chunk)

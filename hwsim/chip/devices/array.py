@@ -208,6 +208,18 @@ class DeviceArray:
     2021 (aihwkit); Nandakumar et al., Front. Neurosci. 2020 (PCM).
     """
 
+    @staticmethod
+    def estimate_bytes(params: Any, n_devices: int, dtype=np.float64) -> int:
+        """Bytes an array of ``n_devices`` weights will allocate, at the peak of construction.
+
+        The per-device rows (N_ROWS per device cell), the stored, reference, time-stamp and
+        write-noise arrays, the weights, and the float64 dtod draws made while sampling
+        (about 16 temporaries of one row each). One-sided pairs have two cells per weight.
+        """
+        cells = 2 * n_devices if getattr(params, "one_sided", False) else n_devices
+        item = np.dtype(dtype).itemsize
+        return int(cells * (K.N_ROWS + 3) * item + 2 * n_devices * item + 16 * cells * 8)
+
     def __init__(self, params: Any, n_devices: int, seed: int, dtype=np.float64):
         from hwsim.chip.devices import model_name
 
