@@ -58,6 +58,25 @@ def test_controller_over_port_equals_fused_path(code, mode, device):
         assert a["write_pulses_up"] > 0 and a["write_pulses_down"] > 0
 
 
+@pytest.mark.parametrize("opt", [dict(optimizer="momentum", momentum=0.9),
+                                 dict(optimizer="nesterov", momentum=0.8, clip=0.01),
+                                 dict(optimizer="adam", momentum=0.9, beta2=0.99, eps=1e-6)],
+                         ids=["momentum", "nesterov+clip", "adam"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_optimizers_controller_equals_fused_path(opt, dtype):
+    ds = load_task("xor")
+    net = MLP([2, 3, 1])
+    chips = [Chip(net, ds.X_train, ds.Y_train, net.init_params(3, dtype=dtype), seed=3,
+                  dtype=dtype, **RULE, **opt) for _ in range(2)]
+    ctl = MGDController(EmulatorPort(chips[1]), seed=3, dtype=dtype, **RULE, **opt)
+    for n in (3, 50, 201):
+        chips[0].advance(n)
+        ctl.run(n)
+        assert np.array_equal(chips[0].theta, chips[1].theta)
+        assert np.array_equal(chips[0].state.m1, ctl.m1)
+    assert chips[0].updates > 50 and not np.array_equal(chips[0].theta, net.init_params(3))
+
+
 def test_controller_float32_device_equals_fused_path():
     fused, ported = _pair("cdma", "discrete", True, np.float32)
     ctl = MGDController(EmulatorPort(ported), seed=3, dtype=np.float32, **RULE)

@@ -32,6 +32,9 @@ DEVICE_COUNTER_DOCS = (
 )
 COUNTER_COLUMNS = _cnt.COUNTER_NAMES + tuple(n for n, _ in DEVICE_COUNTER_DOCS)
 
+OPTIMIZERS = {"plain": _opt.PLAIN, "momentum": _opt.MOMENTUM, "nesterov": _opt.NESTEROV,
+              "adam": _opt.ADAM}
+
 ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
 
 
@@ -94,6 +97,12 @@ class Chip:
     dt : float
         Seconds of hardware time per step (> 0): device writes and reads at step n are
         stamped t = n·dt.
+    optimizer : {"plain", "momentum", "nesterov", "adam"}
+        The local update rule on G (:mod:`hwsim.kernels.optimizer`).
+    momentum, beta2, eps : float
+        β of momentum/Nesterov (Adam's β₁) in [0, 1); Adam's β₂ in [0, 1) and ε > 0.
+    clip : float
+        Per-synapse clip of the update request |Δθ_i| ≤ clip (weight units); 0 = off.
     analytic : tuple or None
         ``("linear", a)`` for C = a·θ, or ``("quadratic", None)`` for C = ½‖θ‖²: an analytic
         cost replacing the network (estimator studies with a known gradient).
@@ -122,7 +131,8 @@ class Chip:
 
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
-                 fdma_period=0, dt=1e-6, analytic=None, device=None,
+                 fdma_period=0, dt=1e-6, optimizer="plain", momentum=0.9, beta2=0.999,
+                 eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             check_int(f"mgd.{name}", v, 1)
@@ -180,7 +190,21 @@ class Chip:
         self._cost_p = _cl.CostLineParams(np.int64(MODES[mode]), tau_hp / (tau_hp + 1.0))
         self._int_p = _int.IntegratorParams(1.0 / (amplitude * amplitude),
                                             tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0))
-        self._opt_p = _opt.OptimizerParams(np.int64(_opt.PLAIN), float(eta))
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"learn.optimizer = {optimizer!r}: allowed: {', '.join(OPTIMIZERS)}")
+        for name, v in (("learn.momentum", momentum), ("learn.beta2", beta2)):
+            if not (np.isfinite(v) and 0.0 <= v < 1.0):
+                raise ConfigError(f"{name} = {v!r}: must be a finite number in [0, 1)")
+        for name, v, strict in (("learn.eps", eps, True), ("learn.clip", clip, False)):
+            if not (np.isfinite(v) and (v > 0 if strict else v >= 0)):
+                raise ConfigError(f"{name} = {v!r}: must be a finite number "
+                                  f"{'>' if strict else '≥'} 0")
+        self.optimizer = optimizer
+        self._opt_p = _opt.OptimizerParams(np.int64(OPTIMIZERS[optimizer]), float(eta),
+                                           float(momentum), float(beta2), float(eps),
+                                           float(clip))
+        n_m1 = P if optimizer != "plain" else 0
+        n_m2 = P if optimizer == "adam" else 0
         self._counter_p = cp
         self._noisy = 0
         self._sense = sense
@@ -188,7 +212,8 @@ class Chip:
         zeros = np.zeros(P, self.dtype)
         self.state = _step.State(
             theta=theta, G=np.zeros(P, self.dtype), applied=pert, reference=pert,
-            req=np.zeros(P), order=np.zeros(self.n_samples, dtype=np.int64),
+            req=np.zeros(P), m1=np.zeros(n_m1, self.dtype), m2=np.zeros(n_m2, self.dtype),
+            order=np.zeros(self.n_samples, dtype=np.int64),
             clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
             counters=_cnt.counters(), driver=np.zeros(3, np.int64),
             rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
@@ -201,10 +226,10 @@ class Chip:
     @staticmethod
     def estimate_bytes(P: int, n_samples: int, dtype=np.float64) -> int:
         """Bytes the chip's own state arrays take for P parameters and N training samples:
-        θ, G, the applied code, two read buffers and zeros (state dtype), the float64 update
-        request, and the data order (int64); device arrays are counted by
+        θ, G, the applied code, two read buffers, zeros and up to two optimizer states (state
+        dtype), the float64 update request, and the data order (int64); device arrays are counted by
         :meth:`hwsim.chip.devices.DeviceArray.estimate_bytes`."""
-        return int(6 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
+        return int(8 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
     # -- construction -------------------------------------------------------------------
     def _attach(self, device, update_rounding, max_pulses):
@@ -358,7 +383,8 @@ class Chip:
         return "cost"
 
     #: Saved state arrays (named; the data order and scratch buffers are derived).
-    STATE_NAMES = ("theta", "G", "applied", "clock", "cost_line", "counters", "driver")
+    STATE_NAMES = ("theta", "G", "applied", "m1", "m2", "clock", "cost_line", "counters",
+                   "driver")
 
     def get_state(self) -> dict:
         """Copy of every named state array, devices included (``device.*``).

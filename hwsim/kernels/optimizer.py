@@ -1,22 +1,71 @@
 """Stage 6, the optimizer: the update request Δθ from the integrated estimate G.
 
-Plain MGD (McCaughan, Oripov et al. 2023): Δθ = −η·G. The request is float64 whatever the
-state dtype, and is delivered by the device-write stage (:func:`hwsim.kernels.devices.apply_update`).
+Each rule is local to its synapse (its state is one or two numbers per synapse), so a chip can
+implement it next to the integrator. The MGD estimate is a drop-in for the stochastic
+gradient (mgd.md, "Momentum and other accelerators"):
+
+| kind | state | request |
+|---|---|---|
+| plain (McCaughan, Oripov et al. 2023) | – | Δθ = −η·G |
+| momentum (heavy ball, Polyak 1964) | v | v ← β·v + G; Δθ = −η·v |
+| nesterov (Sutskever et al. 2013, PyTorch form) | v | v ← β·v + G; Δθ = −η·(G + β·v) |
+| adam (Kingma & Ba 2015), the digital reference | m, s | m ← β·m + (1−β)·G; s ← β₂·s + (1−β₂)·G²; Δθ = −η·m̂/(√ŝ + ε), m̂ = m/(1−βᵗ), ŝ = s/(1−β₂ᵗ) |
+
+``clip`` > 0 clips each request to [−clip, clip] (a local limiter). ``t`` is the number of
+the update (1 for the first). The request is float64 whatever the state dtype, and is
+delivered by the device-write stage (:func:`hwsim.kernels.devices.apply_update`).
 """
 
+import math
 from collections import namedtuple
+
+import numpy as np
 
 from hwsim.kernels._config import inline
 
-PLAIN = 0
+PLAIN, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3
 
-#: Optimizer parameters: kind (PLAIN) and the learning rate η.
-OptimizerParams = namedtuple("OptimizerParams", "kind eta")
+#: Optimizer parameters: kind, learning rate η, β (momentum, or Adam's β₁), Adam's β₂ and ε,
+#: and the per-synapse clip of the request (0 = off).
+OptimizerParams = namedtuple("OptimizerParams", "kind eta beta beta2 eps clip")
 
 
 @inline
-def request(p, G, req):
-    """req = −η·G (plain MGD)."""
+def request(p, G, req, m1, m2, t):
+    """Write the update request Δθ into ``req`` (P,) from G (P,); ``m1``, ``m2`` (P,) hold
+    the rule's per-synapse state (velocity, or Adam's moments); ``t`` ≥ 1 is the update."""
     eta = p.eta
-    for i in range(G.shape[0]):
-        req[i] = -eta * G[i]
+    kind = p.kind
+    P = G.shape[0]
+    if kind == PLAIN:
+        for i in range(P):
+            req[i] = -eta * G[i]
+    elif kind == MOMENTUM:
+        b = p.beta
+        for i in range(P):
+            v = b * m1[i] + G[i]
+            m1[i] = v
+            req[i] = -eta * m1[i]
+    elif kind == NESTEROV:
+        b = p.beta
+        for i in range(P):
+            v = b * m1[i] + G[i]
+            m1[i] = v
+            req[i] = -eta * (G[i] + b * m1[i])
+    else:
+        b1 = p.beta
+        b2 = p.beta2
+        c1 = 1.0 - b1 ** (t * 1.0)  # float exponent: libm pow, as Python's float ** float
+        c2 = 1.0 - b2 ** (t * 1.0)
+        for i in range(P):
+            g = np.float64(G[i])  # float64 arithmetic whatever the state dtype
+            m1[i] = b1 * m1[i] + (1.0 - b1) * g
+            m2[i] = b2 * m2[i] + (1.0 - b2) * (g * g)
+            req[i] = -eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + p.eps)
+    clip = p.clip
+    if clip > 0.0:
+        for i in range(P):
+            if req[i] > clip:
+                req[i] = clip
+            elif req[i] < -clip:
+                req[i] = -clip

@@ -45,11 +45,13 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 #: Every state array. ``theta`` (P,) the weights the network sees; ``G`` (P,) integrators;
 #: ``applied``/``reference`` (P,) the perturbation on the synapses and the one each
 #: integrator correlates with (the same array on an ideal source); ``req`` (P,) float64 the
-#: update request; ``order`` (N,) the data-order permutation (derived); ``clock``,
+#: update request; ``m1``, ``m2`` (P,) the optimizer's per-synapse state (velocity, or
+#: Adam's moments; empty when the rule has none); ``order`` (N,) the data-order permutation
+#: (derived); ``clock``,
 #: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
 #: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch.
-State = namedtuple("State", "theta G applied reference req order clock cost_line counters "
-                            "driver rb0 rb1 zeros out")
+State = namedtuple("State", "theta G applied reference req m1 m2 order clock cost_line "
+                            "counters driver rb0 rb1 zeros out")
 
 #: What the chip is: the sense model and the device tuple of :mod:`.devices`.
 Model = namedtuple("Model", "sense dev")
@@ -66,7 +68,7 @@ def _fail(s, status, n):
 @jit
 def _write(p, s, dev, k):
     """Optimizer + device write: deliver Δθ = −η·G as update number ``k``."""
-    _opt.request(p.optimizer, s.G, s.req)
+    _opt.request(p.optimizer, s.G, s.req, s.m1, s.m2, k + 1)
     cnt = s.counters[0]
     cnt.update_requests += s.G.shape[0]
     cnt.updates += 1

@@ -34,6 +34,8 @@ class MGDController:
     mode : {"discrete", "analog"}
     amplitude, eta, tau_p, tau_x, tau_theta, tau_hp, fdma_period
         As :class:`hwsim.chip.Chip` (mgd.md, "Notation and parameters").
+    optimizer, momentum, beta2, eps, clip
+        The local update rule on G, as :mod:`hwsim.kernels.optimizer`.
     dtype : numpy dtype
         Precision of the integrators G (the chip's state dtype, for bit-equality).
 
@@ -55,6 +57,7 @@ class MGDController:
 
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
+                 optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
                  dtype=np.float64):
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
@@ -73,6 +76,13 @@ class MGDController:
         self.a_hp = tau_hp / (tau_hp + 1.0)
         self.lp_keep, self.lp_new = tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0)
         self.dtype = np.dtype(dtype)
+        if optimizer not in ("plain", "momentum", "nesterov", "adam"):
+            raise ConfigError(f"learn.optimizer = {optimizer!r}: allowed: plain, momentum, "
+                              "nesterov, adam")
+        self.optimizer, self.beta, self.beta2, self.eps, self.clip = (
+            optimizer, float(momentum), float(beta2), float(eps), float(clip))
+        self.m1 = np.zeros(P, self.dtype)  # velocity, or Adam's first moment
+        self.m2 = np.zeros(P, self.dtype)  # Adam's second moment
         self.G = np.zeros(P, self.dtype)
         self.code = np.zeros(P, self.dtype)
         self.step = 0
@@ -92,8 +102,29 @@ class MGDController:
             self._epoch = epoch
         return int(self._order[pos])
 
+    def _request(self):
+        """Δθ from G by the local rule (the same arithmetic as the optimizer stage)."""
+        g = self.G.astype(np.float64)
+        b, eta = self.beta, self.eta
+        if self.optimizer == "plain":
+            req = -eta * g
+        elif self.optimizer in ("momentum", "nesterov"):
+            self.m1[:] = b * self.m1.astype(np.float64) + g
+            v = self.m1.astype(np.float64)
+            req = -eta * v if self.optimizer == "momentum" else -eta * (g + b * v)
+        else:
+            t = float(self.updates + 1)
+            c1, c2 = 1.0 - b ** t, 1.0 - self.beta2 ** t
+            self.m1[:] = b * self.m1.astype(np.float64) + (1.0 - b) * g
+            self.m2[:] = self.beta2 * self.m2.astype(np.float64) + (1.0 - self.beta2) * (g * g)
+            req = -eta * (self.m1.astype(np.float64) / c1) / (
+                np.sqrt(self.m2.astype(np.float64) / c2) + self.eps)
+        if self.clip > 0.0:
+            req = np.clip(req, -self.clip, self.clip)
+        return req
+
     def _write(self):
-        req = -self.eta * self.G.astype(np.float64)
+        req = self._request()
         self.counters["update_requests"] += self.P
         self.counters["updates"] += 1
         self.port.write(req, self.updates)
