@@ -97,6 +97,10 @@ class Chip:
     dt : float
         Seconds of hardware time per step (> 0): device writes and reads at step n are
         stamped t = n·dt.
+    target : {"weights", "nodes"}
+        What the code perturbs: every weight and bias (P quantities), or every neuron's
+        pre-activation (M = Σ n_{l+1} nodes; :mod:`hwsim.kernels.nodes`), with M in place of
+        P in the code's amplitude and period.
     optimizer : {"plain", "momentum", "nesterov", "adam"}
         The local update rule on G (:mod:`hwsim.kernels.optimizer`).
     momentum, beta2, eps : float
@@ -131,7 +135,7 @@ class Chip:
 
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
-                 fdma_period=0, dt=1e-6, optimizer="plain", momentum=0.9, beta2=0.999,
+                 fdma_period=0, dt=1e-6, target="weights", optimizer="plain", momentum=0.9, beta2=0.999,
                  eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
@@ -175,6 +179,14 @@ class Chip:
                 raise ConfigError(f"analytic cost {kind!r}: allowed: {', '.join(ANALYTIC)}")
             sense = _analytic_sense(ANALYTIC[kind], a, P)
             cp = _cnt.CounterParams(np.int64(P), np.int64(P), np.int64(0), np.int64(0))
+        if target not in ("weights", "nodes"):
+            raise ConfigError(f"mgd.target = {target!r}: allowed: weights, nodes")
+        if target == "nodes" and (analytic is not None or network.periphery is not None):
+            raise ConfigError("mgd.target = 'nodes': needs an MLP without periphery (converters "
+                              "and neuron variation are not modelled with node perturbation yet)")
+        self.target = target
+        n_pert = P if target == "weights" else int(network.sizes[1:].sum())
+        self.n_perturbed = n_pert
         self.n_samples = int(len(X))
         self.perturbation, self.mode = perturbation, mode
         self.P = P
@@ -183,10 +195,10 @@ class Chip:
         self.amplitude = float(amplitude)
         self._clock_p = _clk.ClockParams(np.int64(tau_p), np.int64(tau_x), np.int64(tau_theta),
                                          np.int64(self.n_samples), np.int64(seed), self.dt)
-        self.source = _codes.SourceParams(np.int64(CODES[perturbation]),
-                                          code_amplitude(perturbation, amplitude, P),
-                                          np.int64(code_period(perturbation, P, fdma_period)),
-                                          np.int64(seed), np.int64(0))
+        self.source = _codes.SourceParams(
+            np.int64(CODES[perturbation]), code_amplitude(perturbation, amplitude, n_pert),
+            np.int64(code_period(perturbation, n_pert, fdma_period)), np.int64(seed),
+            np.int64(0), np.int64(target == "nodes"))
         self._cost_p = _cl.CostLineParams(np.int64(MODES[mode]), tau_hp / (tau_hp + 1.0))
         self._int_p = _int.IntegratorParams(1.0 / (amplitude * amplitude),
                                             tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0))
@@ -208,7 +220,7 @@ class Chip:
         self._counter_p = cp
         self._noisy = 0
         self._sense = sense
-        pert = np.zeros(P, self.dtype)
+        pert = np.zeros(n_pert, self.dtype)
         zeros = np.zeros(P, self.dtype)
         self.state = _step.State(
             theta=theta, G=np.zeros(P, self.dtype), applied=pert, reference=pert,
@@ -255,6 +267,9 @@ class Chip:
         # Every device cell is read by an inference (two per weight on one-sided pairs).
         self._counter_p = self._counter_p._replace(reads=np.int64(I[_dk.I_NCOLS]))
         if device.params.perturbation_by_write:
+            if self.target != "weights":
+                raise ConfigError("device.perturbation_by_write = true: needs mgd.target = "
+                                  "'weights' (a node perturbation is not a weight write)")
             if self.mode != "discrete":
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
                                   "'discrete' (the analog filters read a continuous signal)")
@@ -284,7 +299,7 @@ class Chip:
 
     @property
     def pert(self) -> np.ndarray:
-        """The applied perturbation θ̃ of the current code period, (P,)."""
+        """The applied perturbation θ̃ of the current code period, (P,) or (M,) on nodes."""
         return self.state.applied
 
     @property

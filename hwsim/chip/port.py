@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from hwsim.kernels import devices as _dk
+from hwsim.kernels import mlp as _mlp
+from hwsim.kernels import nodes as _nodes
 from hwsim.kernels import sense as _sense
 
 
@@ -46,6 +48,11 @@ class ChipPort(Protocol):
     def write(self, request, update: int) -> None:
         """Deliver the update request Δθ (P,) as update number ``update``."""
 
+    # Node perturbation (optional: only a chip that perturbs its neurons offers these).
+    # n_nodes: M; apply_nodes(ñ (M,) or None); postsynaptic() -> (P,) node of each
+    # parameter; presynaptic() -> (P,) each parameter's input in the last perturbed
+    # inference (1 for a bias).
+
     def read_weights(self) -> np.ndarray:
         """The parameters θ as stored, (P,)."""
 
@@ -75,7 +82,11 @@ class EmulatorPort:
         self._step = 0
         self._sample = 0
         self._pert = None
+        self._nodes = chip.target == "nodes"
         self._out = np.zeros(2)
+        if self._nodes:
+            self.n_nodes = chip.n_perturbed
+            self._post, self._pre = _nodes.presynaptic_layout(chip.network.sizes)
 
     def clock(self, step):
         self._step = int(step)
@@ -89,12 +100,40 @@ class EmulatorPort:
         self._pert = None if perturbation is None else np.asarray(perturbation,
                                                                    dtype=self.chip.dtype)
 
+    apply_nodes = apply  # the chip knows which quantities its code perturbs
+
+    def postsynaptic(self):
+        return self._post.copy()
+
+    def presynaptic(self):
+        m = self.chip.model.sense
+        acts = np.concatenate([m.X[self._sample], m.buf])
+        return np.where(self._pre >= 0, acts[np.maximum(self._pre, 0)], 1.0)
+
+    def _measure_nodes(self, baseline):
+        c, s, m = self.chip, self.chip.state, self.chip.model
+        n, sm = np.int64(self._step), m.sense
+        theta = s.theta
+        if c.noisy_reads:
+            theta = s.rb1 if baseline else s.rb0
+            _dk.read_weights(m.dev, s.theta, theta, n, np.int64(1 if baseline else 0))
+        x, y = sm.X[self._sample], sm.Y[self._sample]
+        if baseline:
+            off = _nodes.forward_nodes(theta, s.applied, False, x, sm.sizes, sm.kinds[0],
+                                       sm.kinds[1], sm.buf_b, sm.scale)
+            return _mlp.output_cost(sm.buf_b, off, y, sm.kinds[1], sm.kinds[2])
+        off = _nodes.forward_nodes(theta, self._pert, True, x, sm.sizes, sm.kinds[0],
+                                   sm.kinds[1], sm.buf, sm.scale)
+        return _mlp.output_cost(sm.buf, off, y, sm.kinds[1], sm.kinds[2])
+
     def measure(self):
         c, s, m = self.chip, self.chip.state, self.chip.model
         n, out = np.int64(self._step), self._out
         cnt = s.counters[0]
         baseline = self._pert is None
-        if c.noisy_reads:
+        if self._nodes:
+            value = self._measure_nodes(baseline)
+        elif c.noisy_reads:
             buf = s.rb1 if baseline else s.rb0
             _dk.read_weights(m.dev, s.theta, buf, n, np.int64(1 if baseline else 0))
             _sense.measure(m.sense, buf, s.zeros if baseline else self._pert, self._sample,

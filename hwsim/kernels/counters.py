@@ -23,7 +23,8 @@ COUNTER_DOCS = (
     ("adc_conversions", "ADC conversions of pre-activations in training inferences (0 without an ADC)"),
     ("cost_broadcasts", "values of C̃ sent on the global cost line (one per step)"),
     ("code_generations", "per-parameter code values generated (P per new code period)"),
-    ("integrator_ops", "local multiply-accumulates C̃·θ̃ into the integrators G (P per step)"),
+    ("integrator_ops", "local correlations C̃·θ̃ of the perturbed quantities (P per step; M with node perturbation)"),
+    ("synapse_multiplies", "node perturbation: local products g_i·x_j into each synapse's G (P per step)"),
     ("update_requests", "per-parameter update requests Δθ computed by the optimizer (P per update)"),
     ("updates", "weight updates sent to the synapses (discrete: every τθ; analog: every step)"),
 )

@@ -32,6 +32,7 @@ from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.codes import fill_code
 from hwsim.kernels.devices import I_MODEL, M_IDEAL, S_TIME, apply_update, read_weights
+from hwsim.kernels.nodes import integrate_nodes, measure_nodes
 from hwsim.kernels.sense import count, measure, sense
 
 STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
@@ -125,6 +126,26 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
 
 
 @jit
+def _sense_nodes(p, s, m, want_base, n):
+    """Sense with node perturbation: reads through the devices when noisy (sub 0 perturbed,
+    1 baseline), then the node-perturbed and (when stale) the unperturbed inference."""
+    sample = s.clock[0].sample
+    if p.noisy_reads == 1:
+        read_weights(m.dev, s.theta, s.rb0, n, 0)
+        if want_base:
+            read_weights(m.dev, s.theta, s.rb1, n, 1)
+            measure_nodes(m.sense, s.rb1, s.applied, sample, True, s.out)
+            c0 = s.out[1]
+            measure_nodes(m.sense, s.rb0, s.applied, sample, False, s.out)
+            s.out[1] = c0
+        else:
+            measure_nodes(m.sense, s.rb0, s.applied, sample, False, s.out)
+    else:
+        measure_nodes(m.sense, s.theta, s.applied, sample, want_base, s.out)
+    count(s.counters[0], p.counters, 1, 1 if want_base else 0)
+
+
+@jit
 def run_steps(n_steps, p, s, m):
     """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
 
@@ -162,6 +183,9 @@ def run_steps(n_steps, p, s, m):
     ref = s.reference
     out = s.out
     P = theta.shape[0]
+    nodes = p.source.nodes == 1
+    sizes = m.sense.sizes
+    M = pert.shape[0]  # perturbed quantities: P weights, or M nodes
     # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
     # call and then counted (an integer division per step per clock costs more than the
     # whole 2-2-1 forward pass).
@@ -192,7 +216,7 @@ def run_steps(n_steps, p, s, m):
         new_code = ph_p == 0
         if new_code and not by_write:
             fill_code(pert, p.source, n // tau_p)
-            cnt.code_generations += P
+            cnt.code_generations += M
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
         update_due = ph_t == 0 and n > 0
@@ -207,6 +231,8 @@ def run_steps(n_steps, p, s, m):
             want_base = cl.stale == 1
             if by_write:
                 _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)
+            elif nodes:
+                _sense_nodes(p, s, m, want_base, n)
             else:
                 sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros, clk.sample,
                       want_base, out, n)
@@ -220,21 +246,34 @@ def run_steps(n_steps, p, s, m):
                 cl.c0 = out[1]
                 cl.stale = 0
             ct = _cl.discrete(cl, c)
-            _int.accumulate(G, ct * ip.inv_d2, ref)
+            if nodes:
+                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample], m.sense.buf,
+                                sizes, False, 0.0, 0.0)
+            else:
+                _int.accumulate(G, ct * ip.inv_d2, ref)
         else:
-            sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros, clk.sample, False,
-                  out, n)
-            count(cnt, p.counters, 1, 0)
+            if nodes:
+                _sense_nodes(p, s, m, False, n)
+            else:
+                sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros, clk.sample,
+                      False, out, n)
+                count(cnt, p.counters, 1, 0)
             c = out[0]
             if not math.isfinite(c):
                 return _fail(s, STATUS_NONFINITE_COST, n)
             ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
-            _int.lowpass(G, ct * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
+            if nodes:
+                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample], m.sense.buf,
+                                sizes, True, ip.lp_keep, ip.lp_new)
+            else:
+                _int.lowpass(G, ct * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
             if eta != 0.0:
                 _write(p, s, dev, clk.updates)
             clk.updates += 1
         cnt.cost_broadcasts += 1
-        cnt.integrator_ops += P
+        cnt.integrator_ops += M
+        if nodes:
+            cnt.synapse_multiplies += P
         cnt.steps += 1
         cl.c = c
         cl.ctilde = ct

@@ -34,6 +34,10 @@ class MGDController:
     mode : {"discrete", "analog"}
     amplitude, eta, tau_p, tau_x, tau_theta, tau_hp, fdma_period
         As :class:`hwsim.chip.Chip` (mgd.md, "Notation and parameters").
+    target : {"weights", "nodes"}
+        Perturb the P parameters, or the port's M nodes (the port must offer ``n_nodes``,
+        ``apply_nodes``, ``postsynaptic`` and ``presynaptic``): each synapse then integrates
+        its node's correlation times its own presynaptic activity.
     optimizer, momentum, beta2, eps, clip
         The local update rule on G, as :mod:`hwsim.kernels.optimizer`.
     dtype : numpy dtype
@@ -57,7 +61,7 @@ class MGDController:
 
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
-                 optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
+                 target="weights", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
                  dtype=np.float64):
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
@@ -66,12 +70,18 @@ class MGDController:
             raise ConfigError("mgd.tau_x = 1: must be > 1 in analog mode")
         self.port = port
         P = self.P = int(port.n_params)
+        if target not in ("weights", "nodes"):
+            raise ConfigError(f"mgd.target = {target!r}: allowed: weights, nodes")
+        self.target = target
+        Q = int(port.n_nodes) if target == "nodes" else P  # perturbed quantities
+        self._post = port.postsynaptic() if target == "nodes" else None
         self.seed, self.mode = int(seed), mode
         self.eta, self.tau_p, self.tau_x, self.tau_theta = float(eta), tau_p, tau_x, tau_theta
         self.source = SourceParams(np.int64(CODES[perturbation]),
-                                   code_amplitude(perturbation, amplitude, P),
-                                   np.int64(code_period(perturbation, P, fdma_period)),
-                                   np.int64(seed), np.int64(0))
+                                   code_amplitude(perturbation, amplitude, Q),
+                                   np.int64(code_period(perturbation, Q, fdma_period)),
+                                   np.int64(seed), np.int64(0), np.int64(target == "nodes"))
+        self.Q = Q
         self.inv_d2 = 1.0 / (amplitude * amplitude)
         self.a_hp = tau_hp / (tau_hp + 1.0)
         self.lp_keep, self.lp_new = tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0)
@@ -84,13 +94,13 @@ class MGDController:
         self.m1 = np.zeros(P, self.dtype)  # velocity, or Adam's first moment
         self.m2 = np.zeros(P, self.dtype)  # Adam's second moment
         self.G = np.zeros(P, self.dtype)
-        self.code = np.zeros(P, self.dtype)
+        self.code = np.zeros(Q, self.dtype)
         self.step = 0
         self.updates = 0
         self.c0 = self.ctilde = self.cprev = 0.0
         self.stale = True
         self.counters = dict(code_generations=0, cost_broadcasts=0, integrator_ops=0,
-                             update_requests=0, updates=0, steps=0)
+                             synapse_multiplies=0, update_requests=0, updates=0, steps=0)
         self._order = np.zeros(port.n_samples, np.int64)
         self._epoch = -1
 
@@ -101,6 +111,21 @@ class MGDController:
             shuffle_order(self._order, np.int64(self.seed), np.int64(epoch))
             self._epoch = epoch
         return int(self._order[pos])
+
+    def _measure_perturbed(self):
+        if self.target == "nodes":
+            self.port.apply_nodes(self.code)
+            c = self.port.measure()
+            self._pre = self.port.presynaptic()
+            return c
+        self.port.apply(self.code)
+        return self.port.measure()
+
+    def _correlate(self, s, code64):
+        """Each integrator's input: s·θ̃ (weights), or (s·ñ_node)·x_pre (nodes)."""
+        if self.target == "nodes":
+            return (s * code64)[self._post] * self._pre
+        return s * code64
 
     def _request(self):
         """Δθ from G by the local rule (the same arithmetic as the optimizer stage)."""
@@ -147,8 +172,8 @@ class MGDController:
                 port.present(self._sample(n))
                 self.stale = True
             if n % self.tau_p == 0:
-                self.code = code_values(self.source, n // self.tau_p, self.P, self.dtype)
-                self.counters["code_generations"] += self.P
+                self.code = code_values(self.source, n // self.tau_p, self.Q, self.dtype)
+                self.counters["code_generations"] += self.Q
             g64 = G.astype(np.float64)
             code64 = self.code.astype(np.float64)
             if self.mode == "discrete":
@@ -159,8 +184,7 @@ class MGDController:
                     G[:] = 0.0
                     g64[:] = 0.0
                     self.updates += 1
-                port.apply(self.code)
-                c = port.measure()
+                c = self._measure_perturbed()
                 if self.stale:
                     port.apply(None)
                     self.c0 = port.measure()
@@ -170,23 +194,24 @@ class MGDController:
                 if not math.isfinite(c):
                     raise FloatingPointError(f"non-finite cost at step {n}")
                 ct = c - self.c0
-                G[:] = g64 + (ct * self.inv_d2) * code64
+                G[:] = g64 + self._correlate(ct * self.inv_d2, code64)
             else:
-                port.apply(self.code)
-                c = port.measure()
+                c = self._measure_perturbed()
                 if not math.isfinite(c):
                     raise FloatingPointError(f"non-finite cost at step {n}")
                 if new_input or n == 0:
                     self.cprev = c
                 ct = self.a_hp * (self.ctilde + c - self.cprev)
                 self.cprev = c
-                G[:] = self.lp_keep * g64 + self.lp_new * ((ct * self.inv_d2) * code64)
+                G[:] = self.lp_keep * g64 + self.lp_new * self._correlate(ct * self.inv_d2, code64)
                 if self.eta != 0.0:
                     self._write()
                 self.updates += 1
             self.ctilde = ct
             self.counters["cost_broadcasts"] += 1
-            self.counters["integrator_ops"] += self.P
+            self.counters["integrator_ops"] += self.Q
+            if self.target == "nodes":
+                self.counters["synapse_multiplies"] += self.P
             self.counters["steps"] += 1
             self.step = n + 1
         return ct
