@@ -17,6 +17,7 @@ from hwsim.kernels import codes as _codes
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import counters as _cnt
 from hwsim.kernels import devices as _dk
+from hwsim.kernels import fast as _fast
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
 from hwsim.kernels import sense as _sense
@@ -329,7 +330,21 @@ class Chip:
             ``n_steps`` is not a non-negative integer.
         """
         check_int("n_steps", n_steps, 0)
-        return int(_step.run_steps(np.int64(n_steps), self.params, self.state, self.model))
+        run = _fast.run_fast if self.fast_path_applies() else _step.run_steps
+        return int(run(np.int64(n_steps), self.params, self.state, self.model))
+
+    #: Set False (on the class or one chip) to force the general stage driver.
+    fast_path = True
+
+    def fast_path_applies(self) -> bool:
+        """True when :meth:`advance` runs the fused kernel :func:`hwsim.kernels.fast.run_fast`
+        (bit-identical to the general driver): an MLP without periphery on ideal synapses,
+        discrete mode, CDMA or Walsh codes, plain optimizer, no write-based perturbation."""
+        return bool(self.fast_path and self._sense.kind == _sense.MLP
+                    and self._dev[0][_dk.I_MODEL] == _dk.M_IDEAL and not self._noisy
+                    and self._cost_p.mode == _cl.DISCRETE
+                    and self.source.code in (_codes.CDMA, _codes.WALSH)
+                    and self.source.by_write == 0 and self._opt_p.kind == _opt.PLAIN)
 
     @property
     def bad_step(self) -> int:
