@@ -58,7 +58,7 @@ def fill_words(words, src, k, P):
     """Pack the signs of code period ``k`` into ``words`` (length ceil(P/64) + 1).
 
     Bit j of ``words[b]`` is 1 when θ̃ of parameter 64·b + j is +A (CDMA or Walsh); the last
-    word is padding, read by :func:`_row_word` at the end of the vector.
+    word is padding, read by :func:`_word` at the end of the vector.
 
     Parameters
     ----------
@@ -86,38 +86,70 @@ def fill_words(words, src, k, P):
 
 
 @inline
-def _row_word(words, g):
-    """The 64 sign bits of parameters g, g + 1, ... (bit 0 = parameter g)."""
-    q = g >> _U(6)
-    sh = g & _U(63)
-    lo = words[q] >> sh
-    if sh == _U(0):
-        return lo
-    return lo | (words[q + _ONE] << (_U(64) - sh))
+def _bits_at(lo, hi, sh):
+    """Bits sh .. sh + 63 of the 128-bit word (hi, lo), without a branch (sh = 0 gives lo):
+    a branch or an inlined helper taking arrays here would keep Numba from pruning the
+    reference counts of the caller's arrays (an atomic operation per call)."""
+    return (lo >> sh) | ((hi << _ONE) << (_U(63) - sh))
 
 
 @inline
-def _update_row(theta, pw, G, base, n, mode, rp, rn, eta):
-    """θ += Δθ on parameters base .. base + n − 1, as the optimizer + ideal write would."""
-    ub = _U(base)
-    un = _U(n)
-    if mode == UPD_SIGN:
-        j = _U(0)
-        while j < un:
-            cw = _row_word(pw, ub + j)
-            e = min(j + _U(64), un)
-            j0 = j
-            while j < e:
-                theta[ub + j] += rp if (cw >> (j - j0)) & _ONE else rn
-                j += _ONE
-    else:  # UPD_G: req = −η·G, then θ += req
-        for j in range(n):
-            theta[base + j] += -eta * G[base + j]
+def _word(words, g):
+    """Sign bits of parameters g, g + 1, ... (bit 0 = parameter g)."""
+    return _bits_at(words[g >> _U(6)], words[(g >> _U(6)) + _ONE], g & _U(63))
 
 
 @jit
-def _dot2s(w, words, base, ap, ab, n, Ap, An):
-    """:func:`hwsim.kernels.mlp._dot2` with θ̃ read from sign words (same summation order)."""
+def _update_sign(theta, pw, R, base, n):
+    """θ += Δθ on parameters base .. base + n − 1, with Δθ = R[...] (the nibble table of the
+    two requests) chosen by the previous code's bits ``pw``: the ideal write of −η·G."""
+    ub = _U(base)
+    un = _U(n)
+    m = un - (un & _U(7))
+    j = _U(0)
+    while j < m:
+        k = ub + j
+        cw = _bits_at(pw[k >> _U(6)], pw[(k >> _U(6)) + _ONE], k & _U(63))
+        t0 = (cw & _U(15)) << _U(2)
+        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
+        theta[k] += R[t0]
+        theta[k + _U(1)] += R[t0 + _U(1)]
+        theta[k + _U(2)] += R[t0 + _U(2)]
+        theta[k + _U(3)] += R[t0 + _U(3)]
+        theta[k + _U(4)] += R[t1]
+        theta[k + _U(5)] += R[t1 + _U(1)]
+        theta[k + _U(6)] += R[t1 + _U(2)]
+        theta[k + _U(7)] += R[t1 + _U(3)]
+        j += _U(8)
+    k = ub + j
+    cw = _bits_at(pw[k >> _U(6)], pw[(k >> _U(6)) + _ONE], k & _U(63))
+    while j < un:
+        theta[ub + j] += R[(cw & _ONE) << _U(2)]
+        cw >>= _ONE
+        j += _ONE
+
+
+@jit
+def _update_g(theta, G, base, n, eta):
+    """θ += −η·G on parameters base .. base + n − 1 (optimizer request + ideal write)."""
+    for j in range(n):
+        theta[base + j] += -eta * G[base + j]
+
+
+@jit
+def nibble_table(out, vp, vn):
+    """out[4·v + r] = ``vp`` if bit r of the nibble v is set, else ``vn`` (64 entries): eight
+    signs are two contiguous loads of four, which LLVM vectorises (a select per lane does
+    not)."""
+    for v in range(16):
+        for r in range(4):
+            out[4 * v + r] = vp if (v >> r) & 1 else vn
+
+
+@jit
+def _dot2s(w, words, T, base, ap, ab, n):
+    """:func:`hwsim.kernels.mlp._dot2` with θ̃ read from sign words through the nibble table
+    ``T`` of ±A (same summation order)."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
     ub = _U(base)
@@ -125,86 +157,79 @@ def _dot2s(w, words, base, ap, ab, n, Ap, An):
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
-        cw = _row_word(words, ub + j)
-        e = min(j + _U(64), m)
-        while j < e:
-            k = ub + j
-            w0, w1, w2, w3 = w[k], w[k + _U(1)], w[k + _U(2)], w[k + _U(3)]
-            w4, w5, w6, w7 = w[k + _U(4)], w[k + _U(5)], w[k + _U(6)], w[k + _U(7)]
-            b0 += w0 * ab[j]
-            b1 += w1 * ab[j + _U(1)]
-            b2 += w2 * ab[j + _U(2)]
-            b3 += w3 * ab[j + _U(3)]
-            b4 += w4 * ab[j + _U(4)]
-            b5 += w5 * ab[j + _U(5)]
-            b6 += w6 * ab[j + _U(6)]
-            b7 += w7 * ab[j + _U(7)]
-            p0 += (w0 + (Ap if cw & _ONE else An)) * ap[j]
-            p1 += (w1 + (Ap if (cw >> _U(1)) & _ONE else An)) * ap[j + _U(1)]
-            p2 += (w2 + (Ap if (cw >> _U(2)) & _ONE else An)) * ap[j + _U(2)]
-            p3 += (w3 + (Ap if (cw >> _U(3)) & _ONE else An)) * ap[j + _U(3)]
-            p4 += (w4 + (Ap if (cw >> _U(4)) & _ONE else An)) * ap[j + _U(4)]
-            p5 += (w5 + (Ap if (cw >> _U(5)) & _ONE else An)) * ap[j + _U(5)]
-            p6 += (w6 + (Ap if (cw >> _U(6)) & _ONE else An)) * ap[j + _U(6)]
-            p7 += (w7 + (Ap if (cw >> _U(7)) & _ONE else An)) * ap[j + _U(7)]
-            cw >>= _U(8)
-            j += _U(8)
-    if j < un:
-        cw = _row_word(words, ub + j)
-        while j < un:
-            wj = w[ub + j]
-            b0 += wj * ab[j]
-            p0 += (wj + (Ap if cw & _ONE else An)) * ap[j]
-            cw >>= _ONE
-            j += _ONE
+        k = ub + j
+        cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+        t0 = (cw & _U(15)) << _U(2)
+        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
+        w0, w1, w2, w3 = w[k], w[k + _U(1)], w[k + _U(2)], w[k + _U(3)]
+        w4, w5, w6, w7 = w[k + _U(4)], w[k + _U(5)], w[k + _U(6)], w[k + _U(7)]
+        b0 += w0 * ab[j]
+        b1 += w1 * ab[j + _U(1)]
+        b2 += w2 * ab[j + _U(2)]
+        b3 += w3 * ab[j + _U(3)]
+        b4 += w4 * ab[j + _U(4)]
+        b5 += w5 * ab[j + _U(5)]
+        b6 += w6 * ab[j + _U(6)]
+        b7 += w7 * ab[j + _U(7)]
+        p0 += (w0 + T[t0]) * ap[j]
+        p1 += (w1 + T[t0 + _U(1)]) * ap[j + _U(1)]
+        p2 += (w2 + T[t0 + _U(2)]) * ap[j + _U(2)]
+        p3 += (w3 + T[t0 + _U(3)]) * ap[j + _U(3)]
+        p4 += (w4 + T[t1]) * ap[j + _U(4)]
+        p5 += (w5 + T[t1 + _U(1)]) * ap[j + _U(5)]
+        p6 += (w6 + T[t1 + _U(2)]) * ap[j + _U(6)]
+        p7 += (w7 + T[t1 + _U(3)]) * ap[j + _U(7)]
+        j += _U(8)
+    k = ub + j
+    cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+    while j < un:
+        wj = w[ub + j]
+        b0 += wj * ab[j]
+        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[j]
+        cw >>= _ONE
+        j += _ONE
     return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
             ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7)))
 
 
 @jit
-def _dots(w, words, base, ap, n, Ap, An):
-    """:func:`hwsim.kernels.mlp._dot_pert` with θ̃ read from sign words (same order)."""
+def _dots(w, words, T, base, ap, n):
+    """:func:`hwsim.kernels.mlp._dot_pert` with θ̃ from sign words (same order)."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     ub = _U(base)
     un = _U(n)
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
-        cw = _row_word(words, ub + j)
-        e = min(j + _U(64), m)
-        while j < e:
-            k = ub + j
-            p0 += (w[k] + (Ap if cw & _ONE else An)) * ap[j]
-            p1 += (w[k + _U(1)] + (Ap if (cw >> _U(1)) & _ONE else An)) * ap[j + _U(1)]
-            p2 += (w[k + _U(2)] + (Ap if (cw >> _U(2)) & _ONE else An)) * ap[j + _U(2)]
-            p3 += (w[k + _U(3)] + (Ap if (cw >> _U(3)) & _ONE else An)) * ap[j + _U(3)]
-            p4 += (w[k + _U(4)] + (Ap if (cw >> _U(4)) & _ONE else An)) * ap[j + _U(4)]
-            p5 += (w[k + _U(5)] + (Ap if (cw >> _U(5)) & _ONE else An)) * ap[j + _U(5)]
-            p6 += (w[k + _U(6)] + (Ap if (cw >> _U(6)) & _ONE else An)) * ap[j + _U(6)]
-            p7 += (w[k + _U(7)] + (Ap if (cw >> _U(7)) & _ONE else An)) * ap[j + _U(7)]
-            cw >>= _U(8)
-            j += _U(8)
-    if j < un:
-        cw = _row_word(words, ub + j)
-        while j < un:
-            p0 += (w[ub + j] + (Ap if cw & _ONE else An)) * ap[j]
-            cw >>= _ONE
-            j += _ONE
+        k = ub + j
+        cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+        t0 = (cw & _U(15)) << _U(2)
+        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
+        p0 += (w[k] + T[t0]) * ap[j]
+        p1 += (w[k + _U(1)] + T[t0 + _U(1)]) * ap[j + _U(1)]
+        p2 += (w[k + _U(2)] + T[t0 + _U(2)]) * ap[j + _U(2)]
+        p3 += (w[k + _U(3)] + T[t0 + _U(3)]) * ap[j + _U(3)]
+        p4 += (w[k + _U(4)] + T[t1]) * ap[j + _U(4)]
+        p5 += (w[k + _U(5)] + T[t1 + _U(1)]) * ap[j + _U(5)]
+        p6 += (w[k + _U(6)] + T[t1 + _U(2)]) * ap[j + _U(6)]
+        p7 += (w[k + _U(7)] + T[t1 + _U(3)]) * ap[j + _U(7)]
+        j += _U(8)
+    k = ub + j
+    cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+    while j < un:
+        p0 += (w[ub + j] + T[(cw & _ONE) << _U(2)]) * ap[j]
+        cw >>= _ONE
+        j += _ONE
     return ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
 
 
-@inline
-def _bit(words, g):
-    return (words[g >> 6] >> _U(g & 63)) & _ONE
-
-
 @jit
-def forward_fast(theta, words, x, sizes, hidden_act, out_act, buf_p, buf_b, scale, Ap, An,
-                 both, mode, pw, G, rp, rn, eta):
+def forward_fast(theta, words, T, x, sizes, hidden_act, out_act, buf_p, buf_b, scale, Ap, An,
+                 both, mode, pw, R, G, eta):
     """Perturbed (and, with ``both``, baseline) forward pass with the update fused in.
 
     Each row of each layer first receives its update (``mode``: UPD_NONE, UPD_SIGN from the
-    previous code's words ``pw`` and the two requests ``rp``/``rn``, or UPD_G from ``G``),
+    previous code's words ``pw`` and the nibble table ``R`` of the two requests, or UPD_G from ``G``),
     then is read once for both passes. Bit-identical to the optimizer + ideal write followed
     by :func:`hwsim.kernels.mlp.forward2` (or ``forward`` when not ``both``).
 
@@ -224,21 +249,25 @@ def forward_fast(theta, words, x, sizes, hidden_act, out_act, buf_p, buf_b, scal
         ap = x if in_off < 0 else buf_p[in_off:in_off + nin]
         ab = x if in_off < 0 else buf_b[in_off:in_off + nin]
         bias0 = p + nin * nout
-        if mode != UPD_NONE:  # biases first: they are one short row
-            _update_row(theta, pw, G, bias0, nout, mode, rp, rn, eta)
+        if mode == UPD_SIGN:  # biases first: they are one short row
+            _update_sign(theta, pw, R, bias0, nout)
+        elif mode == UPD_G:
+            _update_g(theta, G, bias0, nout, eta)
         for o in range(nout):
             base = p + o * nin
-            if mode != UPD_NONE:
-                _update_row(theta, pw, G, base, nin, mode, rp, rn, eta)
+            if mode == UPD_SIGN:
+                _update_sign(theta, pw, R, base, nin)
+            elif mode == UPD_G:
+                _update_g(theta, G, base, nin, eta)
             b = bias0 + o
             tb = theta[b]
-            pb = Ap if _bit(words, b) else An
+            pb = T[((words[b >> 6] >> _U(b & 63)) & _ONE) << _U(2)]
             if both:
-                sp, sb = _dot2s(theta, words, base, ap, ab, nin, Ap, An)
+                sp, sb = _dot2s(theta, words, T, base, ap, ab, nin)
                 buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
                 buf_b[out_off + o] = _act(kind, scale * (sb + tb))
             else:
-                sp = _dots(theta, words, base, ap, nin, Ap, An)
+                sp = _dots(theta, words, T, base, ap, nin)
                 buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
         p = bias0 + nout
         in_off = out_off
@@ -303,6 +332,9 @@ def run_fast(n_steps, p, s, m):
     amp[1] = -src.code_amp
     Ap = amp[0]
     An = amp[1]
+    T = np.empty(64, theta.dtype)
+    nibble_table(T, Ap, An)
+    R = np.empty(64)  # the two update requests, by nibble
     g1 = np.empty(1, theta.dtype)  # rounds G to the state dtype
     nblk = (P + 63) >> 6
     cur = np.zeros(nblk + 1, np.uint64)
@@ -371,6 +403,7 @@ def run_fast(n_steps, p, s, m):
                     rp = -eta * g1[0]
                     g1[0] = 0.0 + s_prev * An
                     rn = -eta * g1[0]
+                    nibble_table(R, rp, rn)
                     mode = UPD_SIGN
                 else:
                     mode = UPD_G
@@ -381,8 +414,8 @@ def run_fast(n_steps, p, s, m):
         c0 = 0.0
         x = X[clk.sample]
         y = Y[clk.sample]
-        off = forward_fast(theta, cur, x, sizes, kinds[0], kinds[1], buf, buf_b, scale, Ap, An,
-                           want_base, mode, pw, G, rp, rn, eta)
+        off = forward_fast(theta, cur, T, x, sizes, kinds[0], kinds[1], buf, buf_b, scale, Ap, An,
+                           want_base, mode, pw, R, G, eta)
         c = output_cost(buf, off, y, kinds[1], kinds[2])
         out[0] = c
         count(cnt, p.counters, 1, 1 if want_base else 0)
