@@ -193,6 +193,75 @@ def _dot2s(w, words, T, base, ap, ab, n):
 
 
 @jit
+def _dot2su(w, words, T, pw, R, base, ap, ab, n):
+    """:func:`_dot2s` after the update θ += R[...] (the nibble table of the two requests,
+    chosen by the previous code's bits ``pw``), in the same pass: each weight is updated,
+    stored (rounded to the state dtype) and read back for both sums."""
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
+    ub = _U(base)
+    un = _U(n)
+    m = un - (un & _U(7))
+    j = _U(0)
+    while j < m:
+        k = ub + j
+        q = k >> _U(6)
+        sh = k & _U(63)
+        cw = _bits_at(words[q], words[q + _ONE], sh)
+        pv = _bits_at(pw[q], pw[q + _ONE], sh)
+        t0 = (cw & _U(15)) << _U(2)
+        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
+        u0 = (pv & _U(15)) << _U(2)
+        u1 = ((pv >> _U(4)) & _U(15)) << _U(2)
+        w[k] += R[u0]
+        w[k + _U(1)] += R[u0 + _U(1)]
+        w[k + _U(2)] += R[u0 + _U(2)]
+        w[k + _U(3)] += R[u0 + _U(3)]
+        w[k + _U(4)] += R[u1]
+        w[k + _U(5)] += R[u1 + _U(1)]
+        w[k + _U(6)] += R[u1 + _U(2)]
+        w[k + _U(7)] += R[u1 + _U(3)]
+        w0 = w[k]
+        w1 = w[k + _U(1)]
+        w2 = w[k + _U(2)]
+        w3 = w[k + _U(3)]
+        w4 = w[k + _U(4)]
+        w5 = w[k + _U(5)]
+        w6 = w[k + _U(6)]
+        w7 = w[k + _U(7)]
+        b0 += w0 * ab[j + _U(0)]
+        b1 += w1 * ab[j + _U(1)]
+        b2 += w2 * ab[j + _U(2)]
+        b3 += w3 * ab[j + _U(3)]
+        b4 += w4 * ab[j + _U(4)]
+        b5 += w5 * ab[j + _U(5)]
+        b6 += w6 * ab[j + _U(6)]
+        b7 += w7 * ab[j + _U(7)]
+        p0 += (w0 + T[t0]) * ap[j + _U(0)]
+        p1 += (w1 + T[t0 + _U(1)]) * ap[j + _U(1)]
+        p2 += (w2 + T[t0 + _U(2)]) * ap[j + _U(2)]
+        p3 += (w3 + T[t0 + _U(3)]) * ap[j + _U(3)]
+        p4 += (w4 + T[t1]) * ap[j + _U(4)]
+        p5 += (w5 + T[t1 + _U(1)]) * ap[j + _U(5)]
+        p6 += (w6 + T[t1 + _U(2)]) * ap[j + _U(6)]
+        p7 += (w7 + T[t1 + _U(3)]) * ap[j + _U(7)]
+        j += _U(8)
+    k = ub + j
+    cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+    pv = _bits_at(pw[k >> _U(6)], pw[(k >> _U(6)) + _ONE], k & _U(63))
+    while j < un:
+        w[ub + j] += R[(pv & _ONE) << _U(2)]
+        wj = w[ub + j]
+        b0 += wj * ab[j]
+        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[j]
+        cw >>= _ONE
+        pv >>= _ONE
+        j += _ONE
+    return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
+            ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7)))
+
+
+@jit
 def _dots(w, words, T, base, ap, n):
     """:func:`hwsim.kernels.mlp._dot_pert` with θ̃ from sign words (same order)."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
@@ -255,14 +324,18 @@ def forward_fast(theta, words, T, x, sizes, hidden_act, out_act, buf_p, buf_b, s
             _update_g(theta, G, bias0, nout, eta)
         for o in range(nout):
             base = p + o * nin
-            if mode == UPD_SIGN:
-                _update_sign(theta, pw, R, base, nin)
-            elif mode == UPD_G:
+            if mode == UPD_G:
                 _update_g(theta, G, base, nin, eta)
+            elif mode == UPD_SIGN and not both:
+                _update_sign(theta, pw, R, base, nin)
             b = bias0 + o
             tb = theta[b]
             pb = T[((words[b >> 6] >> _U(b & 63)) & _ONE) << _U(2)]
-            if both:
+            if mode == UPD_SIGN and both:  # the usual case: an update makes C0 stale
+                sp, sb = _dot2su(theta, words, T, pw, R, base, ap, ab, nin)
+                buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
+                buf_b[out_off + o] = _act(kind, scale * (sb + tb))
+            elif both:
                 sp, sb = _dot2s(theta, words, T, base, ap, ab, nin)
                 buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
                 buf_b[out_off + o] = _act(kind, scale * (sb + tb))
