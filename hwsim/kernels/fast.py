@@ -32,7 +32,7 @@ from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.codes import CDMA, fill_code
 from hwsim.kernels.devices import ST_UPDATES
 from hwsim.kernels.hashing import STREAM_CDMA, hash_keyed, stream_key
-from hwsim.kernels.mlp import _act, output_cost
+from hwsim.kernels.mlp import CROSS_ENTROPY, SOFTMAX, _act
 from hwsim.kernels.sense import count
 from hwsim.kernels.step import STATUS_NONFINITE_BASE, STATUS_NONFINITE_COST, STATUS_OK, _fail
 
@@ -54,15 +54,17 @@ def _parity(v):
 
 
 @jit
-def fill_words(words, src, k, P):
-    """Pack the signs of code period ``k`` into ``words`` (length ceil(P/64) + 1).
+def fill_words(words, wo, src, k, P):
+    """Pack the signs of code period ``k`` into ``words[wo : wo + ceil(P/64) + 1]``.
 
-    Bit j of ``words[b]`` is 1 when θ̃ of parameter 64·b + j is +A (CDMA or Walsh); the last
-    word is padding, read by :func:`_word` at the end of the vector.
+    Bit j of word b is 1 when θ̃ of parameter 64·b + j is +A (CDMA or Walsh); the last word
+    is padding, read at the end of the vector.
 
     Parameters
     ----------
     words : ndarray of uint64
+    wo : int
+        Offset of word 0 in ``words``.
     src : hwsim.kernels.codes.SourceParams
     k : int
         The code period (step // tau_p).
@@ -73,7 +75,7 @@ def fill_words(words, src, k, P):
     if src.code == CDMA:
         key = stream_key(src.seed, STREAM_CDMA)
         for blk in range(nblk):
-            words[blk] = hash_keyed(key, k, blk)
+            words[wo + blk] = hash_keyed(key, k, blk)
     else:  # WALSH: row i + 1 of the Sylvester-Hadamard matrix, column k mod H
         col = k % src.period
         for blk in range(nblk):
@@ -81,111 +83,84 @@ def fill_words(words, src, k, P):
             w = _U(0)
             for j in range(min(64, P - base)):
                 w |= (_parity((base + j + 1) & col) ^ _ONE) << _U(j)
-            words[blk] = w
-    words[nblk] = _U(0)
+            words[wo + blk] = w
+    words[wo + nblk] = _U(0)
 
 
 @inline
 def _bits_at(lo, hi, sh):
-    """Bits sh .. sh + 63 of the 128-bit word (hi, lo), without a branch (sh = 0 gives lo):
-    a branch or an inlined helper taking arrays here would keep Numba from pruning the
-    reference counts of the caller's arrays (an atomic operation per call)."""
+    """Bits sh .. sh + 63 of the 128-bit word (hi, lo), without a branch (sh = 0 gives lo).
+
+    Scalars only, and no branch: an inlined helper taking arrays, or a branchy loop, keeps
+    Numba from pruning the callers' reference counts (an atomic operation per call)."""
     return (lo >> sh) | ((hi << _ONE) << (_U(63) - sh))
-
-
-@inline
-def _word(words, g):
-    """Sign bits of parameters g, g + 1, ... (bit 0 = parameter g)."""
-    return _bits_at(words[g >> _U(6)], words[(g >> _U(6)) + _ONE], g & _U(63))
-
-
-@jit
-def _update_sign(theta, pw, R, base, n):
-    """θ += Δθ on parameters base .. base + n − 1, with Δθ = R[...] (the nibble table of the
-    two requests) chosen by the previous code's bits ``pw``: the ideal write of −η·G."""
-    ub = _U(base)
-    un = _U(n)
-    m = un - (un & _U(7))
-    j = _U(0)
-    while j < m:
-        k = ub + j
-        cw = _bits_at(pw[k >> _U(6)], pw[(k >> _U(6)) + _ONE], k & _U(63))
-        t0 = (cw & _U(15)) << _U(2)
-        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        theta[k] += R[t0]
-        theta[k + _U(1)] += R[t0 + _U(1)]
-        theta[k + _U(2)] += R[t0 + _U(2)]
-        theta[k + _U(3)] += R[t0 + _U(3)]
-        theta[k + _U(4)] += R[t1]
-        theta[k + _U(5)] += R[t1 + _U(1)]
-        theta[k + _U(6)] += R[t1 + _U(2)]
-        theta[k + _U(7)] += R[t1 + _U(3)]
-        j += _U(8)
-    k = ub + j
-    cw = _bits_at(pw[k >> _U(6)], pw[(k >> _U(6)) + _ONE], k & _U(63))
-    while j < un:
-        theta[ub + j] += R[(cw & _ONE) << _U(2)]
-        cw >>= _ONE
-        j += _ONE
-
-
-@jit
-def _update_g(theta, G, base, n, eta):
-    """θ += −η·G on parameters base .. base + n − 1 (optimizer request + ideal write)."""
-    for j in range(n):
-        theta[base + j] += -eta * G[base + j]
 
 
 @jit
 def nibble_table(out, vp, vn):
-    """out[4·v + r] = ``vp`` if bit r of the nibble v is set, else ``vn`` (64 entries): eight
-    signs are two contiguous loads of four, which LLVM vectorises (a select per lane does
-    not)."""
+    """out[4·v + r] = ``vp`` if bit r of the nibble v is set, else ``vn`` (64 entries).
+
+    Eight signs become two lookups of four neighbours, with no branch per lane."""
     for v in range(16):
         for r in range(4):
             out[4 * v + r] = vp if (v >> r) & 1 else vn
 
 
+# The dot products below are :func:`hwsim.kernels.mlp._dot2` / ``_dot_pert`` with θ̃ read
+# from sign words: parameters w[base ...], code words wd[wo ...], inputs a[ao ...]. Same
+# eight partial sums in the same order, the remainder into the first.
+
+
 @jit
-def _dot2s(w, words, T, base, ap, ab, n):
-    """:func:`hwsim.kernels.mlp._dot2` with θ̃ read from sign words through the nibble table
-    ``T`` of ±A (same summation order)."""
+def _dot2s(w, base, wd, wo, T, ap, ab, ao, n):
+    """(Σ (w + θ̃)·ap, Σ w·ab) over one row; θ̃ = T[...] from the words."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
     ub = _U(base)
+    uo = _U(wo)
+    ua = _U(ao)
     un = _U(n)
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
         k = ub + j
-        cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+        ja = ua + j
+        q = uo + (k >> _U(6))
+        cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
         t0 = (cw & _U(15)) << _U(2)
         t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        w0, w1, w2, w3 = w[k], w[k + _U(1)], w[k + _U(2)], w[k + _U(3)]
-        w4, w5, w6, w7 = w[k + _U(4)], w[k + _U(5)], w[k + _U(6)], w[k + _U(7)]
-        b0 += w0 * ab[j]
-        b1 += w1 * ab[j + _U(1)]
-        b2 += w2 * ab[j + _U(2)]
-        b3 += w3 * ab[j + _U(3)]
-        b4 += w4 * ab[j + _U(4)]
-        b5 += w5 * ab[j + _U(5)]
-        b6 += w6 * ab[j + _U(6)]
-        b7 += w7 * ab[j + _U(7)]
-        p0 += (w0 + T[t0]) * ap[j]
-        p1 += (w1 + T[t0 + _U(1)]) * ap[j + _U(1)]
-        p2 += (w2 + T[t0 + _U(2)]) * ap[j + _U(2)]
-        p3 += (w3 + T[t0 + _U(3)]) * ap[j + _U(3)]
-        p4 += (w4 + T[t1]) * ap[j + _U(4)]
-        p5 += (w5 + T[t1 + _U(1)]) * ap[j + _U(5)]
-        p6 += (w6 + T[t1 + _U(2)]) * ap[j + _U(6)]
-        p7 += (w7 + T[t1 + _U(3)]) * ap[j + _U(7)]
+        w0 = w[k]
+        w1 = w[k + _U(1)]
+        w2 = w[k + _U(2)]
+        w3 = w[k + _U(3)]
+        w4 = w[k + _U(4)]
+        w5 = w[k + _U(5)]
+        w6 = w[k + _U(6)]
+        w7 = w[k + _U(7)]
+        b0 += w0 * ab[ja]
+        b1 += w1 * ab[ja + _U(1)]
+        b2 += w2 * ab[ja + _U(2)]
+        b3 += w3 * ab[ja + _U(3)]
+        b4 += w4 * ab[ja + _U(4)]
+        b5 += w5 * ab[ja + _U(5)]
+        b6 += w6 * ab[ja + _U(6)]
+        b7 += w7 * ab[ja + _U(7)]
+        p0 += (w0 + T[t0]) * ap[ja]
+        p1 += (w1 + T[t0 + _U(1)]) * ap[ja + _U(1)]
+        p2 += (w2 + T[t0 + _U(2)]) * ap[ja + _U(2)]
+        p3 += (w3 + T[t0 + _U(3)]) * ap[ja + _U(3)]
+        p4 += (w4 + T[t1]) * ap[ja + _U(4)]
+        p5 += (w5 + T[t1 + _U(1)]) * ap[ja + _U(5)]
+        p6 += (w6 + T[t1 + _U(2)]) * ap[ja + _U(6)]
+        p7 += (w7 + T[t1 + _U(3)]) * ap[ja + _U(7)]
         j += _U(8)
     k = ub + j
-    cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+    q = uo + (k >> _U(6))
+    cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
     while j < un:
         wj = w[ub + j]
-        b0 += wj * ab[j]
-        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[j]
+        b0 += wj * ab[ua + j]
+        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[ua + j]
         cw >>= _ONE
         j += _ONE
     return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
@@ -193,22 +168,26 @@ def _dot2s(w, words, T, base, ap, ab, n):
 
 
 @jit
-def _dot2su(w, words, T, pw, R, base, ap, ab, n):
-    """:func:`_dot2s` after the update θ += R[...] (the nibble table of the two requests,
-    chosen by the previous code's bits ``pw``), in the same pass: each weight is updated,
-    stored (rounded to the state dtype) and read back for both sums."""
+def _dot2su(w, base, wd, wo, po, T, R, ap, ab, ao, n):
+    """:func:`_dot2s` after the update w += R[...] (the nibble table of the two requests,
+    chosen by the previous code's words at ``po``), in the same pass: each weight is
+    updated, stored (rounded to the state dtype) and read back for both sums."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
     ub = _U(base)
+    uo = _U(wo)
+    up = _U(po)
+    ua = _U(ao)
     un = _U(n)
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
         k = ub + j
-        q = k >> _U(6)
+        ja = ua + j
         sh = k & _U(63)
-        cw = _bits_at(words[q], words[q + _ONE], sh)
-        pv = _bits_at(pw[q], pw[q + _ONE], sh)
+        q = k >> _U(6)
+        cw = _bits_at(wd[uo + q], wd[uo + q + _ONE], sh)
+        pv = _bits_at(wd[up + q], wd[up + q + _ONE], sh)
         t0 = (cw & _U(15)) << _U(2)
         t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
         u0 = (pv & _U(15)) << _U(2)
@@ -229,31 +208,33 @@ def _dot2su(w, words, T, pw, R, base, ap, ab, n):
         w5 = w[k + _U(5)]
         w6 = w[k + _U(6)]
         w7 = w[k + _U(7)]
-        b0 += w0 * ab[j + _U(0)]
-        b1 += w1 * ab[j + _U(1)]
-        b2 += w2 * ab[j + _U(2)]
-        b3 += w3 * ab[j + _U(3)]
-        b4 += w4 * ab[j + _U(4)]
-        b5 += w5 * ab[j + _U(5)]
-        b6 += w6 * ab[j + _U(6)]
-        b7 += w7 * ab[j + _U(7)]
-        p0 += (w0 + T[t0]) * ap[j + _U(0)]
-        p1 += (w1 + T[t0 + _U(1)]) * ap[j + _U(1)]
-        p2 += (w2 + T[t0 + _U(2)]) * ap[j + _U(2)]
-        p3 += (w3 + T[t0 + _U(3)]) * ap[j + _U(3)]
-        p4 += (w4 + T[t1]) * ap[j + _U(4)]
-        p5 += (w5 + T[t1 + _U(1)]) * ap[j + _U(5)]
-        p6 += (w6 + T[t1 + _U(2)]) * ap[j + _U(6)]
-        p7 += (w7 + T[t1 + _U(3)]) * ap[j + _U(7)]
+        b0 += w0 * ab[ja]
+        b1 += w1 * ab[ja + _U(1)]
+        b2 += w2 * ab[ja + _U(2)]
+        b3 += w3 * ab[ja + _U(3)]
+        b4 += w4 * ab[ja + _U(4)]
+        b5 += w5 * ab[ja + _U(5)]
+        b6 += w6 * ab[ja + _U(6)]
+        b7 += w7 * ab[ja + _U(7)]
+        p0 += (w0 + T[t0]) * ap[ja]
+        p1 += (w1 + T[t0 + _U(1)]) * ap[ja + _U(1)]
+        p2 += (w2 + T[t0 + _U(2)]) * ap[ja + _U(2)]
+        p3 += (w3 + T[t0 + _U(3)]) * ap[ja + _U(3)]
+        p4 += (w4 + T[t1]) * ap[ja + _U(4)]
+        p5 += (w5 + T[t1 + _U(1)]) * ap[ja + _U(5)]
+        p6 += (w6 + T[t1 + _U(2)]) * ap[ja + _U(6)]
+        p7 += (w7 + T[t1 + _U(3)]) * ap[ja + _U(7)]
         j += _U(8)
     k = ub + j
-    cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
-    pv = _bits_at(pw[k >> _U(6)], pw[(k >> _U(6)) + _ONE], k & _U(63))
+    sh = k & _U(63)
+    q = k >> _U(6)
+    cw = _bits_at(wd[uo + q], wd[uo + q + _ONE], sh)
+    pv = _bits_at(wd[up + q], wd[up + q + _ONE], sh)
     while j < un:
         w[ub + j] += R[(pv & _ONE) << _U(2)]
         wj = w[ub + j]
-        b0 += wj * ab[j]
-        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[j]
+        b0 += wj * ab[ua + j]
+        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[ua + j]
         cw >>= _ONE
         pv >>= _ONE
         j += _ONE
@@ -262,45 +243,109 @@ def _dot2su(w, words, T, pw, R, base, ap, ab, n):
 
 
 @jit
-def _dots(w, words, T, base, ap, n):
-    """:func:`hwsim.kernels.mlp._dot_pert` with θ̃ from sign words (same order)."""
+def _dots(w, base, wd, wo, T, ap, ao, n):
+    """Σ (w + θ̃)·ap over one row (the perturbed pass alone)."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     ub = _U(base)
+    uo = _U(wo)
+    ua = _U(ao)
     un = _U(n)
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
         k = ub + j
-        cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+        ja = ua + j
+        q = uo + (k >> _U(6))
+        cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
         t0 = (cw & _U(15)) << _U(2)
         t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        p0 += (w[k] + T[t0]) * ap[j]
-        p1 += (w[k + _U(1)] + T[t0 + _U(1)]) * ap[j + _U(1)]
-        p2 += (w[k + _U(2)] + T[t0 + _U(2)]) * ap[j + _U(2)]
-        p3 += (w[k + _U(3)] + T[t0 + _U(3)]) * ap[j + _U(3)]
-        p4 += (w[k + _U(4)] + T[t1]) * ap[j + _U(4)]
-        p5 += (w[k + _U(5)] + T[t1 + _U(1)]) * ap[j + _U(5)]
-        p6 += (w[k + _U(6)] + T[t1 + _U(2)]) * ap[j + _U(6)]
-        p7 += (w[k + _U(7)] + T[t1 + _U(3)]) * ap[j + _U(7)]
+        p0 += (w[k] + T[t0]) * ap[ja]
+        p1 += (w[k + _U(1)] + T[t0 + _U(1)]) * ap[ja + _U(1)]
+        p2 += (w[k + _U(2)] + T[t0 + _U(2)]) * ap[ja + _U(2)]
+        p3 += (w[k + _U(3)] + T[t0 + _U(3)]) * ap[ja + _U(3)]
+        p4 += (w[k + _U(4)] + T[t1]) * ap[ja + _U(4)]
+        p5 += (w[k + _U(5)] + T[t1 + _U(1)]) * ap[ja + _U(5)]
+        p6 += (w[k + _U(6)] + T[t1 + _U(2)]) * ap[ja + _U(6)]
+        p7 += (w[k + _U(7)] + T[t1 + _U(3)]) * ap[ja + _U(7)]
         j += _U(8)
     k = ub + j
-    cw = _bits_at(words[k >> _U(6)], words[(k >> _U(6)) + _ONE], k & _U(63))
+    q = uo + (k >> _U(6))
+    cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
     while j < un:
-        p0 += (w[ub + j] + T[(cw & _ONE) << _U(2)]) * ap[j]
+        p0 += (w[ub + j] + T[(cw & _ONE) << _U(2)]) * ap[ua + j]
         cw >>= _ONE
         j += _ONE
     return ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
 
 
 @jit
-def forward_fast(theta, words, T, x, sizes, hidden_act, out_act, buf_p, buf_b, scale, Ap, An,
-                 both, mode, pw, R, G, eta):
+def _update_sign(theta, base, n, wd, po, R):
+    """θ += R[...] on parameters base .. base + n − 1, the request chosen by the previous
+    code's bits (words at ``po``): the ideal write of −η·G with G = 0.0 + s·θ̃."""
+    ub = _U(base)
+    up = _U(po)
+    un = _U(n)
+    j = _U(0)
+    while j < un:
+        k = ub + j
+        q = up + (k >> _U(6))
+        theta[k] += R[((wd[q] >> (k & _U(63))) & _ONE) << _U(2)]
+        j += _ONE
+
+
+@jit
+def _update_g(theta, G, base, n, eta):
+    """θ += −η·G on parameters base .. base + n − 1 (optimizer request + ideal write)."""
+    for j in range(n):
+        theta[base + j] += -eta * G[base + j]
+
+
+@jit
+def output_cost_flat(buf, off, Y, yo, n, out_act, cost):
+    """:func:`hwsim.kernels.mlp.output_cost` with the target ``Y[yo : yo + n]`` of a flat
+    array (no per-step slice, so no reference count), the same arithmetic."""
+    if out_act == SOFTMAX:
+        mx = buf[off]
+        for k in range(1, n):
+            if buf[off + k] > mx:
+                mx = buf[off + k]
+        z = 0.0
+        for k in range(n):
+            z += math.exp(buf[off + k] - mx)
+        lse = mx + math.log(z)
+        if cost == CROSS_ENTROPY:
+            c = 0.0
+            for k in range(n):
+                c -= Y[yo + k] * (buf[off + k] - lse)
+            return c
+        c = 0.0
+        for k in range(n):
+            d = math.exp(buf[off + k] - lse) - Y[yo + k]
+            c += d * d
+        return c / n
+    if cost == CROSS_ENTROPY:
+        c = 0.0
+        for k in range(n):
+            c -= Y[yo + k] * math.log(max(buf[off + k], 1e-300))
+        return c
+    c = 0.0
+    for k in range(n):
+        d = buf[off + k] - Y[yo + k]
+        c += d * d
+    return c / n
+
+
+@jit
+def forward_fast(theta, Xf, xo, sizes, hidden_act, out_act, buf_p, buf_b, scale, wd, wo, T,
+                 both, mode, po, R, G, eta):
     """Perturbed (and, with ``both``, baseline) forward pass with the update fused in.
 
-    Each row of each layer first receives its update (``mode``: UPD_NONE, UPD_SIGN from the
-    previous code's words ``pw`` and the nibble table ``R`` of the two requests, or UPD_G from ``G``),
-    then is read once for both passes. Bit-identical to the optimizer + ideal write followed
-    by :func:`hwsim.kernels.mlp.forward2` (or ``forward`` when not ``both``).
+    The input is ``Xf[xo : xo + n_in]``; the code is the sign words ``wd[wo ...]`` read
+    through the nibble table ``T`` of ±A. Each row first receives its update (``mode``:
+    UPD_NONE; UPD_SIGN, the previous code's words at ``po`` choosing from the nibble table
+    ``R`` of the two requests; UPD_G, −η·G), then is read once for both passes.
+    Bit-identical to the optimizer + ideal write, then :func:`hwsim.kernels.mlp.forward2`
+    (``forward`` when not ``both``).
 
     Returns
     -------
@@ -315,11 +360,9 @@ def forward_fast(theta, words, T, x, sizes, hidden_act, out_act, buf_p, buf_b, s
         nin = sizes[l]
         nout = sizes[l + 1]
         kind = out_act if l == n_layers - 1 else hidden_act
-        ap = x if in_off < 0 else buf_p[in_off:in_off + nin]
-        ab = x if in_off < 0 else buf_b[in_off:in_off + nin]
         bias0 = p + nin * nout
         if mode == UPD_SIGN:  # biases first: they are one short row
-            _update_sign(theta, pw, R, bias0, nout)
+            _update_sign(theta, bias0, nout, wd, po, R)
         elif mode == UPD_G:
             _update_g(theta, G, bias0, nout, eta)
         for o in range(nout):
@@ -327,21 +370,29 @@ def forward_fast(theta, words, T, x, sizes, hidden_act, out_act, buf_p, buf_b, s
             if mode == UPD_G:
                 _update_g(theta, G, base, nin, eta)
             elif mode == UPD_SIGN and not both:
-                _update_sign(theta, pw, R, base, nin)
+                _update_sign(theta, base, nin, wd, po, R)
             b = bias0 + o
             tb = theta[b]
-            pb = T[((words[b >> 6] >> _U(b & 63)) & _ONE) << _U(2)]
+            pb = T[((wd[wo + (b >> 6)] >> _U(b & 63)) & _ONE) << _U(2)]
             if mode == UPD_SIGN and both:  # the usual case: an update makes C0 stale
-                sp, sb = _dot2su(theta, words, T, pw, R, base, ap, ab, nin)
-                buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
-                buf_b[out_off + o] = _act(kind, scale * (sb + tb))
+                if l == 0:
+                    sp, sb = _dot2su(theta, base, wd, wo, po, T, R, Xf, Xf, xo, nin)
+                else:
+                    sp, sb = _dot2su(theta, base, wd, wo, po, T, R, buf_p, buf_b, in_off, nin)
             elif both:
-                sp, sb = _dot2s(theta, words, T, base, ap, ab, nin)
-                buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
-                buf_b[out_off + o] = _act(kind, scale * (sb + tb))
+                if l == 0:
+                    sp, sb = _dot2s(theta, base, wd, wo, T, Xf, Xf, xo, nin)
+                else:
+                    sp, sb = _dot2s(theta, base, wd, wo, T, buf_p, buf_b, in_off, nin)
             else:
-                sp = _dots(theta, words, T, base, ap, nin)
-                buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
+                sb = 0.0
+                if l == 0:
+                    sp = _dots(theta, base, wd, wo, T, Xf, xo, nin)
+                else:
+                    sp = _dots(theta, base, wd, wo, T, buf_p, in_off, nin)
+            buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
+            if both:
+                buf_b[out_off + o] = _act(kind, scale * (sb + tb))
         p = bias0 + nout
         in_off = out_off
         out_off += nout
@@ -349,21 +400,17 @@ def forward_fast(theta, words, T, x, sizes, hidden_act, out_act, buf_p, buf_b, s
 
 
 @jit
-def _accumulate_words(G, words, sp, sn, fresh):
-    """G (+)= s·θ̃ with θ̃ from the words; ``sp``/``sn`` = s·(+A)/s·(−A); ``fresh``: G was
-    just reset, so G = 0.0 + s·θ̃ (the value :func:`hwsim.kernels.integrator.accumulate`
+def _accumulate_words(G, wd, wo, S, fresh):
+    """G (+)= s·θ̃ with θ̃ from the words at ``wo``; ``S`` = [s·(−A), s·(+A)]; ``fresh``: G
+    was just reset, so G = 0.0 + s·θ̃ (what :func:`hwsim.kernels.integrator.accumulate`
     stores after a reset)."""
     P = G.shape[0]
-    for blk in range((P + 63) >> 6):
-        cw = words[blk]
-        base = blk << 6
-        e = min(64, P - base)
+    for i in range(P):
+        bit = (wd[wo + (i >> 6)] >> _U(i & 63)) & _ONE
         if fresh:
-            for j in range(e):
-                G[base + j] = 0.0 + (sp if (cw >> _U(j)) & _ONE else sn)
+            G[i] = 0.0 + S[bit]
         else:
-            for j in range(e):
-                G[base + j] += sp if (cw >> _U(j)) & _ONE else sn
+            G[i] += S[bit]
 
 
 @jit
@@ -382,6 +429,8 @@ def run_fast(n_steps, p, s, m):
     int
         STATUS_OK, or a non-finite status; ``s.driver[1]`` then names the step.
     """
+    # No array variable is (re)assigned inside the step loop: each assignment would cost an
+    # atomic reference count, which at 2-2-1 is a large share of a step.
     ck = p.clock
     src = p.source
     clk = s.clock[0]
@@ -393,6 +442,7 @@ def run_fast(n_steps, p, s, m):
     G = s.G
     pert = s.applied
     out = s.out
+    order = s.order
     P = theta.shape[0]
     tau_p = ck.tau_p
     tau_x = ck.tau_x
@@ -408,10 +458,23 @@ def run_fast(n_steps, p, s, m):
     T = np.empty(64, theta.dtype)
     nibble_table(T, Ap, An)
     R = np.empty(64)  # the two update requests, by nibble
+    S = np.empty(2)  # s·(−A), s·(+A)
     g1 = np.empty(1, theta.dtype)  # rounds G to the state dtype
-    nblk = (P + 63) >> 6
-    cur = np.zeros(nblk + 1, np.uint64)
-    prev = np.zeros(nblk + 1, np.uint64)
+    nw = ((P + 63) >> 6) + 1
+    wd = np.zeros(2 * nw, np.uint64)  # two codes' words: current at cur, previous at the other
+    cur = 0
+    X = sm.X
+    Xf = X.reshape(X.size)
+    n_in = X.shape[1]
+    Yf = sm.Y.reshape(sm.Y.size)
+    n_out = sm.Y.shape[1]
+    sizes = sm.sizes
+    hidden_act = sm.kinds[0]
+    out_act = sm.kinds[1]
+    cost = sm.kinds[2]
+    buf = sm.buf
+    buf_b = sm.buf_b
+    scale = sm.scale
     n0 = clk.step
     ph_x = n0 % tau_x
     ph_p = n0 % tau_p
@@ -422,41 +485,33 @@ def run_fast(n_steps, p, s, m):
     pos = k_next - epoch * n_samples
     k_cur = n0 // tau_p
     if ph_p != 0:
-        fill_words(cur, src, k_cur, P)  # the code held since the period began
+        fill_words(wd, cur, src, k_cur, P)  # the code held since the period began
     generated = False
     virtual = False  # True: G = 0.0 + s_prev·θ̃ is held as (s_prev, code words), not in G
     s_prev = 0.0
-    X = sm.X
-    Y = sm.Y
-    sizes = sm.sizes
-    kinds = sm.kinds
-    buf = sm.buf
-    buf_b = sm.buf_b
-    scale = sm.scale
+    fresh = False
     status = STATUS_OK
     for _ in range(n_steps):
         n = clk.step
         if ph_x == 0:
             if clk.order_epoch != epoch:
-                shuffle_order(s.order, ck.seed, epoch)
+                shuffle_order(order, ck.seed, epoch)
                 clk.order_epoch = epoch
-            clk.sample = s.order[pos]
+            clk.sample = order[pos]
             cl.stale = 1
             pos += 1
             if pos == n_samples:
                 pos = 0
                 epoch += 1
         if ph_p == 0:
-            t = prev
-            prev = cur
-            cur = t
+            po = cur
+            cur = nw - cur
             k_cur = n // tau_p
-            fill_words(cur, src, k_cur, P)
+            fill_words(wd, cur, src, k_cur, P)
             cnt.code_generations += P
             generated = True
-            pw = prev
         else:
-            pw = cur
+            po = cur
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
         update_due = ph_t == 0 and n > 0
@@ -485,15 +540,14 @@ def run_fast(n_steps, p, s, m):
             clk.updates += 1
         want_base = cl.stale == 1
         c0 = 0.0
-        x = X[clk.sample]
-        y = Y[clk.sample]
-        off = forward_fast(theta, cur, T, x, sizes, kinds[0], kinds[1], buf, buf_b, scale, Ap, An,
-                           want_base, mode, pw, R, G, eta)
-        c = output_cost(buf, off, y, kinds[1], kinds[2])
+        smp = clk.sample
+        off = forward_fast(theta, Xf, smp * n_in, sizes, hidden_act, out_act, buf, buf_b, scale,
+                           wd, cur, T, want_base, mode, po, R, G, eta)
+        c = output_cost_flat(buf, off, Yf, smp * n_out, n_out, out_act, cost)
         out[0] = c
         count(cnt, p.counters, 1, 1 if want_base else 0)
         if want_base:
-            c0 = output_cost(buf_b, off, y, kinds[1], kinds[2])
+            c0 = output_cost_flat(buf_b, off, Yf, smp * n_out, n_out, out_act, cost)
             out[1] = c0
         if not math.isfinite(c):
             status = STATUS_NONFINITE_COST
@@ -510,7 +564,9 @@ def run_fast(n_steps, p, s, m):
             virtual = True  # the next step consumes G whole: keep it as (s, code)
             s_prev = sc
         else:
-            _accumulate_words(G, cur, sc * Ap, sc * An, fresh)
+            S[0] = sc * An
+            S[1] = sc * Ap
+            _accumulate_words(G, wd, cur, S, fresh)
         fresh = False
         cnt.cost_broadcasts += 1
         cnt.integrator_ops += P
@@ -523,7 +579,9 @@ def run_fast(n_steps, p, s, m):
         for i in range(P):
             G[i] = 0.0
     elif virtual:
-        _accumulate_words(G, cur, s_prev * Ap, s_prev * An, True)
+        S[0] = s_prev * An
+        S[1] = s_prev * Ap
+        _accumulate_words(G, wd, cur, S, True)
     if generated:
         fill_code(pert, src, k_cur)
     if status != STATUS_OK:
