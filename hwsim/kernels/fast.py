@@ -107,24 +107,27 @@ def nibble_table(out, vp, vn):
 
 
 # The dot products below are :func:`hwsim.kernels.mlp._dot2` / ``_dot_pert`` with θ̃ read
-# from sign words: parameters w[base ...], code words wd[wo ...], inputs a[ao ...]. Same
+# from sign words: parameters w[base ...], code words wd[wo ...], inputs A[ao ...] (A[bo ...] for
+# the baseline). Same
 # eight partial sums in the same order, the remainder into the first.
 
 
 @jit
-def _dot2s(w, base, wd, wo, T, ap, ab, ao, n):
-    """(Σ (w + θ̃)·ap, Σ w·ab) over one row; θ̃ = T[...] from the words."""
+def _dot2s(w, base, wd, wo, T, A, ao, bo, n):
+    """(Σ (w + θ̃)·A[ao ...], Σ w·A[bo ...]) over one row; θ̃ = T[...] from the words."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
     ub = _U(base)
     uo = _U(wo)
     ua = _U(ao)
+    ub_ = _U(bo)
     un = _U(n)
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
         k = ub + j
         ja = ua + j
+        jb = ub_ + j
         q = uo + (k >> _U(6))
         cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
         t0 = (cw & _U(15)) << _U(2)
@@ -137,30 +140,30 @@ def _dot2s(w, base, wd, wo, T, ap, ab, ao, n):
         w5 = w[k + _U(5)]
         w6 = w[k + _U(6)]
         w7 = w[k + _U(7)]
-        b0 += w0 * ab[ja]
-        b1 += w1 * ab[ja + _U(1)]
-        b2 += w2 * ab[ja + _U(2)]
-        b3 += w3 * ab[ja + _U(3)]
-        b4 += w4 * ab[ja + _U(4)]
-        b5 += w5 * ab[ja + _U(5)]
-        b6 += w6 * ab[ja + _U(6)]
-        b7 += w7 * ab[ja + _U(7)]
-        p0 += (w0 + T[t0]) * ap[ja]
-        p1 += (w1 + T[t0 + _U(1)]) * ap[ja + _U(1)]
-        p2 += (w2 + T[t0 + _U(2)]) * ap[ja + _U(2)]
-        p3 += (w3 + T[t0 + _U(3)]) * ap[ja + _U(3)]
-        p4 += (w4 + T[t1]) * ap[ja + _U(4)]
-        p5 += (w5 + T[t1 + _U(1)]) * ap[ja + _U(5)]
-        p6 += (w6 + T[t1 + _U(2)]) * ap[ja + _U(6)]
-        p7 += (w7 + T[t1 + _U(3)]) * ap[ja + _U(7)]
+        b0 += w0 * A[jb]
+        b1 += w1 * A[jb + _U(1)]
+        b2 += w2 * A[jb + _U(2)]
+        b3 += w3 * A[jb + _U(3)]
+        b4 += w4 * A[jb + _U(4)]
+        b5 += w5 * A[jb + _U(5)]
+        b6 += w6 * A[jb + _U(6)]
+        b7 += w7 * A[jb + _U(7)]
+        p0 += (w0 + T[t0]) * A[ja]
+        p1 += (w1 + T[t0 + _U(1)]) * A[ja + _U(1)]
+        p2 += (w2 + T[t0 + _U(2)]) * A[ja + _U(2)]
+        p3 += (w3 + T[t0 + _U(3)]) * A[ja + _U(3)]
+        p4 += (w4 + T[t1]) * A[ja + _U(4)]
+        p5 += (w5 + T[t1 + _U(1)]) * A[ja + _U(5)]
+        p6 += (w6 + T[t1 + _U(2)]) * A[ja + _U(6)]
+        p7 += (w7 + T[t1 + _U(3)]) * A[ja + _U(7)]
         j += _U(8)
     k = ub + j
     q = uo + (k >> _U(6))
     cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
     while j < un:
         wj = w[ub + j]
-        b0 += wj * ab[ua + j]
-        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[ua + j]
+        b0 += wj * A[ub_ + j]
+        p0 += (wj + T[(cw & _ONE) << _U(2)]) * A[ua + j]
         cw >>= _ONE
         j += _ONE
     return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
@@ -168,7 +171,7 @@ def _dot2s(w, base, wd, wo, T, ap, ab, ao, n):
 
 
 @jit
-def _dot2su(w, base, wd, wo, po, T, R, ap, ab, ao, n):
+def _dot2su(w, base, wd, wo, po, T, R, A, ao, bo, n):
     """:func:`_dot2s` after the update w += R[...] (the nibble table of the two requests,
     chosen by the previous code's words at ``po``), in the same pass: each weight is
     updated, stored (rounded to the state dtype) and read back for both sums."""
@@ -178,12 +181,14 @@ def _dot2su(w, base, wd, wo, po, T, R, ap, ab, ao, n):
     uo = _U(wo)
     up = _U(po)
     ua = _U(ao)
+    ub_ = _U(bo)
     un = _U(n)
     m = un - (un & _U(7))
     j = _U(0)
     while j < m:
         k = ub + j
         ja = ua + j
+        jb = ub_ + j
         sh = k & _U(63)
         q = k >> _U(6)
         cw = _bits_at(wd[uo + q], wd[uo + q + _ONE], sh)
@@ -208,22 +213,22 @@ def _dot2su(w, base, wd, wo, po, T, R, ap, ab, ao, n):
         w5 = w[k + _U(5)]
         w6 = w[k + _U(6)]
         w7 = w[k + _U(7)]
-        b0 += w0 * ab[ja]
-        b1 += w1 * ab[ja + _U(1)]
-        b2 += w2 * ab[ja + _U(2)]
-        b3 += w3 * ab[ja + _U(3)]
-        b4 += w4 * ab[ja + _U(4)]
-        b5 += w5 * ab[ja + _U(5)]
-        b6 += w6 * ab[ja + _U(6)]
-        b7 += w7 * ab[ja + _U(7)]
-        p0 += (w0 + T[t0]) * ap[ja]
-        p1 += (w1 + T[t0 + _U(1)]) * ap[ja + _U(1)]
-        p2 += (w2 + T[t0 + _U(2)]) * ap[ja + _U(2)]
-        p3 += (w3 + T[t0 + _U(3)]) * ap[ja + _U(3)]
-        p4 += (w4 + T[t1]) * ap[ja + _U(4)]
-        p5 += (w5 + T[t1 + _U(1)]) * ap[ja + _U(5)]
-        p6 += (w6 + T[t1 + _U(2)]) * ap[ja + _U(6)]
-        p7 += (w7 + T[t1 + _U(3)]) * ap[ja + _U(7)]
+        b0 += w0 * A[jb]
+        b1 += w1 * A[jb + _U(1)]
+        b2 += w2 * A[jb + _U(2)]
+        b3 += w3 * A[jb + _U(3)]
+        b4 += w4 * A[jb + _U(4)]
+        b5 += w5 * A[jb + _U(5)]
+        b6 += w6 * A[jb + _U(6)]
+        b7 += w7 * A[jb + _U(7)]
+        p0 += (w0 + T[t0]) * A[ja]
+        p1 += (w1 + T[t0 + _U(1)]) * A[ja + _U(1)]
+        p2 += (w2 + T[t0 + _U(2)]) * A[ja + _U(2)]
+        p3 += (w3 + T[t0 + _U(3)]) * A[ja + _U(3)]
+        p4 += (w4 + T[t1]) * A[ja + _U(4)]
+        p5 += (w5 + T[t1 + _U(1)]) * A[ja + _U(5)]
+        p6 += (w6 + T[t1 + _U(2)]) * A[ja + _U(6)]
+        p7 += (w7 + T[t1 + _U(3)]) * A[ja + _U(7)]
         j += _U(8)
     k = ub + j
     sh = k & _U(63)
@@ -233,8 +238,8 @@ def _dot2su(w, base, wd, wo, po, T, R, ap, ab, ao, n):
     while j < un:
         w[ub + j] += R[(pv & _ONE) << _U(2)]
         wj = w[ub + j]
-        b0 += wj * ab[ua + j]
-        p0 += (wj + T[(cw & _ONE) << _U(2)]) * ap[ua + j]
+        b0 += wj * A[ub_ + j]
+        p0 += (wj + T[(cw & _ONE) << _U(2)]) * A[ua + j]
         cw >>= _ONE
         pv >>= _ONE
         j += _ONE
@@ -243,8 +248,8 @@ def _dot2su(w, base, wd, wo, po, T, R, ap, ab, ao, n):
 
 
 @jit
-def _dots(w, base, wd, wo, T, ap, ao, n):
-    """Σ (w + θ̃)·ap over one row (the perturbed pass alone)."""
+def _dots(w, base, wd, wo, T, A, ao, n):
+    """Σ (w + θ̃)·A[ao ...] over one row (the perturbed pass alone)."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     ub = _U(base)
     uo = _U(wo)
@@ -259,20 +264,20 @@ def _dots(w, base, wd, wo, T, ap, ao, n):
         cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
         t0 = (cw & _U(15)) << _U(2)
         t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        p0 += (w[k] + T[t0]) * ap[ja]
-        p1 += (w[k + _U(1)] + T[t0 + _U(1)]) * ap[ja + _U(1)]
-        p2 += (w[k + _U(2)] + T[t0 + _U(2)]) * ap[ja + _U(2)]
-        p3 += (w[k + _U(3)] + T[t0 + _U(3)]) * ap[ja + _U(3)]
-        p4 += (w[k + _U(4)] + T[t1]) * ap[ja + _U(4)]
-        p5 += (w[k + _U(5)] + T[t1 + _U(1)]) * ap[ja + _U(5)]
-        p6 += (w[k + _U(6)] + T[t1 + _U(2)]) * ap[ja + _U(6)]
-        p7 += (w[k + _U(7)] + T[t1 + _U(3)]) * ap[ja + _U(7)]
+        p0 += (w[k] + T[t0]) * A[ja]
+        p1 += (w[k + _U(1)] + T[t0 + _U(1)]) * A[ja + _U(1)]
+        p2 += (w[k + _U(2)] + T[t0 + _U(2)]) * A[ja + _U(2)]
+        p3 += (w[k + _U(3)] + T[t0 + _U(3)]) * A[ja + _U(3)]
+        p4 += (w[k + _U(4)] + T[t1]) * A[ja + _U(4)]
+        p5 += (w[k + _U(5)] + T[t1 + _U(1)]) * A[ja + _U(5)]
+        p6 += (w[k + _U(6)] + T[t1 + _U(2)]) * A[ja + _U(6)]
+        p7 += (w[k + _U(7)] + T[t1 + _U(3)]) * A[ja + _U(7)]
         j += _U(8)
     k = ub + j
     q = uo + (k >> _U(6))
     cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
     while j < un:
-        p0 += (w[ub + j] + T[(cw & _ONE) << _U(2)]) * ap[ua + j]
+        p0 += (w[ub + j] + T[(cw & _ONE) << _U(2)]) * A[ua + j]
         cw >>= _ONE
         j += _ONE
     return ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
@@ -300,7 +305,7 @@ def _update_g(theta, G, base, n, eta):
         theta[base + j] += -eta * G[base + j]
 
 
-@jit
+@inline
 def output_cost_flat(buf, off, Y, yo, n, out_act, cost):
     """:func:`hwsim.kernels.mlp.output_cost` with the target ``Y[yo : yo + n]`` of a flat
     array (no per-step slice, so no reference count), the same arithmetic."""
@@ -335,27 +340,31 @@ def output_cost_flat(buf, off, Y, yo, n, out_act, cost):
     return c / n
 
 
-@jit
-def forward_fast(theta, Xf, xo, sizes, hidden_act, out_act, buf_p, buf_b, scale, wd, wo, T,
-                 both, mode, po, R, G, eta):
+@inline
+def forward_fast(theta, A, n_act, sizes, hidden_act, out_act, scale, wd, wo, T, both, mode,
+                 po, R, G, eta):
     """Perturbed (and, with ``both``, baseline) forward pass with the update fused in.
 
-    The input is ``Xf[xo : xo + n_in]``; the code is the sign words ``wd[wo ...]`` read
+    ``A`` holds the input at [0, n_in), then the perturbed activations of every layer, then
+    (from n_in + n_act) the baseline ones. The code is the sign words ``wd[wo ...]`` read
     through the nibble table ``T`` of ±A. Each row first receives its update (``mode``:
     UPD_NONE; UPD_SIGN, the previous code's words at ``po`` choosing from the nibble table
     ``R`` of the two requests; UPD_G, −η·G), then is read once for both passes.
     Bit-identical to the optimizer + ideal write, then :func:`hwsim.kernels.mlp.forward2`
-    (``forward`` when not ``both``).
+    (``forward`` when not ``both``). One activation array and no array chosen by a branch:
+    either would cost atomic reference counts per layer.
 
     Returns
     -------
     int
-        The offset of the output layer in ``buf_p`` (and ``buf_b``).
+        The offset of the perturbed output layer in ``A`` (the baseline's is + n_act).
     """
     n_layers = sizes.shape[0] - 1
+    n_in = sizes[0]
     p = 0
-    in_off = -1
-    out_off = 0
+    ia = 0  # inputs of this layer, perturbed and baseline
+    ib = 0
+    oa = n_in  # outputs
     for l in range(n_layers):
         nin = sizes[l]
         nout = sizes[l + 1]
@@ -375,28 +384,20 @@ def forward_fast(theta, Xf, xo, sizes, hidden_act, out_act, buf_p, buf_b, scale,
             tb = theta[b]
             pb = T[((wd[wo + (b >> 6)] >> _U(b & 63)) & _ONE) << _U(2)]
             if mode == UPD_SIGN and both:  # the usual case: an update makes C0 stale
-                if l == 0:
-                    sp, sb = _dot2su(theta, base, wd, wo, po, T, R, Xf, Xf, xo, nin)
-                else:
-                    sp, sb = _dot2su(theta, base, wd, wo, po, T, R, buf_p, buf_b, in_off, nin)
+                sp, sb = _dot2su(theta, base, wd, wo, po, T, R, A, ia, ib, nin)
             elif both:
-                if l == 0:
-                    sp, sb = _dot2s(theta, base, wd, wo, T, Xf, Xf, xo, nin)
-                else:
-                    sp, sb = _dot2s(theta, base, wd, wo, T, buf_p, buf_b, in_off, nin)
+                sp, sb = _dot2s(theta, base, wd, wo, T, A, ia, ib, nin)
             else:
                 sb = 0.0
-                if l == 0:
-                    sp = _dots(theta, base, wd, wo, T, Xf, xo, nin)
-                else:
-                    sp = _dots(theta, base, wd, wo, T, buf_p, in_off, nin)
-            buf_p[out_off + o] = _act(kind, scale * (sp + (tb + pb)))
+                sp = _dots(theta, base, wd, wo, T, A, ia, nin)
+            A[oa + o] = _act(kind, scale * (sp + (tb + pb)))
             if both:
-                buf_b[out_off + o] = _act(kind, scale * (sb + tb))
+                A[oa + n_act + o] = _act(kind, scale * (sb + tb))
         p = bias0 + nout
-        in_off = out_off
-        out_off += nout
-    return in_off
+        ia = oa
+        ib = oa + n_act
+        oa += nout
+    return ia
 
 
 @jit
@@ -472,8 +473,8 @@ def run_fast(n_steps, p, s, m):
     hidden_act = sm.kinds[0]
     out_act = sm.kinds[1]
     cost = sm.kinds[2]
-    buf = sm.buf
-    buf_b = sm.buf_b
+    n_act = sm.buf.shape[0]
+    A = np.zeros(n_in + 2 * n_act)  # input, perturbed and baseline activations
     scale = sm.scale
     n0 = clk.step
     ph_x = n0 % tau_x
@@ -541,13 +542,16 @@ def run_fast(n_steps, p, s, m):
         want_base = cl.stale == 1
         c0 = 0.0
         smp = clk.sample
-        off = forward_fast(theta, Xf, smp * n_in, sizes, hidden_act, out_act, buf, buf_b, scale,
-                           wd, cur, T, want_base, mode, po, R, G, eta)
-        c = output_cost_flat(buf, off, Yf, smp * n_out, n_out, out_act, cost)
+        xo = smp * n_in
+        for j in range(n_in):
+            A[j] = Xf[xo + j]
+        off = forward_fast(theta, A, n_act, sizes, hidden_act, out_act, scale, wd, cur, T,
+                           want_base, mode, po, R, G, eta)
+        c = output_cost_flat(A, off, Yf, smp * n_out, n_out, out_act, cost)
         out[0] = c
         count(cnt, p.counters, 1, 1 if want_base else 0)
         if want_base:
-            c0 = output_cost_flat(buf_b, off, Yf, smp * n_out, n_out, out_act, cost)
+            c0 = output_cost_flat(A, off + n_act, Yf, smp * n_out, n_out, out_act, cost)
             out[1] = c0
         if not math.isfinite(c):
             status = STATUS_NONFINITE_COST
