@@ -92,3 +92,83 @@ def test_nan_weight_stops_at_that_step():
     assert sa == sb == 1  # STATUS_NONFINITE_COST
     assert a.bad_step == b.bad_step == 10
     _same_state(a, b)
+
+
+# -- per-neuron read noise against per-weight read noise, in distribution -------------------
+
+def _noisy_chip(tmp_path, frozen, model, sigma=0.05, seed=5, sizes=(8, 6, 3)):
+    from hwsim.chip.devices.array import DeviceArray
+    from hwsim.chip.profiles import load_profile
+
+    path = tmp_path / f"rn_{int(frozen)}.toml"
+    path.write_text('name = "rn"\nsource = "test fixture"\n[device]\nmodel = "ConstantStep"\n'
+                    'dw_min = 0.001\nw_max = 2.0\nw_min = -2.0\nread_noise = "additive"\n'
+                    f'read_noise_std = {sigma}\n'
+                    f'read_noise_frozen_per_step = {"true" if frozen else "false"}\n')
+    rng = np.random.default_rng(seed)
+    net = MLP(sizes)
+    X = rng.random((64, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], 64)]
+    theta0 = rng.normal(0.0, 0.7, net.n_params)
+    dev = DeviceArray(load_profile(str(path)).params, net.n_params, seed)
+    return Chip(net, X, Y, theta0, seed=seed, eta=0.0, amplitude=0.2, device=dev,
+                read_noise_model=model)
+
+
+def _costs(chip, n):
+    c, ct = np.empty(n), np.empty(n)
+    for i in range(n):
+        assert chip.advance(1) == 0
+        rec = chip.cost_line
+        c[i], ct[i] = rec["c"], rec["ctilde"]
+    return c, ct
+
+
+def _ks(a, b):
+    """Two-sample Kolmogorov-Smirnov statistic."""
+    x = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(np.sort(a), x, side="right") / a.size
+    fb = np.searchsorted(np.sort(b), x, side="right") / b.size
+    return np.abs(fa - fb).max()
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_per_neuron_read_noise_has_the_per_weight_distribution(tmp_path, frozen):
+    n = 4000
+    pw = _noisy_chip(tmp_path, frozen, "per_weight")
+    pn = _noisy_chip(tmp_path, frozen, "per_neuron")
+    ideal = _noisy_chip(tmp_path, frozen, "per_weight", sigma=0.0)
+    assert pw.read_noise_model == "per_weight" and pn.read_noise_model == "per_neuron"
+    # same samples and codes (same seed, θ fixed at η = 0); only the noise draws differ
+    c_w, ct_w = _costs(pw, n)
+    c_n, ct_n = _costs(pn, n)
+    c_0, ct_0 = _costs(ideal, n)
+    d_w, d_n = c_w - c_0, c_n - c_0
+    e_w, e_n = ct_w - ct_0, ct_n - ct_0
+    # the noise is what is compared, and it must be large enough to see
+    assert d_w.std() > 10 * abs(c_0).std() * 1e-3
+    # KS at alpha = 1e-3: c(alpha) = 1.95, times sqrt(2/n) for two samples of n
+    crit = 1.95 * np.sqrt(2.0 / n)
+    assert _ks(d_w, d_n) < crit
+    assert _ks(e_w, e_n) < crit
+    # variances agree within 12 % (about 4 standard errors of a ratio of two variances of
+    # n = 4000 heavy-tailed draws); a wrong correlation changes var(C~) far more (below)
+    assert 0.88 < e_n.var() / e_w.var() < 1.12
+    assert 0.88 < d_n.var() / d_w.var() < 1.12
+    # means agree within 4 standard errors
+    se = np.sqrt(e_w.var() / n + e_n.var() / n)
+    assert abs(e_w.mean() - e_n.mean()) < 4 * se
+    if frozen:  # frozen noise largely cancels in C~ = C - C0; independent draws would not
+        indep = _noisy_chip(tmp_path, False, "per_neuron")
+        _, ct_i = _costs(indep, n)
+        assert (ct_i - ct_0).var() > 3 * e_n.var()
+
+
+def test_read_noise_model_validation(tmp_path):
+    from hwsim.exceptions import ConfigError
+
+    with pytest.raises(ConfigError):
+        _noisy_chip(tmp_path, False, "per_pixel")
+    auto = _noisy_chip(tmp_path, False, "auto")
+    assert auto.read_noise_model == "per_neuron" and auto.noisy_reads
+    assert not auto.fast_path_applies()
