@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from hwsim.kernels._config import jit
-from hwsim.kernels.hashing import hash_sub, normal_from_bits
+from hwsim.kernels.hashing import hash_sub
 
 _U = np.uint64
 
@@ -185,8 +185,18 @@ def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b, scale=1.0
     return in_off
 
 
-#: Sub-coordinates of per-neuron read noise on STREAM_READ_NOISE (per-weight reads use 0, 1).
-SUB_NEURON_A, SUB_NEURON_B = 2, 3
+#: Sub-coordinate of per-neuron read noise on STREAM_READ_NOISE (per-weight reads use 0, 1).
+SUB_NEURON = 2
+
+
+@jit
+def _normal_pair(bits):
+    """Two independent standard normals from 64 random bits (both Box-Muller outputs of
+    :func:`hwsim.kernels.hashing.normal_from_bits`'s two 32-bit halves)."""
+    u1 = ((bits >> _U(32)) + 0.5) * (1.0 / 4294967296.0)
+    u2 = (bits & _U(0xFFFFFFFF)) * (1.0 / 4294967296.0)
+    r = math.sqrt(-2.0 * math.log(u1))
+    return r * math.cos(2.0 * math.pi * u2), r * math.sin(2.0 * math.pi * u2)
 
 
 @jit
@@ -212,8 +222,8 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
     layer's input, this is exactly the distribution of per-weight read noise, for P normals
     fewer. Independent reads (``frozen`` = 0) draw ζ apart for the two passes; noise frozen
     per step is the same ξ on both passes' different inputs, so (ζ_p, ζ_b) get the
-    correlation ρ = ⟨x̄_p, x̄_b⟩/(‖x̄_p‖‖x̄_b‖), x̄ = (x, 1). Normals sit at
-    STREAM_READ_NOISE coordinates (``counter``, neuron, SUB_NEURON_A/B).
+    correlation ρ = ⟨x̄_p, x̄_b⟩/(‖x̄_p‖‖x̄_b‖), x̄ = (x, 1). Both normals of a neuron come
+    from one hash at STREAM_READ_NOISE coordinates (``counter``, neuron, SUB_NEURON).
 
     Returns
     -------
@@ -238,10 +248,9 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
         bias0 = p + nin * nout
         for o in range(nout):
             neuron = out_off + o
-            za = normal_from_bits(hash_sub(key, counter, neuron, SUB_NEURON_A))
+            za, zb = _normal_pair(hash_sub(key, counter, neuron, SUB_NEURON))
             if want_base:
                 sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
-                zb = normal_from_bits(hash_sub(key, counter, neuron, SUB_NEURON_B))
                 if frozen:
                     zb = rho * za + rc * zb
                 buf_b[out_off + o] = _act(kind, scale * (sb + theta[bias0 + o]
