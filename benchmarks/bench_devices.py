@@ -83,6 +83,7 @@ def steps_per_s(cfg, seconds, repeats=3, fast_path=True, **chip_kw):
 
 
 def write_profile(folder, name, device):
+    """Write a device profile TOML for ``device`` into ``folder``; returns its path."""
     path = Path(folder) / (name.replace(" ", "_").replace("+", "p").replace(",", "") + ".toml")
     lines = [f'name = "{name}"', 'source = "benchmark fixture"', "[device]"]
     lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {str(v).lower()}"
@@ -92,6 +93,7 @@ def write_profile(folder, name, device):
 
 
 def main():
+    """Print the nonideality tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10x shorter timings (a smoke test)")
     args = ap.parse_args()

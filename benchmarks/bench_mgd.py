@@ -108,6 +108,7 @@ def make_dataset(sizes, seed):
 
 
 def make_config(sizes, seed):
+    """The benchmark's RunConfig for an MLP of ``sizes`` (discrete CDMA, τ = 1)."""
     from hwsim.config import RunConfig
 
     return RunConfig.from_dict({
@@ -136,6 +137,13 @@ def best_rates(fn_a, n_a, fn_b, n_b, repeats):
 
 
 def bench_case(sizes, n_hw, n_np, repeats, seed, baseline_src=None, ceiling=None):
+    """Measure one MLP: hwsim and NumPy alternating, then 0.1.0 and the ceiling if given.
+
+    Returns
+    -------
+    dict
+        Rates (steps/s), wall times and ratios of the case.
+    """
     from hwsim.learn import build_chip
 
     ds = make_dataset(sizes, seed)
@@ -213,6 +221,7 @@ def _fmt_rate(r):
 
 
 def main(argv=None):
+    """Run every case and print the tables; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="10x fewer steps per measurement (a smoke test, not a measurement)")

@@ -44,12 +44,14 @@ def _run_pair(chunks, **kw):
 @pytest.mark.parametrize("code,tau_theta,tau_p,tau_x,eta,dtype", list(itertools.product(
     ("cdma", "walsh"), (1, 3), (1, 2), (1, 4), (0.0, 0.5), (np.float64, np.float32))))
 def test_fast_matches_general(code, tau_theta, tau_p, tau_x, eta, dtype):
+    """Fast and general paths agree bit for bit over every clock/code/dtype setting."""
     _run_pair(CHUNKS, sizes=(5, 7, 3), code=code, tau_theta=tau_theta, tau_p=tau_p,
               tau_x=tau_x, eta=eta, dtype=dtype)
 
 
 @pytest.mark.parametrize("sizes", [(2, 2, 1), (64, 32, 10), (70, 9, 3, 2), (131, 67, 5)])
 def test_fast_matches_general_sizes(sizes):
+    """Rows longer than a word, unaligned rows, deeper networks."""
     # rows longer than 64, rows not aligned to words, more than two layers
     _run_pair((1, 120, 7), sizes=sizes, code="cdma", tau_theta=1, tau_p=1, tau_x=1, eta=1.0,
               dtype=np.float64)
@@ -57,11 +59,13 @@ def test_fast_matches_general_sizes(sizes):
 
 @pytest.mark.parametrize("act,cost", [("relu", "cross_entropy"), ("tanh", "mse")])
 def test_fast_matches_general_kinds(act, cost):
+    """Other activations and costs, float32, τθ = 2."""
     _run_pair((50, 11), sizes=(9, 6, 4), code="walsh", tau_theta=2, tau_p=1, tau_x=1, eta=0.3,
               dtype=np.float32, act=act, cost=cost)
 
 
 def test_switching_paths_between_calls():
+    """Alternating paths between calls, and checkpoints across paths."""
     kw = dict(sizes=(12, 8, 3), code="cdma", tau_theta=1, tau_p=2, tau_x=3, eta=0.7,
               dtype=np.float64)
     a, ref = _chip(fast=True, **kw), _chip(fast=False, **kw)
@@ -81,6 +85,7 @@ def test_switching_paths_between_calls():
 
 
 def test_nan_weight_stops_at_that_step():
+    """A NaN weight stops both paths at the same step with the same state."""
     kw = dict(sizes=(6, 4, 2), code="cdma", tau_theta=1, tau_p=1, tau_x=1, eta=0.5,
               dtype=np.float64)
     a, b = _chip(fast=True, **kw), _chip(fast=False, **kw)
@@ -134,6 +139,7 @@ def _ks(a, b):
 
 @pytest.mark.parametrize("frozen", [False, True])
 def test_per_neuron_read_noise_has_the_per_weight_distribution(tmp_path, frozen):
+    """Per-neuron read noise against per-weight reads, in distribution."""
     n = 4000
     pw = _noisy_chip(tmp_path, frozen, "per_weight")
     pn = _noisy_chip(tmp_path, frozen, "per_neuron")
@@ -165,6 +171,7 @@ def test_per_neuron_read_noise_has_the_per_weight_distribution(tmp_path, frozen)
 
 
 def test_read_noise_model_validation(tmp_path):
+    """Unknown model rejected; 'auto' picks per-neuron for additive noise."""
     from hwsim.exceptions import ConfigError
 
     with pytest.raises(ConfigError):
