@@ -17,6 +17,8 @@ from hwsim.kernels import codes as _codes
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import counters as _cnt
 from hwsim.kernels import devices as _dk
+from hwsim.kernels import fast as _fast
+from hwsim.kernels import hashing as _hash
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
 from hwsim.kernels import sense as _sense
@@ -36,6 +38,7 @@ OPTIMIZERS = {"plain": _opt.PLAIN, "momentum": _opt.MOMENTUM, "nesterov": _opt.N
               "adam": _opt.ADAM}
 
 ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
+READ_NOISE_MODELS = ("auto", "per_neuron", "per_weight")
 
 
 def check_int(name, v, lo):
@@ -122,6 +125,15 @@ class Chip:
         Cap on pulses per device per update, 0 = none, -1 = the profile's ``max_pulses``.
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
+    read_noise_model : {"auto", "per_neuron", "per_weight"}
+        How additive Gaussian read noise (``read_noise = "additive"``) is drawn.
+        "per_weight": a normal per weight per read (as hwsim 0.1.0). "per_neuron": one
+        normal per neuron and pass on the pre-activation, σ·‖(x, 1)‖·ζ, which has exactly
+        the same distribution (correlated between the two passes when the noise is frozen
+        per step) for far fewer draws, so the random draws differ from 0.1.0 but not their
+        law (:func:`hwsim.kernels.mlp.forward_read_noise`). "auto": per_neuron when the
+        read noise is additive and the chip has no periphery, else per_weight. PCM read
+        noise is always per weight.
 
     Raises
     ------
@@ -135,9 +147,10 @@ class Chip:
 
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
-                 fdma_period=0, dt=1e-6, target="weights", optimizer="plain", momentum=0.9, beta2=0.999,
-                 eps=1e-8, clip=0.0, analytic=None, device=None,
-                 update_rounding="profile", max_pulses=-1, dtype=np.float64):
+                 fdma_period=0, dt=1e-6, target="weights", optimizer="plain", momentum=0.9,
+                 beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
+                 update_rounding="profile", max_pulses=-1, dtype=np.float64,
+                 read_noise_model="auto"):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             check_int(f"mgd.{name}", v, 1)
         check_int("seed", seed, 0)
@@ -219,6 +232,7 @@ class Chip:
         n_m2 = P if optimizer == "adam" else 0
         self._counter_p = cp
         self._noisy = 0
+        self.read_noise_model = "none"
         self._sense = sense
         pert = np.zeros(n_pert, self.dtype)
         zeros = np.zeros(P, self.dtype)
@@ -233,7 +247,10 @@ class Chip:
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
-            self._attach(device, update_rounding, max_pulses)
+            self._attach(device, update_rounding, max_pulses, read_noise_model)
+        elif read_noise_model not in READ_NOISE_MODELS:
+            raise ConfigError(f"chip.read_noise_model = {read_noise_model!r}: allowed: "
+                              f"{', '.join(READ_NOISE_MODELS)}")
 
     @staticmethod
     def estimate_bytes(P: int, n_samples: int, dtype=np.float64) -> int:
@@ -244,7 +261,7 @@ class Chip:
         return int(8 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
     # -- construction -------------------------------------------------------------------
-    def _attach(self, device, update_rounding, max_pulses):
+    def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto"):
         if device.n_devices != self.P or device.dtype != self.dtype:
             raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
                               f"the chip needs {self.P} {self.dtype.name}")
@@ -264,6 +281,7 @@ class Chip:
         self.state = self.state._replace(theta=device.theta)
         self._dev = device.dev
         self._noisy = int(device.params.read_noise != "none")
+        self._use_read_noise_model(device, read_noise_model)
         # Every device cell is read by an inference (two per weight on one-sided pairs).
         self._counter_p = self._counter_p._replace(reads=np.int64(I[_dk.I_NCOLS]))
         if device.params.perturbation_by_write:
@@ -274,6 +292,29 @@ class Chip:
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
                                   "'discrete' (the analog filters read a continuous signal)")
             self.source = self.source._replace(by_write=np.int64(1))
+
+    def _use_read_noise_model(self, device, model):
+        """Switch additive read noise to per-neuron draws when ``model`` asks for it."""
+        if model not in READ_NOISE_MODELS:
+            raise ConfigError(f"chip.read_noise_model = {model!r}: allowed: "
+                              f"{', '.join(READ_NOISE_MODELS)}")
+        additive = device.params.read_noise == "additive"
+        mlp = self._sense.kind == _sense.MLP and self.target == "weights"
+        if model == "per_neuron" and not (additive and mlp):
+            raise ConfigError("chip.read_noise_model = 'per_neuron': needs device.read_noise = "
+                              "'additive', mgd.target = 'weights' and a chip without periphery "
+                              "(DAC/ADC, neuron variation); use 'per_weight' or 'auto'")
+        self.read_noise_model = "per_weight" if self._noisy else "none"
+        if model == "per_weight" or not (additive and mlp):
+            return
+        I, S = device.dev[0], device.dev[2]
+        self._sense = self._sense._replace(
+            kind=np.int64(_sense.MLP_READ_NOISE),
+            read_noise=np.array([float(S[_dk.S_READ_STD]), float(I[_dk.I_READ_FROZEN] != 0)]),
+            read_noise_key=np.uint64(_hash.stream_key(np.int64(I[_dk.I_SEED]),
+                                                      np.int64(_hash.STREAM_READ_NOISE))))
+        self._noisy = 0  # the driver reads θ exactly; the sense stage adds the noise
+        self.read_noise_model = "per_neuron"
 
     @property
     def params(self) -> _step.Params:
@@ -310,7 +351,7 @@ class Chip:
     @property
     def noisy_reads(self) -> bool:
         """True when every inference reads the weights through the devices' read noise."""
-        return bool(self._noisy)
+        return self.read_noise_model in ("per_weight", "per_neuron")
 
     def pulse_settings(self) -> dict:
         """The pulse rounding and cap in effect (after any chip override); empty when ideal."""
@@ -377,7 +418,23 @@ class Chip:
             ``n_steps`` is not a non-negative integer.
         """
         check_int("n_steps", n_steps, 0)
-        return int(_step.run_steps(np.int64(n_steps), self.params, self.state, self.model))
+        run = _fast.run_fast if self.fast_path_applies() else _step.run_steps
+        return int(run(np.int64(n_steps), self.params, self.state, self.model))
+
+    #: Set False (on the class or one chip) to force the general stage driver.
+    fast_path = True
+
+    def fast_path_applies(self) -> bool:
+        """True when :meth:`advance` runs the fused kernel :func:`hwsim.kernels.fast.run_fast`
+        (bit-identical to the general driver): an MLP without periphery on ideal synapses,
+        discrete mode, weight perturbation by CDMA or Walsh codes, plain optimizer, no
+        write-based perturbation."""
+        return bool(self.fast_path and self._sense.kind == _sense.MLP
+                    and self._dev[0][_dk.I_MODEL] == _dk.M_IDEAL and not self._noisy
+                    and self._cost_p.mode == _cl.DISCRETE
+                    and self.source.code in (_codes.CDMA, _codes.WALSH)
+                    and self.source.by_write == 0 and self.source.nodes == 0
+                    and self._opt_p.kind == _opt.PLAIN)
 
     @property
     def bad_step(self) -> int:

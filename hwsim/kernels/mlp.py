@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from hwsim.kernels._config import jit
+from hwsim.kernels.hashing import hash_sub
 
 _U = np.uint64
 
@@ -178,6 +179,86 @@ def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b, scale=1.0
             sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
             buf_p[out_off + o] = _act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])))
             buf_b[out_off + o] = _act(kind, scale * (sb + theta[bias0 + o]))
+        p = bias0 + nout
+        in_off = out_off
+        out_off += nout
+    return in_off
+
+
+#: Sub-coordinate of per-neuron read noise on STREAM_READ_NOISE (per-weight reads use 0, 1).
+SUB_NEURON = 2
+
+
+@jit
+def _normal_pair(bits):
+    """Two independent standard normals from 64 random bits (both Box-Muller outputs of
+    :func:`hwsim.kernels.hashing.normal_from_bits`'s two 32-bit halves)."""
+    u1 = ((bits >> _U(32)) + 0.5) * (1.0 / 4294967296.0)
+    u2 = (bits & _U(0xFFFFFFFF)) * (1.0 / 4294967296.0)
+    r = math.sqrt(-2.0 * math.log(u1))
+    return r * math.cos(2.0 * math.pi * u2), r * math.sin(2.0 * math.pi * u2)
+
+
+@jit
+def _norm1(a, b, n):
+    """(‖(a, 1)‖², ‖(b, 1)‖², ⟨(a, 1), (b, 1)⟩) of two length-n vectors."""
+    aa = 1.0
+    bb = 1.0
+    ab = 1.0
+    for j in range(n):
+        aa += a[j] * a[j]
+        bb += b[j] * b[j]
+        ab += a[j] * b[j]
+    return aa, bb, ab
+
+
+@jit
+def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b, scale,
+                       want_base, sigma, frozen, key, counter):
+    """:func:`forward2` (``forward`` without ``want_base``) through weights read with additive
+    Gaussian noise σ·ξ per weight and bias, drawn as one normal per neuron and pass.
+
+    Σⱼ(wᵢⱼ + σξᵢⱼ)xⱼ + (bᵢ + σξᵢ) = Σⱼwᵢⱼxⱼ + bᵢ + σ‖(x, 1)‖ζᵢ with ζᵢ ~ N(0, 1): given the
+    layer's input, this is exactly the distribution of per-weight read noise, for P normals
+    fewer. Independent reads (``frozen`` = 0) draw ζ apart for the two passes; noise frozen
+    per step is the same ξ on both passes' different inputs, so (ζ_p, ζ_b) get the
+    correlation ρ = ⟨x̄_p, x̄_b⟩/(‖x̄_p‖‖x̄_b‖), x̄ = (x, 1). Both normals of a neuron come
+    from one hash at STREAM_READ_NOISE coordinates (``counter``, neuron, SUB_NEURON).
+
+    Returns
+    -------
+    int
+        The output layer's offset in ``buf_p`` (and ``buf_b``).
+    """
+    n_layers = sizes.shape[0] - 1
+    p = 0
+    in_off = -1
+    out_off = 0
+    for l in range(n_layers):
+        nin = sizes[l]
+        nout = sizes[l + 1]
+        kind = out_act if l == n_layers - 1 else hidden_act
+        ap = x if in_off < 0 else buf_p[in_off:in_off + nin]
+        ab = x if in_off < 0 else buf_b[in_off:in_off + nin]
+        aa, bb, pb = _norm1(ap, ab, nin)
+        na = math.sqrt(aa)
+        nb = math.sqrt(bb)
+        rho = min(1.0, max(-1.0, pb / (na * nb)))
+        rc = math.sqrt(max(0.0, 1.0 - rho * rho))
+        bias0 = p + nin * nout
+        for o in range(nout):
+            neuron = out_off + o
+            za, zb = _normal_pair(hash_sub(key, counter, neuron, SUB_NEURON))
+            if want_base:
+                sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
+                if frozen:
+                    zb = rho * za + rc * zb
+                buf_b[out_off + o] = _act(kind, scale * (sb + theta[bias0 + o]
+                                                         + sigma * nb * zb))
+            else:
+                sp = _dot_pert(theta, pert, p + o * nin, ap, nin)
+            buf_p[out_off + o] = _act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])
+                                                     + sigma * na * za))
         p = bias0 + nout
         in_off = out_off
         out_off += nout

@@ -10,26 +10,34 @@ each read with its own noise coordinates (sub 0 perturbed, 1 baseline).
 
 from collections import namedtuple
 
+import numpy as np
+
 from hwsim.kernels._config import inline, jit
 from hwsim.kernels.devices import read_weights
-from hwsim.kernels.mlp import forward, forward2, output_cost
+from hwsim.kernels.mlp import forward, forward2, forward_read_noise, output_cost
 from hwsim.kernels.periphery import forward_periph
 
-MLP, PERIPHERY, LINEAR, QUADRATIC = 0, 1, 2, 3
+MLP, PERIPHERY, LINEAR, QUADRATIC, MLP_READ_NOISE = 0, 1, 2, 3, 4
 
 #: What the chip computes. ``X``, ``Y`` (N, n_in), (N, n_out) training data; ``sizes``,
 #: ``kinds`` (hidden act, output act, cost) and activation buffers ``buf``, ``buf_b`` of the
 #: MLP; ``qbuf``, ``per``, ``gain``, ``offset`` the periphery (:mod:`.periphery`); ``scale``
 #: the weight scale; ``a`` the slope of the LINEAR cost. Unused fields hold small arrays.
+#: MLP_READ_NOISE is an MLP read through additive Gaussian read noise drawn per neuron
+#: (:func:`hwsim.kernels.mlp.forward_read_noise`): ``read_noise`` = [σ, frozen per step]
+#: and ``read_noise_key`` the stream key of STREAM_READ_NOISE (both unused otherwise).
 SenseModel = namedtuple("SenseModel",
-                        "kind X Y sizes kinds buf buf_b qbuf per gain offset scale a")
+                        "kind X Y sizes kinds buf buf_b qbuf per gain offset scale a "
+                        "read_noise read_noise_key",
+                        defaults=(np.zeros(2), np.uint64(0)))
 
 
 @jit
 def measure(m, theta, pert, sample, want_base, out, counter):
     """C(θ + θ̃) into ``out[0]`` and, if ``want_base``, C(θ) into ``out[1]``.
 
-    ``counter`` (the step) keys converter noise; sub 0 is the perturbed pass, 1 the baseline.
+    ``counter`` (the step) keys converter noise and per-neuron read noise; sub 0 is the
+    perturbed pass, 1 the baseline.
     """
     kind = m.kind
     if kind == MLP:
@@ -42,6 +50,15 @@ def measure(m, theta, pert, sample, want_base, out, counter):
         else:
             off = forward(theta, pert, True, x, m.sizes, m.kinds[0], m.kinds[1], m.buf, m.scale)
         out[0] = output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+    elif kind == MLP_READ_NOISE:
+        x = m.X[sample]
+        y = m.Y[sample]
+        off = forward_read_noise(theta, pert, x, m.sizes, m.kinds[0], m.kinds[1], m.buf,
+                                 m.buf_b, m.scale, want_base, m.read_noise[0],
+                                 m.read_noise[1] != 0.0, m.read_noise_key, counter)
+        out[0] = output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+        if want_base:
+            out[1] = output_cost(m.buf_b, off, y, m.kinds[1], m.kinds[2])
     elif kind == PERIPHERY:
         x = m.X[sample]
         y = m.Y[sample]
