@@ -29,7 +29,8 @@ def _pair(code, mode, device, dtype=np.float64):
                                             "read_noise": "additive", "read_noise_std": 0.002})
             dev = DeviceArray(p, net.n_params, 3, dtype=dtype)
         chips.append(Chip(net, ds.X_train, ds.Y_train, net.init_params(3, dtype=dtype), seed=3,
-                          perturbation=code, mode=mode, device=dev, dtype=dtype, **RULE))
+                          perturbation=code, mode=mode, device=dev, dtype=dtype,
+                          read_noise_model="per_weight", **RULE))
     return chips
 
 

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hwsim.exceptions import ConfigError
 from hwsim.kernels import devices as _dk
 from hwsim.kernels import mlp as _mlp
 from hwsim.kernels import nodes as _nodes
@@ -73,9 +74,20 @@ class EmulatorPort:
     Parameters
     ----------
     chip : hwsim.chip.Chip
+        With read noise drawn per weight (``read_noise_model="per_weight"``), if any.
+
+    Raises
+    ------
+    ConfigError
+        The chip draws its read noise per neuron.
     """
 
     def __init__(self, chip):
+        if chip.read_noise_model == "per_neuron":
+            # Frozen per-neuron noise correlates the perturbed and baseline passes of a step,
+            # which a port measures one at a time.
+            raise ConfigError("EmulatorPort: the chip draws read noise per neuron; build it "
+                              "with read_noise_model='per_weight' to drive it through the port")
         self.chip = chip
         self.n_params = chip.P
         self.n_samples = chip.n_samples
