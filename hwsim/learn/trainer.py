@@ -418,7 +418,10 @@ class MGDTrainer:
         try:
             if resume:
                 state = load_checkpoint(out / CHECKPOINT_NAME)
-                if str(state.get("config_sha256", "")) != defining_hash(cfg, self.profile_):
+                if "config_sha256" not in state:
+                    raise HwsimError(f"{out}: {CHECKPOINT_NAME} is damaged or not an hwsim "
+                                     "checkpoint (it has no config_sha256)")
+                if str(state["config_sha256"]) != defining_hash(cfg, self.profile_):
                     raise HwsimError(f"{out / CONFIG_NAME}: differs from the run its checkpoint "
                                      "was made with (only sim.steps, sim.time_limit_s, "
                                      "sim.target_accuracy and sim.stop_at_target may change on "
