@@ -152,9 +152,13 @@ class MGDTrainer:
         Run folder (config.toml, metrics.csv, summary.json, checkpoint.npz); None keeps
         everything in memory.
     progress : bool
-        Show a tqdm progress bar (steps/s, hardware time, test accuracy) on stderr.
+        Show a tqdm progress bar (steps/s, hardware time, test accuracy) and a notice while
+        the kernels compile, on stderr.
     force : bool
         Allow starting a new run in a folder that already holds one (its files are replaced).
+    stop : StopToken or None
+        Stop request shared with a signal handler; None gives the trainer its own (see
+        :meth:`request_stop`).
 
     Attributes
     ----------
@@ -170,9 +174,6 @@ class MGDTrainer:
         weights (see ``summary_["warnings"]``).
     warnings_ : list of str
         Why a finished run is "unstable" (also in summary.json ``warnings``).
-    stop : StopToken or None
-        Stop request shared with a signal handler; None gives the trainer its own (see
-        :meth:`request_stop`).
     """
 
     def __init__(self, config, *, out_dir=None, progress=False, force=False, stop=None):
