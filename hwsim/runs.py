@@ -84,7 +84,7 @@ def _open_new(tmp):
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and rename; the old file survives any failure.
+    """Write ``data`` to ``path`` via a temporary file and rename; the old file survives failures.
 
     Parameters
     ----------

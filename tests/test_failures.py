@@ -162,7 +162,8 @@ def test_a_failing_timeline_process_ends_the_run_failed(tmp_path, monkeypatch, c
 @pytest.mark.parametrize("example,args,why", [
     ("xor", ["--set", "mgd.eta=1e300", "--set", "sim.steps=2000"], "the weights ended at"),
     ("digits", ["--set", "mgd.eta=1e4", "--set", "sim.steps=40000", "--set",
-                "sim.eval_every=10000", "--set", "network.sizes=[64,8,10]"], "the train cost ended"),
+                "sim.eval_every=10000", "--set", "network.sizes=[64,8,10]"],
+     "the train cost ended"),
 ])
 def test_a_run_that_blows_up_slowly_ends_unstable(tmp_path, capsys, example, args, why):
     out = tmp_path / "r"

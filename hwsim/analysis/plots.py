@@ -126,10 +126,11 @@ def learning_curve(rows, path, *, title="", subtitle="", target=None, held_out=T
     for ax in (ax1, ax2):
         if log_time and positive:
             ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_xlim(left=0)  # symlog would otherwise show an empty negative decade
             ax.set_xlabel("hardware time (s, log scale)")
         else:
             ax.set_xlabel("hardware time (s)")
     if title:
-        fig.suptitle(title + ("\n" + "\n".join(textwrap.wrap(subtitle, 150)[:3]) if subtitle else ""),
-                     fontsize=10)
+        lines = [title, *textwrap.wrap(subtitle, 150)[:3]]
+        fig.suptitle("\n".join(lines), fontsize=10)
     atomic_write_bytes(path, png_bytes(fig))

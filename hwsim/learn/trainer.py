@@ -31,6 +31,7 @@ from hwsim.runs import (
 from hwsim.sim import Timeline, periodic
 from hwsim.tasks import load_task
 
+
 class StopToken:
     """A request to stop one run at its next safe point (between kernel calls).
 
@@ -449,7 +450,8 @@ class MGDTrainer:
             self.network_.evaluate(chip.theta, self.dataset_.X_test[:1], self.dataset_.Y_test[:1],
                                    self.dataset_.labels_test[:1])
             compile_s = time.perf_counter() - t0
-            self._check_stop()  # an interrupt during compilation stops here, before any file is written
+            # An interrupt while compiling stops here, before any file is written.
+            self._check_stop()
 
             # Everything is validated and built: only now write into the folder.
             if out is not None:
