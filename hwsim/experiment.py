@@ -3,33 +3,76 @@
 from pathlib import Path
 
 from hwsim.analysis.plots import learning_curve
-from hwsim.config import load_config
+from hwsim.config import RunConfig, load_config
 from hwsim.exceptions import DivergenceError, HwsimError
-from hwsim.learn.trainer import RESUMABLE_KEYS, MGDTrainer
+from hwsim.learn.trainer import RESUMABLE_KEYS, MGDTrainer, TimelineProcessError
 from hwsim.runs import CONFIG_NAME, CURVE_NAME
 
+# Shown in the title itself, or about how long the run lasts rather than what it is.
+_TITLE_KEYS = {"task.name", "network.sizes", "mgd.perturbation", "chip.device", "seed",
+               "sim.steps", "sim.time_limit_s", "sim.eval_every", "sim.checkpoint_every",
+               "sim.target_accuracy", "sim.stop_at_target"}
 
-def _finish(trainer, out):
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def plot_title(cfg):
+    """Title and subtitle of a run's learning curve.
+
+    The title names the task, the network, the perturbation code, the device and the seed;
+    the subtitle lists every other setting that differs from :class:`RunConfig`'s defaults,
+    so two curves of one example with different settings never look alike.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+
+    Returns
+    -------
+    (str, str)
+    """
+    title = (f"{cfg.task.name} {list(cfg.network.sizes)}, {cfg.mgd.perturbation} MGD on "
+             f"{cfg.chip.device}, seed {cfg.seed}")
+    default = _flat(RunConfig().to_dict())
+    diff = [f"{k} = {v}" for k, v in _flat(cfg.to_dict()).items()
+            if k not in _TITLE_KEYS and default.get(k) != v]
+    return title, ", ".join(diff)
+
+
+def _finish(trainer, out, quiet_errors=False):
+    """Write the learning curve; while another error propagates, a failed plot stays silent."""
     cfg = trainer.config
     if out is not None and getattr(trainer, "metrics_", None) and Path(out).is_dir():
-        held_out = trainer.dataset_.held_out
-        learning_curve(trainer.metrics_, Path(out) / CURVE_NAME, target=cfg.sim.target_accuracy,
-                       held_out=held_out,
-                       title=f"{cfg.task.name} {list(cfg.network.sizes)}, {cfg.mgd.perturbation} "
-                             f"MGD, seed {cfg.seed}")
+        title, subtitle = plot_title(cfg)
+        try:
+            learning_curve(trainer.metrics_, Path(out) / CURVE_NAME,
+                           target=cfg.sim.target_accuracy, held_out=trainer.dataset_.held_out,
+                           title=title, subtitle=subtitle)
+        except HwsimError:
+            if not quiet_errors:
+                raise
 
 
 def _train(trainer, out, resume):
     try:
         trainer.run(resume=resume)
-    except (DivergenceError, KeyboardInterrupt):
-        _finish(trainer, out)
+    except (DivergenceError, TimelineProcessError, KeyboardInterrupt):
+        _finish(trainer, out, quiet_errors=True)
         raise
     _finish(trainer, out)
     return trainer
 
 
-def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=False):
+def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=False,
+                   stop=None):
     """Train as ``config`` says and write the run folder.
 
     Parameters
@@ -41,16 +84,23 @@ def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=
     overrides : sequence of str
         ``"section.key=value"`` overrides applied to a config file.
     progress, force : bool
-        Progress bar; replace a run already in ``out_dir``.
+        Progress bar (and the compile notice) on stderr; replace a run already in ``out_dir``.
+    stop : hwsim.learn.trainer.StopToken, optional
+        Calling ``stop.request()`` (e.g. from a signal handler) stops this run at its next
+        safe point with a checkpoint.
 
     Returns
     -------
     MGDTrainer
-        With ``summary_``, ``metrics_``, ``chip_``.
+        With ``summary_``, ``metrics_``, ``chip_``; ``status_`` may be "unstable" (see
+        ``warnings_``).
 
     Raises
     ------
     ConfigError, HwsimError, DivergenceError
+        See :meth:`MGDTrainer.run`.
+    TimelineProcessError
+        An evaluation, checkpoint or drift callback failed.
     """
     if isinstance(config, (str, Path)):
         cfg = load_config(config, overrides)
@@ -59,21 +109,34 @@ def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=
                          "cfg.with_overrides({'section.key': value})")
     else:
         cfg = config
-    trainer = MGDTrainer(cfg, out_dir=out_dir, progress=progress, force=force)
+    trainer = MGDTrainer(cfg, out_dir=out_dir, progress=progress, force=force, stop=stop)
     return _train(trainer, out_dir, resume=False)
 
 
-def resume_experiment(run_dir, overrides=(), *, progress=False):
+def resume_experiment(run_dir, overrides=(), *, progress=False, stop=None):
     """Continue the run in ``run_dir`` from its checkpoint, bit-identically.
 
     Only ``sim.steps``, ``sim.time_limit_s``, ``sim.target_accuracy`` and
     ``sim.stop_at_target`` may be overridden (to extend or stop a run); any other change would
     make a different run.
 
+    Parameters
+    ----------
+    run_dir : path
+    overrides : sequence of str
+        ``"section.key=value"``, resumable keys only.
+    progress : bool
+    stop : hwsim.learn.trainer.StopToken, optional
+
+    Returns
+    -------
+    MGDTrainer
+
     Raises
     ------
     HwsimError
-        No checkpoint, or an override of a key that defines the run.
+        No checkpoint, a damaged one or one of another schema version, or an override of a
+        key that defines the run.
     """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_NAME).is_file():
@@ -82,7 +145,7 @@ def resume_experiment(run_dir, overrides=(), *, progress=False):
     for ov in overrides:
         key = ov.split("=", 1)[0].strip()
         if key not in RESUMABLE_KEYS:
-            raise HwsimError(f"--set {ov}: a resumed run may only change "
+            raise HwsimError(f"override {ov}: a resumed run may only change "
                              f"{', '.join(sorted(RESUMABLE_KEYS))}; start a new run instead")
-    trainer = MGDTrainer(cfg, out_dir=run_dir, progress=progress)
+    trainer = MGDTrainer(cfg, out_dir=run_dir, progress=progress, stop=stop)
     return _train(trainer, run_dir, resume=True)

@@ -1,16 +1,21 @@
 """Run folders: atomic files, streamed metrics, summaries and checkpoints.
 
 Nothing is ever half-written under its final name: whole files are written to a temporary
-name in the same folder, flushed, fsynced and renamed (``os.replace`` is atomic on POSIX).
-``metrics.csv`` is appended one flushed row per evaluation tick, so an interrupted run keeps
-every row it measured; a torn last line (no trailing newline) is dropped when read.
+name in the same folder, flushed, fsynced and renamed (``os.replace`` is atomic on POSIX and
+Windows). ``metrics.csv`` is appended one flushed row per evaluation tick, so an interrupted
+run keeps every row it measured; a torn last line (no trailing newline) is dropped when read.
+
+Every write goes through :func:`atomic_write_bytes` or :class:`MetricsWriter`, and every
+failure of either is one :class:`WriteError` naming the file and the cause, so a full disk
+reads the same wherever it strikes.
 """
 
 import csv
+import errno
 import io
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -31,37 +36,121 @@ CHECKPOINT_NAME = "checkpoint.npz"
 CURVE_NAME = "learning_curve.png"
 DEVICE_NAME = "device.toml"
 
+#: Layout version of checkpoint.npz. Version 1 (hwsim 0.1.0 before this key existed) stored
+#: no version; bump this whenever the chip state's arrays change name, shape or meaning.
+CHECKPOINT_SCHEMA = 2
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+class WriteError(HwsimError, OSError):
+    """A run-folder file could not be written; the message names the file and the cause.
+
+    An ``OSError`` too, so code that handles I/O failures generically still catches it. It is
+    built from its message alone, because SimPy re-creates an exception raised inside a
+    timeline process from its ``args``.
+    """
+
+
+def _cause(exc) -> str:
+    if getattr(exc, "errno", None) == errno.ENOSPC:
+        return "disk full (no space left on device)"
+    if getattr(exc, "errno", None) == errno.EDQUOT:
+        return "disk quota exceeded"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def write_error(path, exc) -> WriteError:
+    """The one error for a failed write of ``path``: file, cause, and that older files survive.
+
+    Parameters
+    ----------
+    path : path
+        The file that was being written.
+    exc : OSError
+        What the operating system said.
+
+    Returns
+    -------
+    WriteError
+    """
+    if isinstance(exc, WriteError):
+        return exc
+    return WriteError(f"{path}: cannot write the run folder: {_cause(exc)}; the previous files "
+                      "are intact")
+
+
+def _open_new(tmp):
+    # O_EXCL on a random name: never follows or reuses a file someone else made. Mode 0o666
+    # lets the kernel apply the user's umask, like any ordinary file (mkstemp forces 0600).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.open(tmp, flags, 0o666)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and rename; the old file survives any failure."""
+    """Write ``data`` to ``path`` via a temporary file and rename; the old file survives failures.
+
+    Parameters
+    ----------
+    path : path
+    data : bytes
+
+    Raises
+    ------
+    WriteError
+        On any ``OSError`` (full disk, read-only folder, ...); the temporary file is removed
+        and the previous ``path``, if any, is untouched.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; run files are ordinary files
+        fd = _open_new(tmp)
+    except OSError as e:
+        raise write_error(path, e) from e
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise write_error(path, e) from e
         raise
 
 
+def probe_writable(folder) -> None:
+    """Create and remove one temporary file in ``folder``, to learn early that writes work.
+
+    Raises
+    ------
+    WriteError
+        The folder cannot be written (read-only file system, permissions, full disk).
+    """
+    tmp = Path(folder) / f".hwsim-probe.{secrets.token_hex(6)}.tmp"
+    try:
+        os.close(_open_new(tmp))
+        os.unlink(tmp)
+    except OSError as e:
+        raise WriteError(f"{folder}: cannot write the run folder: {_cause(e)}") from e
+
+
 def write_json(path, obj) -> None:
-    """Atomically write ``obj`` as indented JSON (NaN written as null)."""
+    """Atomically write ``obj`` as indented JSON (NaN written as null).
+
+    Raises
+    ------
+    WriteError
+    """
     def clean(v):
         if isinstance(v, float) and not np.isfinite(v):
             return None
         if isinstance(v, dict):
             return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
         if isinstance(v, (np.integer,)):
             return int(v)
         if isinstance(v, (np.floating,)):
@@ -71,19 +160,66 @@ def write_json(path, obj) -> None:
 
 
 def save_checkpoint(path, arrays: dict) -> None:
-    """Atomically write named arrays as an ``.npz`` (plain arrays only; loaded without pickle)."""
+    """Atomically write named arrays as an ``.npz`` with ``schema_version`` added.
+
+    Parameters
+    ----------
+    path : path
+    arrays : dict of str to array
+        Plain (non-object) arrays only: checkpoints are read without pickle.
+
+    Raises
+    ------
+    WriteError
+    """
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays, schema_version=np.array(CHECKPOINT_SCHEMA, dtype=np.int64))
     atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` (``allow_pickle=False``)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (``allow_pickle=False``).
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays, without ``schema_version``.
+
+    Raises
+    ------
+    HwsimError
+        The file is missing or unreadable, is not an ``.npz`` of plain arrays (truncated,
+        another format, object arrays), or has a schema version other than
+        :data:`CHECKPOINT_SCHEMA`.
+    """
+    path = Path(path)
+    damaged = f"{path.parent}: {path.name} is damaged or not an hwsim checkpoint"
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise HwsimError(f"{path}: cannot read checkpoint: {e}") from e
+            arrays = {k: z[k] for k in z.files}
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        raise HwsimError(f"{path}: cannot read checkpoint: {e.strerror or e}") from e
+    except Exception as e:
+        # Truncation gives BadZipFile, a corrupt member zlib.error or EOFError, and np.load
+        # unpickles anything that is not .npy/.npz, so a foreign file reports "pickled data":
+        # all of them mean the same thing to the user.
+        raise HwsimError(damaged) from e
+    if not isinstance(arrays, dict):
+        raise HwsimError(damaged)  # a bare .npy
+    version = arrays.pop("schema_version", None)
+    try:
+        version = 1 if version is None else int(version)
+    except (TypeError, ValueError):
+        raise HwsimError(damaged) from None
+    if version != CHECKPOINT_SCHEMA:
+        raise HwsimError(f"{path.parent}: {path.name} has checkpoint schema version {version}; "
+                         f"this hwsim reads version {CHECKPOINT_SCHEMA}: continue it with the "
+                         "hwsim that wrote it, or start a new run")
+    return arrays
 
 
 def _fmt(v) -> str:
@@ -93,29 +229,54 @@ def _fmt(v) -> str:
 
 
 class MetricsWriter:
-    """Append-only ``metrics.csv``: one flushed row per evaluation tick."""
+    """Append-only ``metrics.csv``: one flushed row per evaluation tick.
+
+    Parameters
+    ----------
+    path : path
+    keep_rows : list of dict, optional
+        Rewrite the file to exactly these rows first (a resume keeps what it replays over).
+
+    Raises
+    ------
+    WriteError
+        From the constructor, :meth:`write` and :meth:`close`, on any ``OSError``.
+    """
 
     def __init__(self, path, *, keep_rows=None):
-        """Open ``path``; with ``keep_rows`` (a list of dicts), rewrite it to exactly those first."""
         self.path = Path(path)
         if keep_rows is None or not self.path.exists():
             keep_rows = keep_rows or []
         text = ",".join(METRICS_COLUMNS) + "\n" + "".join(
             ",".join(_fmt(r[c]) for c in METRICS_COLUMNS) + "\n" for r in keep_rows)
         atomic_write_bytes(self.path, text.encode("utf-8"))
-        self._f = open(self.path, "a", encoding="utf-8", newline="")
+        try:
+            self._f = open(self.path, "a", encoding="utf-8", newline="")
+        except OSError as e:
+            raise write_error(self.path, e) from e
 
     def write(self, row: dict) -> None:
         """Append one row (a dict over METRICS_COLUMNS) and flush it to the OS."""
-        self._f.write(",".join(_fmt(row[c]) for c in METRICS_COLUMNS) + "\n")
-        self._f.flush()
+        try:
+            self._f.write(",".join(_fmt(row[c]) for c in METRICS_COLUMNS) + "\n")
+            self._f.flush()
+        except OSError as e:
+            raise write_error(self.path, e) from e
 
     def close(self) -> None:
         """Flush, fsync and close the file (idempotent)."""
-        if not self._f.closed:
+        if self._f.closed:
+            return
+        try:
             self._f.flush()
             os.fsync(self._f.fileno())
-            self._f.close()
+        except OSError as e:
+            raise write_error(self.path, e) from e
+        finally:
+            try:
+                self._f.close()
+            except OSError:
+                pass  # the flush above already failed and said why
 
 
 def read_metrics(path) -> list:

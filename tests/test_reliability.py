@@ -71,10 +71,7 @@ def test_W3_checkpoint_fails_mid_run_then_resume_is_identical(tmp_path, monkeypa
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, data)
 
-    import hwsim.learn.trainer as tr
-    monkeypatch.setattr(runs, "atomic_write_bytes", flaky)
-    monkeypatch.setattr(tr, "save_checkpoint",
-                        lambda p, a: runs.atomic_write_bytes(p, _npz_bytes(a)))
+    monkeypatch.setattr(runs, "atomic_write_bytes", flaky)  # save_checkpoint writes through it
     with pytest.raises(HwsimError, match="cannot write the run folder"):
         run_experiment(cfg(), out)
     monkeypatch.undo()
@@ -87,13 +84,6 @@ def test_W3_checkpoint_fails_mid_run_then_resume_is_identical(tmp_path, monkeypa
     _no_temp_files(out)
     resume_experiment(out)
     _same_run(out, reference)
-
-
-def _npz_bytes(arrays):
-    import io
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
 
 
 def test_W3_torn_metrics_line_is_dropped_on_resume(tmp_path, reference):  # case W3
@@ -118,7 +108,7 @@ def test_W3_full_disk_while_writing_metrics(tmp_path, monkeypatch, reference):  
         real_write(self, row)
 
     monkeypatch.setattr(runs.MetricsWriter, "write", write)
-    with pytest.raises(HwsimError, match="No space left"):
+    with pytest.raises(HwsimError, match="disk full .*can be resumed"):
         run_experiment(cfg(), out)
     monkeypatch.undo()
     assert read_metrics(out / "metrics.csv")[-1]["step"] == 2000
@@ -139,7 +129,7 @@ def test_resume_refuses_an_edited_config(tmp_path):
 def test_checkpoints_never_use_pickle(tmp_path):
     bad = tmp_path / "checkpoint.npz"
     np.savez(bad, theta=np.array([object()], dtype=object))
-    with pytest.raises(HwsimError, match="cannot read checkpoint"):
+    with pytest.raises(HwsimError, match="damaged or not an hwsim checkpoint"):
         load_checkpoint(bad)
 
 

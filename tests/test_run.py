@@ -228,3 +228,5 @@ def test_examples_reach_their_published_accuracy(tmp_path, name, target):
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / name / "summary.json").read_text())
     assert s["final_test_accuracy"] >= target
+    # the other side of test_failures.py::test_a_run_that_blows_up_slowly_ends_unstable
+    assert s["status"] == "completed" and s["warnings"] == []

@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 
-from hwsim.analysis.plots import plt
+from hwsim.analysis.plots import new_figure
 from hwsim.exceptions import HwsimError
 
 __all__ = ["pulse_response", "plot_pulse_response", "default_pulses"]
@@ -98,7 +98,8 @@ def plot_pulse_response(profile, out: str | os.PathLike[str], *, pulses: int | N
     n = default_pulses(profile) if pulses is None else pulses
     traj = pulse_response(profile, pulses=n, devices=devices, seed=seed)
     x = np.arange(traj.shape[0])
-    fig, ax = plt.subplots(figsize=(7.5, 4.6), constrained_layout=True)
+    fig = new_figure((7.5, 4.6))
+    ax = fig.subplots()
     ax.plot(x, traj, lw=0.7, alpha=0.45, color="C0")
     ax.plot(x, traj.mean(axis=1), lw=2.2, color="k", label=f"mean of {devices} devices")
     ax.axvline(n, ls=":", color="gray", lw=1)
@@ -118,6 +119,4 @@ def plot_pulse_response(profile, out: str | os.PathLike[str], *, pulses: int | N
         fig.savefig(out, dpi=110)
     except OSError as exc:
         raise HwsimError(f"{out}: cannot write the plot: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
     return traj

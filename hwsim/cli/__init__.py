@@ -1,7 +1,8 @@
 """The ``hwsim`` command: a thin layer over library functions.
 
 ``main(argv=None) -> ExitCode``. A :class:`hwsim.exceptions.HwsimError` prints one line on
-stderr and returns ``USAGE_ERROR`` (or ``DIVERGED``); library code never calls ``sys.exit``.
+stderr and returns ``USAGE_ERROR`` (``DIVERGED`` for a divergence, ``ERROR`` for a failed
+timeline process); library code never calls ``sys.exit``.
 """
 
 import argparse
@@ -19,6 +20,9 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  #: unexpected internal error (a bug: please report it)
     USAGE_ERROR = 2  #: bad config, profile, arguments or run folder
     DIVERGED = 3  #: the run hit NaN/Inf; the run folder keeps what was measured
+    #: the run finished but blew up slowly (status "unstable": cost far above its best or
+    #: runaway weights); the folder is complete and summary.json lists the warnings
+    UNSTABLE = 4
     INTERRUPTED = 130  #: Ctrl-C or SIGTERM; the run folder holds a checkpoint to --resume
 
 
@@ -50,6 +54,10 @@ def main(argv=None) -> ExitCode:
         return ExitCode.DIVERGED
     except HwsimError as e:
         print(f"hwsim: error: {e}", file=sys.stderr)
+        # Looked up, not imported: the trainer (and numba) load only for commands that train.
+        trainer = sys.modules.get("hwsim.learn.trainer")
+        if trainer is not None and isinstance(e, trainer.TimelineProcessError):
+            return ExitCode.ERROR
         return ExitCode.USAGE_ERROR
     except KeyboardInterrupt as e:
         # A bare interrupt arrives before the run installed its handler: nothing was written.

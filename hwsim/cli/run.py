@@ -1,6 +1,7 @@
 """``hwsim run``: train a network on an emulated chip with MGD and write a run folder."""
 
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,21 +32,20 @@ def add_parser(sub):
 
 
 @contextmanager
-def _graceful_interrupts():
-    """Ctrl-C and SIGTERM ask the trainer to stop at its next safe point and save a checkpoint.
+def _graceful_interrupts(token):
+    """Ctrl-C and SIGTERM ask this command's run (through ``token``, a StopToken) to stop at
+    its next safe point and save a checkpoint.
 
     The handler never raises on the first signal (an exception raised inside the compiler or
     a destructor would be swallowed); a second signal interrupts at once.
     """
-    from hwsim.learn.trainer import request_stop
-
     seen = []
 
     def handler(signum, frame):
         if seen:
             raise KeyboardInterrupt
         seen.append(signum)
-        request_stop()
+        token.request()
 
     old = {}
     try:
@@ -65,6 +65,7 @@ def run_command(args) -> int:
     from hwsim.config import load_config
     from hwsim.exceptions import HwsimError
     from hwsim.experiment import resume_experiment, run_experiment
+    from hwsim.learn.trainer import StopToken
     from hwsim.runs import CHECKPOINT_NAME
 
     if args.resume:
@@ -84,12 +85,15 @@ def run_command(args) -> int:
         if args.seed is not None:
             cfg = cfg.with_overrides({"seed": args.seed}, source=f"--seed {args.seed}")
     started = time.time()
+    token = StopToken()
     try:
-        with _graceful_interrupts():
+        with _graceful_interrupts(token):
             if args.resume:
-                trainer = resume_experiment(out, args.overrides, progress=not args.quiet)
+                trainer = resume_experiment(out, args.overrides, progress=not args.quiet,
+                                            stop=token)
             else:
-                trainer = run_experiment(cfg, out, progress=not args.quiet, force=args.force)
+                trainer = run_experiment(cfg, out, progress=not args.quiet, force=args.force,
+                                         stop=token)
     except KeyboardInterrupt:
         ckpt = out / CHECKPOINT_NAME
         # Only a checkpoint this command wrote counts (a --force run interrupted before it
@@ -108,4 +112,7 @@ def run_command(args) -> int:
               f"(best {s['best_test_accuracy']:.4f}), {tgt}; {s['steps']} steps = "
               f"{s['hardware_time_s']:.4g} s hardware time, {s['wall_s']:.1f} s wall; "
               f"run folder {out}")
-    return 0
+    # Warnings go to stderr even with --quiet: a run that blew up must not pass unnoticed.
+    for w in trainer.warnings_:
+        print(f"hwsim: warning: {w}", file=sys.stderr)
+    return 4 if trainer.status_ == "unstable" else 0  # ExitCode.UNSTABLE

@@ -4,15 +4,15 @@ Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, 
 validates, builds and trains, and learned state lands in trailing-underscore attributes.
 """
 
-import fcntl
 import hashlib
 import json
 import math
 import os
-import threading
+import sys
 import time
 from pathlib import Path
 
+import filelock
 import numpy as np
 import tomli_w
 
@@ -25,25 +25,48 @@ from hwsim.exceptions import ConfigError, DivergenceError, HwsimError
 from hwsim.kernels import step as _k
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
-    atomic_write_bytes, load_checkpoint, read_metrics, save_checkpoint, write_json,
+    atomic_write_bytes, load_checkpoint, probe_writable, read_metrics, save_checkpoint, write_error,
+    write_json,
 )
 from hwsim.sim import Timeline, periodic
 from hwsim.tasks import load_task
 
-_STOP = threading.Event()
+
+class StopToken:
+    """A request to stop one run at its next safe point (between kernel calls).
+
+    Give the same token to a trainer (``MGDTrainer(..., stop=token)``) and to whatever decides
+    to stop it (a signal handler, a GUI button, a sweep driver). Each run has its own token,
+    so stopping one run never stops another in the same process.
+
+    A plain attribute rather than a ``threading.Event``: ``Event.set`` takes a lock that the
+    interrupted thread may be holding, so calling it from a signal handler can deadlock.
+    """
+
+    def __init__(self):
+        self.requested = False
+
+    def request(self) -> None:
+        """Ask the run to stop; never raises, so it is safe inside a signal handler."""
+        self.requested = True
 
 
-def request_stop() -> None:
-    """Ask a running trainer to stop at its next safe point (between kernel calls), save a
-    checkpoint and raise KeyboardInterrupt. Safe to call from a signal handler: it never
-    raises, so an interrupt cannot land inside the compiler or a half-written file."""
-    _STOP.set()
+class TimelineProcessError(HwsimError):
+    """A timeline process (evaluation, checkpoint, drift) raised; the run ended "failed".
+
+    The message names the process, the step and the original error (kept as ``__cause__``).
+    """
 
 
-def _check_stop() -> None:
-    if _STOP.is_set():
-        _STOP.clear()
-        raise KeyboardInterrupt
+# The statuses a run ends with (summary.json "status"); see docs/reliability.md.
+STATUSES = ("completed", "target_reached", "unstable", "diverged", "interrupted", "failed")
+
+# A finished run is "unstable" when its end is far worse than its best (train cost above
+# UNSTABLE_COST_RATIO x its best and above its initial cost) or its weights left their initial
+# scale (max |theta| above UNSTABLE_THETA_RATIO x max(1, initial max |theta|)). The shipped
+# examples stay below 1.3x and 10x; eta = 1e300 on xor and eta = 1e4 on digits go far beyond.
+UNSTABLE_COST_RATIO = 10.0
+UNSTABLE_THETA_RATIO = 1e3
 
 
 # Keys a resumed run may change: only how far it goes and when it stops.
@@ -150,12 +173,16 @@ class MGDTrainer:
         Run folder (config.toml, metrics.csv, summary.json, checkpoint.npz); None keeps
         everything in memory.
     progress : bool
-        Show a tqdm progress bar (steps/s, hardware time, test accuracy) on stderr.
+        Show a tqdm progress bar (steps/s, hardware time, test accuracy) and a notice while
+        the kernels compile, on stderr.
     force : bool
         Allow starting a new run in a folder that already holds one (its files are replaced).
     max_chunk : int or None
         Longest single kernel call in steps (None: about 0.1 s of work). Results do not depend
         on it.
+    stop : StopToken or None
+        Stop request shared with a signal handler; None gives the trainer its own (see
+        :meth:`request_stop`).
 
     Attributes
     ----------
@@ -166,15 +193,60 @@ class MGDTrainer:
         One row per evaluation tick (columns of :data:`hwsim.runs.METRICS_COLUMNS`).
     summary_ : dict
         What summary.json holds.
-    status_ : {"completed", "target_reached", "diverged", "interrupted"}
+    status_ : {"completed", "target_reached", "unstable", "diverged", "interrupted", "failed"}
+        "unstable": the run finished but ended far worse than its best or with runaway
+        weights (see ``summary_["warnings"]``).
+    warnings_ : list of str
+        Why a finished run is "unstable" (also in summary.json ``warnings``).
     """
 
-    def __init__(self, config, *, out_dir=None, progress=False, force=False, max_chunk=None):
+    def __init__(self, config, *, out_dir=None, progress=False, force=False, stop=None,
+                 max_chunk=None):
         self.max_chunk = max_chunk
         self.config = config
         self.out_dir = out_dir
         self.progress = progress
         self.force = force
+        self.stop = stop
+
+    # -- stopping ---------------------------------------------------------------------------
+    def _stop_token(self):
+        if self.stop is not None:
+            return self.stop
+        if "_own_stop" not in self.__dict__:
+            self._own_stop = StopToken()
+        return self._own_stop
+
+    def request_stop(self) -> None:
+        """Ask this trainer to stop at its next safe point, save a checkpoint and raise
+        KeyboardInterrupt. Safe to call from a signal handler or another thread: it never
+        raises, so an interrupt cannot land inside the compiler or a half-written file."""
+        self._stop_token().request()
+
+    def _check_stop(self):
+        token = self._stop_token()
+        if token.requested:
+            token.requested = False
+            raise KeyboardInterrupt
+
+    def _in_process(self, name, func):
+        """Wrap a timeline callback so that its failure names the process.
+
+        SimPy re-raises a process's exception from ``env.step`` with nothing saying which
+        process it was; errors that already explain themselves (a full disk, an interrupt)
+        pass through unchanged.
+        """
+        def call(step):
+            try:
+                return func(step)
+            except (HwsimError, OSError, KeyboardInterrupt):
+                raise
+            except Exception as e:
+                raise TimelineProcessError(
+                    f"the {name} process failed at step {step}: {type(e).__name__}: {e}; "
+                    "metrics.csv keeps the rows measured so far (a bug: please report it)"
+                ) from e
+        return call
 
     # -- run folder -------------------------------------------------------------------------
     _RUN_FILES = (CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, CHECKPOINT_NAME, DEVICE_NAME, CURVE_NAME)
@@ -189,33 +261,67 @@ class MGDTrainer:
                 raise HwsimError(f"{out}: no {CHECKPOINT_NAME} to resume from")
             return out
         if out.exists() and not out.is_dir():
-            raise HwsimError(f"{out}: exists and is not a folder; choose another --out")
+            raise HwsimError(f"{out}: exists and is not a folder; choose another output "
+                             "folder")
         if out.is_dir() and not self.force and any((out / f).exists() for f in self._RUN_FILES):
             raise HwsimError(f"{out}: already holds a run (or a {CONFIG_NAME}); choose another "
-                             "--out, --resume it, or pass --force to replace it")
+                             "output folder, resume it, or replace it with force=True (the "
+                             "CLI's --force)")
         return out
 
-    def _open_folder(self, out, resume):
-        """Create and lock the folder; on a forced new run, remove the old run's files."""
+    def _claim_folder(self, out):
+        """Before the slow compile: create the folder, prove it writable, take its lock.
+
+        Writes no run file (the probe file is removed), so a run that fails or is interrupted
+        later still leaves an existing folder as it was; folders created here are removed by
+        :meth:`_release_folder` if the run never wrote into them.
+        """
+        self._created = []
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            self._lock = open(out / ".hwsim.lock", "w")
+            for d in reversed([out, *out.parents]):
+                if not d.exists():
+                    d.mkdir()
+                    self._created.append(d)
         except OSError as e:
+            self._release_folder()
             raise HwsimError(f"{out}: cannot create the run folder: {e.strerror or e}") from e
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.close()
+            probe_writable(out)
+        except HwsimError:
+            self._release_folder()
+            raise
+        # filelock: an OS lock (flock on POSIX, msvcrt on Windows) that dies with the process,
+        # so a crashed run never leaves the folder locked.
+        self._lock = filelock.FileLock(out / ".hwsim.lock", timeout=0)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
             self._lock = None
+            self._release_folder()
             raise HwsimError(f"{out}: another hwsim run is using this folder") from None
+
+    def _open_folder(self, out, resume):
+        """On a forced new run, remove the old run's files (the folder is already locked)."""
+        self._created = []  # from here on the folder holds this run
         if not resume:
-            for f in self._RUN_FILES:
-                (out / f).unlink(missing_ok=True)
+            try:
+                for f in self._RUN_FILES:
+                    (out / f).unlink(missing_ok=True)
+            except OSError as e:
+                raise HwsimError(f"{out}: cannot replace the old run: {e.strerror or e}") from e
 
     def _release_folder(self):
         if getattr(self, "_lock", None) is not None:
-            self._lock.close()
+            self._lock.release()
+            if getattr(self, "_created", None):
+                Path(self._lock.lock_file).unlink(missing_ok=True)
             self._lock = None
+        for d in reversed(getattr(self, "_created", None) or []):
+            try:
+                d.rmdir()
+            except OSError:
+                break  # not empty: someone else put something there
+        self._created = []
 
     def _check_resumable(self, out, cfg, start):
         """Refuse a resume that would do nothing, or repeat a divergence."""
@@ -230,11 +336,13 @@ class MGDTrainer:
                              "new run with other settings")
         if prev.get("status") == "target_reached" and cfg.sim.stop_at_target:
             raise HwsimError(f"{out}: the run already reached its target at step "
-                             f"{prev.get('steps')}; --set sim.stop_at_target=false (and a larger "
-                             "sim.steps) to continue it")
+                             f"{prev.get('steps')}; override sim.stop_at_target=false (and a "
+                             "larger sim.steps) to continue it")
         if start >= total:
             raise HwsimError(f"{out}: the run is already at step {start}; nothing to resume "
-                             f"(the run ends at step {total}: extend it with --set sim.steps=N)")
+                             f"(the run ends at step {total}: extend it by overriding "
+                             "sim.steps=N)")
+        return prev
 
     # -- evaluation tick --------------------------------------------------------------------
     def _evaluate(self, step):
@@ -256,7 +364,7 @@ class MGDTrainer:
             self._writer.write(row)
             k = self.config.sim.checkpoint_every
             if k and step > 0 and (step // self.config.sim.eval_every) % k == 0:
-                self._save_checkpoint()
+                self._in_process("checkpoint", lambda s: self._save_checkpoint())(step)
         if not (math.isfinite(train_cost) and np.isfinite(chip.theta).all()
                 and np.isfinite(chip.grad).all()):
             self._diverge(step, "non-finite " + chip.nonfinite_component())
@@ -303,7 +411,14 @@ class MGDTrainer:
         Raises
         ------
         HwsimError
-            The folder already holds a run (without ``force``) or has nothing to resume.
+            The folder already holds a run (without ``force``), is locked by another run,
+            cannot be written, or has nothing (or a damaged checkpoint) to resume.
+        hwsim.runs.WriteError
+            A write failed (a full disk); summary status "failed", the files already there
+            are intact and the run can be resumed once there is room.
+        TimelineProcessError
+            An evaluation, checkpoint or drift callback raised; summary status "failed",
+            metrics.csv keeps the rows measured so far.
         DivergenceError
             NaN/Inf in the cost, weights or accumulators, after saving everything measured
             (summary status "diverged"; ``summary_`` and ``metrics_`` stay readable).
@@ -314,50 +429,72 @@ class MGDTrainer:
         wall0 = time.perf_counter()
         self.metrics_, self._writer, self._bar, self._timeline = [], None, None, None
         self.divergence_, self.summary_, self.status_ = None, None, "not started"
+        self.warnings_, self._failure, self._prev_summary = [], None, {}
         out = self._check_folder(resume)
         # A resumed run uses the profile it started with, even if the file changed since.
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         chip = self.chip_
+        # Taken before set_state: a fresh chip holds the run's initial weights, also on resume.
+        self._theta0_max = float(np.max(np.abs(chip.theta), initial=0.0))
         every = cfg.sim.eval_every
-        if resume:
-            state = load_checkpoint(out / CHECKPOINT_NAME)
-            if str(state.get("config_sha256", "")) != defining_hash(cfg, self.profile_):
-                raise HwsimError(f"{out / CONFIG_NAME}: differs from the run its checkpoint was "
-                                 "made with (only sim.steps, sim.time_limit_s, "
-                                 "sim.target_accuracy and sim.stop_at_target may change on "
-                                 "resume); start a new run instead")
-            chip.set_state(state)
-            self._check_resumable(out, cfg, chip.step)
-            # Keep exactly the rows an uninterrupted run has by this step (drops a torn line
-            # and the extra end-of-run row of a shorter run).
-            self.metrics_ = [r for r in read_metrics(out / METRICS_NAME)
-                             if r["step"] <= chip.step and r["step"] % every == 0]
-        total = cfg.sim.total_steps()
-        start = chip.step
-
-        # Compile before timing so steps_per_s measures the training loop only.
-        t0 = time.perf_counter()
-        chip.advance(0)
-        self.network_.evaluate(chip.theta, self.dataset_.X_test[:1], self.dataset_.Y_test[:1],
-                               self.dataset_.labels_test[:1])
-        compile_s = time.perf_counter() - t0
-        _check_stop()  # an interrupt during compilation stops here, before any file is written
-
-        # Everything is validated and built: only now touch the folder.
         if out is not None:
-            self._open_folder(out, resume)
-            try:
+            # Before the compile, which takes 10-40 s: a folder that is busy or read-only
+            # should be refused at once, not after the wait.
+            self._claim_folder(out)
+        try:
+            if resume:
+                state = load_checkpoint(out / CHECKPOINT_NAME)
+                if "config_sha256" not in state:
+                    raise HwsimError(f"{out}: {CHECKPOINT_NAME} is damaged or not an hwsim "
+                                     "checkpoint (it has no config_sha256)")
+                if str(state["config_sha256"]) != defining_hash(cfg, self.profile_):
+                    raise HwsimError(f"{out / CONFIG_NAME}: differs from the run its checkpoint "
+                                     "was made with (only sim.steps, sim.time_limit_s, "
+                                     "sim.target_accuracy and sim.stop_at_target may change on "
+                                     "resume); start a new run instead")
+                try:
+                    chip.set_state(state)
+                except KeyError as e:
+                    raise HwsimError(f"{out}: {CHECKPOINT_NAME} is damaged or not an hwsim "
+                                     f"checkpoint (it has no '{e.args[0]}')") from None
+                self._prev_summary = self._check_resumable(out, cfg, chip.step)
+                # Keep exactly the rows an uninterrupted run has by this step (drops a torn
+                # line and the extra end-of-run row of a shorter run).
+                self.metrics_ = [r for r in read_metrics(out / METRICS_NAME)
+                                 if r["step"] <= chip.step and r["step"] % every == 0]
+            total = cfg.sim.total_steps()
+            start = chip.step
+
+            # Compile before timing so steps_per_s measures the training loop only.
+            if self.progress and not _k.run_steps.signatures:
+                # Not yet loaded in this process: from the on-disk cache in about a second, or
+                # compiled once per hwsim version and machine.
+                print("hwsim: compiling kernels (first run only: 10-40 s)...", file=sys.stderr,
+                      flush=True)
+            t0 = time.perf_counter()
+            chip.advance(0)
+            self.network_.evaluate(chip.theta, self.dataset_.X_test[:1], self.dataset_.Y_test[:1],
+                                   self.dataset_.labels_test[:1])
+            compile_s = time.perf_counter() - t0
+            # An interrupt while compiling stops here, before any file is written.
+            self._check_stop()
+
+            # Everything is validated and built: only now write into the folder.
+            if out is not None:
+                self._open_folder(out, resume)
                 atomic_write_bytes(out / CONFIG_NAME, _config_text(cfg))
                 atomic_write_bytes(out / DEVICE_NAME,
                                    profile_to_toml(self.profile_, resolved=True).encode("utf-8"))
                 self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
                 if not resume:
                     self._save_checkpoint()  # resumable from the first moment
-            except OSError as e:
-                self._release_folder()
-                raise HwsimError(f"{out}: cannot write the run folder: {e}") from e
+        except BaseException as e:
+            self._release_folder()
+            if isinstance(e, OSError):
+                raise self._folder_error(e, out) from e
+            raise
 
         kernel_s = [0.0]
 
@@ -385,7 +522,7 @@ class MGDTrainer:
                 self._bar.set_postfix_str(f"hw {step * cfg.sim.dt:.4g} s, test acc "
                                           f"{self._last_acc:.3f}", refresh=False)
                 self._bar.update(step - self._bar.n)
-            _check_stop()
+            self._check_stop()
         # The longest kernel call (progress and Ctrl-C are handled between calls); results do
         # not depend on it.
         max_chunk = self.max_chunk or max(1, int(3e6 // (2 * chip.P + 50)))
@@ -396,63 +533,116 @@ class MGDTrainer:
             # Drift epochs: a slow SimPy event on its own grid (never the evaluation cadence,
             # which must not change the physics), registered first so that it precedes an
             # evaluation that falls on the same step.
-            tl.process(periodic(tl.env, cfg.sim.drift_every,
-                                lambda s: chip.drift_to(s * cfg.sim.dt)))
-        tl.process(periodic(tl.env, every, self._evaluate))
+            tl.process(periodic(tl.env, cfg.sim.drift_every, self._in_process(
+                "drift", lambda s: chip.drift_to(s * cfg.sim.dt))))
+        evaluate = self._in_process("evaluation", self._evaluate)
+        tl.process(periodic(tl.env, every, evaluate))
         status = "failed"
         try:
             if start % every == 0 and not (self.metrics_ and self.metrics_[-1]["step"] == start):
                 # step 0, or a resume that stopped on a tick before logging it
-                self._evaluate(start)
+                evaluate(start)
             if self.divergence_ is None and start < total:
                 tl.run(total)
             if tl.status != _k.STATUS_OK and self.divergence_ is None:
                 which = "cost" if tl.status == _k.STATUS_NONFINITE_COST else "baseline cost"
                 self._diverge(chip.bad_step, f"non-finite {which} ({chip.nonfinite_component()})")
             if not self.metrics_ or self.metrics_[-1]["step"] != chip.step:
-                self._evaluate(chip.step)  # the end of the run, once
+                evaluate(chip.step)  # the end of the run, once
             if self.divergence_ is not None:
                 status = "diverged"
             elif tl.stop_reason == "target_reached":
                 status = "target_reached"
             else:
                 status = "completed"
+            self.warnings_ = self._instability()
+            if self.warnings_:
+                status = "unstable"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         except OSError as e:
-            raise HwsimError(f"{out}: cannot write the run folder: {e}; the files already "
-                             "there are intact and the run can be resumed") from e
+            err = self._folder_error(e, out)
+            self._failure = str(err)
+            raise err from e
+        except Exception as e:
+            self._failure = str(e) or type(e).__name__
+            raise
         finally:
             if self._bar is not None:
                 self._bar.set_postfix_str(f"hw {chip.step * cfg.sim.dt:.4g} s, test acc "
                                           f"{self._last_acc:.3f}", refresh=False)
                 self._bar.update(chip.step - self._bar.n)
                 self._bar.close()
-            self.status_ = status
-            self.summary_ = self._summary(status, start, wall0, kernel_s[0], compile_s)
-            if out is not None:
+            timing = (start, wall0, kernel_s[0], compile_s)
+            if out is None:
+                self.status_ = status
+                self.summary_ = self._summary(status, *timing)
+            else:
                 try:
-                    self._finish_files(failing=status in ("failed", "interrupted"))
+                    self._finish_files(status, timing,
+                                       failing=status in ("failed", "interrupted"))
                 finally:
                     self._release_folder()
         if self.divergence_ is not None:
             raise DivergenceError(self.divergence_)
         return self
 
-    def _finish_files(self, failing):
-        """Close metrics, then checkpoint and summary, each atomically.
+    def _folder_error(self, exc, out):
+        """The one-line error for a failed write, saying whether the run can be resumed."""
+        err = write_error(getattr(exc, "filename", None) or out, exc)
+        if out is not None and (Path(out) / CHECKPOINT_NAME).exists():
+            hint = f"; the run can be resumed once there is room: hwsim run --resume {out}"
+        else:
+            hint = "; nothing to resume yet: start the run again once there is room"
+        return type(err)(str(err) + hint)
 
-        While an error is already propagating, a write that fails too (a full disk) must not
-        mask it: the previous checkpoint and summary stay valid and the run can be resumed.
+    def _finish_files(self, status, timing, failing):
+        """Close metrics, then checkpoint and summary, each atomically; sets ``summary_``.
+
+        A failed close or checkpoint turns a finished run into "failed" and keeps the previous
+        checkpoint (resuming replays from it); summary.json is still attempted, so the folder
+        says what happened. While an error is already propagating (``failing``), a write that
+        fails too (a full disk) must not mask it.
         """
+        out = Path(self.out_dir)
+        error = None
         try:
             self._writer.close()
             self._save_checkpoint()
-            write_json(Path(self.out_dir) / SUMMARY_NAME, self.summary_)
-        except OSError:
+        except OSError as e:
+            error = self._folder_error(e, out)
             if not failing:
-                raise
+                status, self._failure = "failed", str(error)
+        self.status_ = status
+        self.summary_ = self._summary(status, *timing)
+        try:
+            write_json(out / SUMMARY_NAME, self.summary_)
+        except OSError as e:
+            error = error or self._folder_error(e, out)
+        if error is not None and not failing:
+            raise error
+
+    def _instability(self):
+        """Warnings for a run that finished but blew up slowly (see UNSTABLE_COST_RATIO)."""
+        cfg, rows, found = self.config, self.metrics_, []
+        if self.divergence_ is not None:
+            return found
+        if rows:
+            costs = [r["train_cost"] for r in rows]
+            best, first, last = min(costs), costs[0], costs[-1]
+            if last > UNSTABLE_COST_RATIO * best and last > first:
+                found.append(f"the train cost ended at {last:.4g}, above its initial "
+                             f"{first:.4g} and more than {UNSTABLE_COST_RATIO:g}x its best "
+                             f"{best:.4g}")
+        theta = float(np.max(np.abs(self.chip_.theta), initial=0.0))
+        if theta > UNSTABLE_THETA_RATIO * max(1.0, self._theta0_max):
+            found.append(f"the weights ended at max |theta| = {theta:.3g}, more than "
+                         f"{UNSTABLE_THETA_RATIO:g}x their initial scale "
+                         f"(max(1, {self._theta0_max:.3g}))")
+        cause = (f"likely cause: the learning rate mgd.eta = {cfg.mgd.eta} (or mgd.amplitude = "
+                 f"{cfg.mgd.amplitude}) is too high")
+        return [f"unstable run: {w}; {cause}" for w in found]
 
     def _summary(self, status, start, wall0, kernel_s, compile_s):
         cfg, chip = self.config, self.chip_
@@ -460,9 +650,11 @@ class MGDTrainer:
         acc = [r["test_accuracy"] for r in rows]
         hit = next((r for r in rows if r["test_accuracy"] >= cfg.sim.target_accuracy), None)
         done = chip.step - start
+        segment = time.perf_counter() - wall0
         return {
             "status": status,
-            "message": self.divergence_,
+            "message": self.divergence_ or self._failure,
+            "warnings": list(self.warnings_),
             "final_test_accuracy": acc[-1] if acc else None,
             "best_test_accuracy": max(acc) if acc else None,
             "final_train_cost": rows[-1]["train_cost"] if rows else None,
@@ -479,7 +671,9 @@ class MGDTrainer:
             "device_stats": chip.device_stats(),
             "counters": chip.counters(),
             "pulse_settings": chip.pulse_settings(),
-            "wall_s": time.perf_counter() - wall0,
+            # Totals over every segment of a resumed run; segment_wall_s is this one alone.
+            "wall_s": (self._prev_summary.get("wall_s") or 0.0) + segment,
+            "segment_wall_s": segment,
             "compile_s": compile_s,
             "steps_per_s": done / kernel_s if kernel_s > 0 else None,
             "seed": cfg.seed,
