@@ -79,8 +79,8 @@ class Profile:
 
     Two profiles are equal when their metadata and resolved parameters are equal, wherever
     they were read from and whichever parameters they spelled out. Build one with
-    :func:`load_profile` or :func:`profile_from_dict`, which validate; the constructor
-    does not.
+    :func:`load_profile` or :func:`profile_from_dict`, which check the metadata and warn
+    about suspicious values; ``params`` validated itself when it was built.
 
     Parameters
     ----------
@@ -717,7 +717,7 @@ def _doc_lines() -> list[str]:
         own = [f for f in fields if f.name not in common or default_text(f) != default_text(
             common[f.name]) or f.metadata != common[f.name].metadata]
         if issubclass(cls, common_cls):
-            out += [f"All the common parameters, plus:" if own else
+            out += ["All the common parameters, plus:" if own else
                     "The common parameters only.", ""]
         if own:
             out += _field_table(own)
