@@ -367,7 +367,10 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
     source = os.fspath(path)
     raw = read_toml(path, "config file")
     key_sources = _apply_overrides(raw, overrides, lambda arg: f"--set {arg}")
-    source_of = lambda dotted: key_sources.get(dotted, source)  # noqa: E731
+
+    def source_of(dotted: str) -> str:
+        return key_sources.get(dotted, source)
+
     chip = raw.get("chip")
     if isinstance(chip, Mapping) and isinstance(chip.get("device"), str):
         from_file = "chip.device" not in key_sources
