@@ -1,10 +1,13 @@
-"""Generator of docs/config.md from the run-config schema in :mod:`hwsim.config`."""
+"""Generator of docs/config.md from a run-config schema (:mod:`hwsim.config` passes its own).
+
+It takes the schema as an argument instead of importing :mod:`hwsim.config`, so the two do
+not import each other.
+"""
 
 import dataclasses
 import inspect
-from typing import Any, get_args, get_origin
 
-from hwsim.config import RunConfig, _bounds, _fmt, _is_section
+from hwsim._schema import allowed_text, default_text, is_section, type_name
 
 _PREAMBLE = """\
 # Run configuration
@@ -49,30 +52,24 @@ examples/x.toml: mgd.amplitud: unknown key; did you mean 'amplitude'? (valid key
 **Run length.** `sim.steps` sets the number of hardware steps, each `sim.dt` seconds long.
 When `sim.time_limit_s > 0` it replaces `steps`, which must then be 0 or left at its
 default (and is stored as 0): with x = time_limit_s / dt, the run lasts round(x) steps
-when x is within 1e-6 of an integer, else floor(x) steps (so dt = 0.1 s with a 1.0 s limit
-gives exactly 10 steps, and a run never overshoots its budget by a whole step).
+when x is within 1e-6 of an integer (an absolute tolerance, a millionth of one step),
+else floor(x) steps (so dt = 0.1 s with a 1.0 s limit gives exactly 10 steps despite
+binary rounding, and a run never overshoots its budget by a whole step, however long).
+
+**Analog mode.** `mgd.mode = "analog"` needs `mgd.tau_x > 1`: the cost high-pass filter
+restarts on every new input, so with one step per input the filtered cost change C~ is
+always 0 and nothing is learned.
+
+**Paths.** A relative `chip.device` path is read from the config file's folder (from the
+working folder when it comes from `--set`), not from wherever `hwsim run` is started, and
+is stored as an absolute path, so a run folder's `config.toml` names the same file.
+
+**Built in Python.** The section classes of `hwsim.config` validate when they are built:
+`MgdConfig(eta=-5)` or `dataclasses.replace(cfg.sim, steps=-1)` raises the same
+`ConfigError` (`mgd.eta = -5: must be ...`), without a file name.
 
 **Metrics.** metrics.csv has one row at step 0, one at every multiple of `eval_every`, and one at the final step if it is not a multiple: 1 + ceil(steps / eval_every) rows for a run that completes.
 """
-
-
-def _type_name(typ: Any) -> str:
-    if get_origin(typ) is tuple:
-        return f"list[{get_args(typ)[0].__name__}]"
-    return typ.__name__
-
-
-def _allowed(f: dataclasses.Field) -> str:
-    """The 'allowed' cell of a schema field (run configs and device profiles share it)."""
-    m = f.metadata
-    if "choices" in m:
-        return ", ".join(f"`{_fmt(c)}`" for c in m["choices"])
-    if f.type is bool:
-        return "`true`, `false`"
-    bounds = _bounds(m).removeprefix("in ")
-    if get_origin(f.type) is tuple:
-        return f"length ≥ {m.get('min_len', 0)}; each {bounds or 'finite'}"
-    return bounds or ("any finite" if f.type is float else "any")
 
 
 def _tables(cls: type, prefix: str = "") -> list[str]:
@@ -81,17 +78,27 @@ def _tables(cls: type, prefix: str = "") -> list[str]:
            "| key | type | default | unit | allowed | meaning |",
            "|---|---|---|---|---|---|"]
     for f in dataclasses.fields(cls):
-        if not _is_section(f):
-            cells = [f"`{f.name}`", _type_name(f.type), f"`{_fmt(f.default)}`",
-                     f.metadata.get("unit") or "—", _allowed(f), f.metadata["doc"]]
+        if not is_section(f):
+            cells = [f"`{f.name}`", type_name(f), default_text(f),
+                     f.metadata.get("unit") or "—", allowed_text(f), f.metadata["doc"]]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out.append("")
     for f in dataclasses.fields(cls):
-        if _is_section(f):
+        if is_section(f):
             out += _tables(f.type, f"{prefix}{f.name}.")
     return out
 
 
-def markdown() -> str:
-    """Return the text of docs/config.md (see :func:`hwsim.config.config_markdown`)."""
-    return _PREAMBLE + "\n" + "\n".join(_tables(RunConfig))
+def markdown(root: type) -> str:
+    """Return the text of docs/config.md for the run-config schema ``root``.
+
+    Parameters
+    ----------
+    root : type
+        The top-level schema dataclass (:class:`hwsim.config.RunConfig`).
+
+    Returns
+    -------
+    str
+    """
+    return _PREAMBLE + "\n" + "\n".join(_tables(root))

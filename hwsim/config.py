@@ -8,54 +8,46 @@ its documentation) and add one ``field(default_factory=...)`` line to :class:`Ru
 Cross-field rules live in a section's ``_resolve`` method. Regenerate the docs with
 ``python -m hwsim.config > docs/config.md`` (a test fails until you do).
 
-Instances are only validated when built by :func:`load_config`, :meth:`RunConfig.from_dict`
-or :meth:`RunConfig.with_overrides`; calling the dataclass constructors directly skips checks.
+Every section validates when it is built (the engine is :mod:`hwsim._schema`), so
+``MgdConfig(eta=-5)`` and ``dataclasses.replace(cfg.sim, steps=-1)`` raise a
+:class:`~hwsim.exceptions.ConfigError` naming the dotted key. :func:`load_config`,
+:meth:`RunConfig.from_dict` and :meth:`RunConfig.with_overrides` add where each value came
+from (the file, or the ``--set`` argument) at the start of the message.
 """
 
 import dataclasses
-import difflib
-import json
 import math
-import numbers
 import os
 import sys
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, get_args, get_origin
+from pathlib import Path
+from typing import Any, NoReturn
 
 import tomli_w
 
+from hwsim._configdoc import markdown
+from hwsim._schema import (
+    Schema, build_validated, fmt, is_section, iter_fields as _iter_schema_fields,
+    looks_like_path, option, read_toml, to_plain, unknown_key_error,
+)
 from hwsim.exceptions import ConfigError
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "ChipConfig", "SimConfig",
-    "load_config", "dump_config", "config_markdown", "iter_fields", "option",
+    "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
+    "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
 ]
 
 
 MAX_STEPS = 2**62  # step counters are int64 in the kernels; products must not overflow
 
 
-def option(default: Any, doc: str, *, unit: str = "", choices: tuple | None = None,
-           ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None,
-           min_len: int | None = None, models: tuple | None = None,
-           sampled: str | None = None) -> Any:
-    """Declare one setting: its default plus the metadata driving validation and docs.
-
-    For list fields the bounds apply to each element and ``min_len`` to the length.
-    ``models`` (device parameters) lists the device models a field applies to, and
-    ``sampled`` says when a value is drawn ("dtod: at construction", "c2c: per pulse").
-    """
-    meta = dict(doc=doc, unit=unit, choices=choices, ge=ge, gt=gt, le=le, lt=lt, min_len=min_len,
-                models=models, sampled=sampled)
-    return field(default=default, metadata={k: v for k, v in meta.items() if v is not None})
-
-
 # ---------------------------------------------------------------------------- schema
 
 @dataclass(frozen=True)
-class TaskConfig:
+class TaskConfig(Schema, section="task"):
     """What the network learns."""
 
     name: str = option("digits", "Task to learn.", choices=("xor", "parity", "digits"))
@@ -66,7 +58,7 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(Schema, section="network"):
     """Feed-forward network. Rules: `init_low < init_high`; `cost = "cross_entropy"` needs
     `output_activation` `"auto"` or `"softmax"` and at least 2 outputs."""
 
@@ -95,7 +87,7 @@ class NetworkConfig:
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "NetworkConfig":
         if not self.init_low < self.init_high:
-            fail("init_high", f"must be > network.init_low = {_fmt(self.init_low)}", "init_low")
+            fail("init_high", f"must be > network.init_low = {fmt(self.init_low)}", "init_low")
         if self.cost == "cross_entropy":
             if self.output_activation not in ("auto", "softmax"):
                 fail("output_activation",
@@ -107,8 +99,11 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
-class MgdConfig:
-    """Multiplexed gradient descent: how parameters are perturbed and updated."""
+class MgdConfig(Schema, section="mgd"):
+    """Multiplexed gradient descent: how parameters are perturbed and updated. Rule:
+    `mode = "analog"` needs `tau_x > 1`: the cost high-pass filter restarts on every new
+    input, so with one step per input the filtered cost change C~ is always 0 and nothing
+    is learned."""
 
     perturbation: str = option("cdma", "Perturbation multiplexing scheme.",
                                choices=("cdma", "walsh", "fdma", "tdma"))
@@ -129,16 +124,28 @@ class MgdConfig:
     fdma_period: int = option(0, "FDMA code period; 0 = automatic: smallest even number ≥ 2·P+2 "
                               "for P perturbed parameters.", unit="code steps", ge=0, le=MAX_STEPS)
 
+    def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
+        if self.mode == "analog" and self.tau_x < 2:
+            # Checked here, not only in Chip, so the message names the file or --set
+            # argument and comes before the dataset is loaded.
+            fail("tau_x", 'must be > 1 in analog mode (mgd.mode = "analog"): the cost '
+                 "high-pass restarts on every new input, so with one step per input the "
+                 "filtered cost change C~ is always 0 and nothing is learned", "mode")
+        return self
+
 
 @dataclass(frozen=True)
-class ChipConfig:
+class ChipConfig(Schema, section="chip"):
     """The emulated hardware: which synapse device stores the weights, how updates become
     write pulses, and the periphery of each crossbar layer (DACs on inputs, ADCs on outputs,
     neuron variation). Converters quantise signals, never weights; a bound of 0 switches a
     converter off. See docs/devices.md."""
 
     device: str = option("ideal", "Device profile: a shipped name (`hwsim devices list`) or a "
-                         "path to a profile TOML file.")
+                         "path to a profile TOML file (ending in .toml or holding a `/`). "
+                         "A relative path is read from the config file's folder (from the "
+                         "working folder for `--set`) and stored as an absolute path, so a "
+                         "run folder's config.toml names the same file from anywhere.")
     weight_scale: float = option(
         1.0, "Network weight per device weight unit: every pre-activation is "
         "weight_scale·(W·a + b), the digital output scaling that maps the devices' bounded "
@@ -187,9 +194,11 @@ class ChipConfig:
 
 
 @dataclass(frozen=True)
-class SimConfig:
+class SimConfig(Schema, section="sim"):
     """Simulation clock and stopping. Rule: when `time_limit_s > 0`, `steps` must be 0 or left
-    at its default (an explicit default value counts as left), and is stored as 0."""
+    at its default (an explicit default value counts as left), and is stored as 0; the run
+    then lasts round(x) steps for x = time_limit_s / dt when x is within 1e-6 of a step
+    (absolute) of an integer, else floor(x) steps."""
 
     dt: float = option(1e-6, "Duration of one hardware step.", unit="s", gt=0.0, le=1e6)
     steps: int = option(10000, "Steps to run (ignored in favour of time_limit_s when that is > 0).",
@@ -245,7 +254,7 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Schema, section=""):
     """Settings outside any section."""
 
     seed: int = option(0, "Master random seed; every random stream derives from it.",
@@ -277,7 +286,7 @@ class RunConfig:
             On an unknown key, a value of the wrong type or out of range, or a broken
             cross-field rule.
         """
-        return _build(cls, d, "", lambda dotted: source)
+        return build_validated(cls, d, source)
 
     def to_dict(self) -> dict[str, Any]:
         """Return every setting as plain TOML-able types (lists, not tuples), sections nested.
@@ -286,20 +295,23 @@ class RunConfig:
         -------
         dict
         """
-        return _to_plain(self)
+        return to_plain(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any],
-                       source: str = "<overrides>") -> "RunConfig":
-        """Return a validated copy with dotted keys replaced, e.g. ``{"mgd.eta": 0.1}``.
+    def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str],
+                       source: str | None = None) -> "RunConfig":
+        """Return a validated copy with dotted keys replaced.
 
         All overrides are applied together before the cross-field rules are checked.
 
         Parameters
         ----------
-        overrides : Mapping[str, Any]
-            Dotted key (``"seed"``, ``"mgd.eta"``) to new Python value.
-        source : str
-            Label that starts error messages.
+        overrides : Mapping[str, Any] or iterable of str
+            Dotted key (``"seed"``, ``"mgd.eta"``) to new Python value, e.g.
+            ``{"mgd.eta": 0.1}``; or ``"key=value"`` strings parsed like ``--set``
+            (:func:`parse_override`), e.g. ``["mgd.eta=0.1"]``, later ones winning.
+        source : str, optional
+            Label that starts error messages (default: ``"<overrides>"`` for a mapping,
+            the offending string itself for the string form).
 
         Returns
         -------
@@ -308,54 +320,34 @@ class RunConfig:
         Raises
         ------
         ConfigError
-            As :meth:`from_dict`; unknown keys name the nearest valid key.
+            As :meth:`from_dict`; unknown keys name the nearest valid key; a string without
+            ``=`` or a key.
+        TypeError
+            If ``overrides`` is a single string (wrap it in a list) or holds a non-string.
         """
         d = self.to_dict()
-        for dotted, value in overrides.items():
-            _set_dotted(d, dotted, value, source)
-        return _build(RunConfig, d, "", lambda dotted: source)
+        if isinstance(overrides, Mapping):
+            label = "<overrides>" if source is None else source
+            for dotted, value in overrides.items():
+                set_dotted(d, dotted, value, label)
+            return build_validated(RunConfig, d, label)
+        if isinstance(overrides, (str, bytes)):
+            raise TypeError("with_overrides: give a mapping or a list of 'key=value' strings, "
+                            f"not the single string {overrides!r}")
+        key_sources = _apply_overrides(d, overrides, lambda arg: source or arg)
+        return build_validated(RunConfig, d, "<overrides>", source_of=lambda dotted:
+                               key_sources.get(dotted, "<overrides>"))
 
 
 # ---------------------------------------------------------------------------- public functions
 
-def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
-    """Parse a UTF-8 TOML file (a BOM is tolerated); only TOML, never pickle or eval.
-
-    Parameters
-    ----------
-    path : path
-    what : str
-        What the file is, for messages ("config file", "device profile").
-
-    Raises
-    ------
-    ConfigError
-        Missing, a folder, unreadable, not UTF-8 (naming the byte and its offset), or not TOML.
-    """
-    source = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: {what} not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a folder, not a {what} (.toml file)") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read {what}: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")  # tolerate a BOM, as editors on Windows write one
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{source}: TOML must be UTF-8 (invalid byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}; re-save the file as UTF-8)") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-
-
 def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> RunConfig:
     """Read, override and validate a TOML run config.
+
+    A relative ``chip.device`` path (ending in ``.toml`` or holding a separator) is taken
+    relative to the config file's folder, or to the working folder when it comes from an
+    override, and stored as an absolute path: the resolved config (a run folder's
+    ``config.toml``) then names the same profile wherever it is read from.
 
     Parameters
     ----------
@@ -372,21 +364,81 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
     Raises
     ------
     ConfigError
-        If the file is missing, unreadable, not UTF-8 or not TOML, or any setting is invalid.
-        Errors about an overridden key name the ``--set`` argument instead of the file.
+        If the file is missing, unreadable, not UTF-8 or not TOML, any setting is invalid,
+        or ``chip.device`` names a profile file that does not exist (naming the folder
+        searched). Errors about an overridden key name the ``--set`` argument instead of
+        the file.
     """
     source = os.fspath(path)
     raw = read_toml(path, "config file")
+    key_sources = _apply_overrides(raw, overrides, lambda arg: f"--set {arg}")
+
+    def source_of(dotted: str) -> str:
+        return key_sources.get(dotted, source)
+
+    chip = raw.get("chip")
+    if isinstance(chip, Mapping) and isinstance(chip.get("device"), str):
+        from_file = "chip.device" not in key_sources
+        base = Path(source).resolve().parent if from_file else Path.cwd()
+        raw["chip"] = {**chip, "device": _resolve_device(chip["device"], base, from_file,
+                                                         source_of("chip.device"))}
+    return build_validated(RunConfig, raw, source, source_of=source_of)
+
+
+def _resolve_device(device: str, base: Path, from_file: bool, source: str) -> str:
+    """An absolute profile path for a relative path-like ``chip.device``; names unchanged."""
+    if not device or not looks_like_path(device) or Path(device).is_absolute():
+        return device
+    resolved = os.path.normpath(base / device)
+    if not os.path.isfile(resolved):
+        where = "the config file's folder" if from_file else "the working folder"
+        raise ConfigError(f"{source}: chip.device = {fmt(device)}: device profile not found "
+                          f"in {base} ({where}; relative profile paths are read from it)")
+    return resolved
+
+
+def parse_override(arg: str, source: str | None = None) -> tuple[str, Any]:
+    """Split one ``"section.key=value"`` override (the CLI's ``--set``).
+
+    Parameters
+    ----------
+    arg : str
+        The override; the value is parsed as one TOML value, or taken as a bare string
+        when it does not parse (``task.name=xor``).
+    source : str, optional
+        Label for errors (default ``"--set ARG"``).
+
+    Returns
+    -------
+    (str, Any)
+        The dotted key and the value.
+
+    Raises
+    ------
+    ConfigError
+        If there is no ``=`` or no key.
+    TypeError
+        If ``arg`` is not a string.
+    """
+    if not isinstance(arg, str):
+        raise TypeError(f"override {arg!r}: must be a 'section.key=value' string")
+    dotted, sep, value_text = arg.partition("=")
+    dotted = dotted.strip()
+    if not sep or not dotted:
+        raise ConfigError(f"{source or f'--set {arg}'}: expected section.key=value")
+    return dotted, _parse_value(value_text.strip())
+
+
+def _apply_overrides(raw: dict, overrides: Iterable[str],
+                     label_of: Callable[[str], str]) -> dict[str, str]:
+    """Apply ``key=value`` strings to ``raw``; return dotted key → origin of its value."""
     key_sources: dict[str, str] = {}
     for arg in overrides:
-        arg_source = f"--set {arg}"
-        dotted, sep, value_text = arg.partition("=")
-        dotted = dotted.strip()
-        if not sep or not dotted:
-            raise ConfigError(f"{arg_source}: expected section.key=value")
-        _set_dotted(raw, dotted, _parse_value(value_text.strip()), arg_source)
+        arg_source = label_of(arg)
+        dotted, value = parse_override(arg, arg_source)
+        set_dotted(raw, dotted, value, arg_source)
         key_sources[dotted] = arg_source
-    return _build(RunConfig, raw, "", lambda dotted: key_sources.get(dotted, source))
+    return key_sources
 
 
 def dump_config(cfg: RunConfig, path: str | os.PathLike[str]) -> None:
@@ -408,7 +460,7 @@ def iter_fields(cls: type = RunConfig,
     Parameters
     ----------
     cls : type
-        Dataclass to walk (default: the whole schema).
+        Dataclass to walk (default: the whole run-config schema).
     prefix : str
         Dotted prefix of ``cls`` (``"mgd."``); empty at the top.
 
@@ -416,173 +468,36 @@ def iter_fields(cls: type = RunConfig,
     -------
     iterator of (str, dataclasses.Field)
     """
-    for f in dataclasses.fields(cls):
-        if _is_section(f):
-            yield from iter_fields(f.type, f"{prefix}{f.name}.")
-        else:
-            yield prefix + f.name, f
+    return _iter_schema_fields(cls, prefix)
 
 
-# ---------------------------------------------------------------------------- validation
+def set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:
+    """Set ``d[a][b] = value`` for ``dotted = "a.b"``, rejecting keys the run schema lacks.
 
-def _is_section(f: dataclasses.Field) -> bool:
-    return dataclasses.is_dataclass(f.type)
-
-
-def _fmt(v: Any) -> str:
-    """Render a value as TOML would spell it, for messages and docs."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if v != v else ("inf" if v > 0 else "-inf")
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(map(_fmt, v)) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_fmt(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, int) and v > 2**32 and v & (v - 1) == 0:
-        return f"2**{v.bit_length() - 1}"
-    return repr(v) if isinstance(v, float) else str(v)
-
-
-def _bounds(m: Mapping[str, Any]) -> str:
-    """'≥ 0', '> 0', 'in [1, 20]', 'in (0, 1)' or '' from the field metadata."""
-    lo = ("[", m["ge"]) if "ge" in m else ("(", m["gt"]) if "gt" in m else None
-    hi = (m["le"], "]") if "le" in m else (m["lt"], ")") if "lt" in m else None
-    if lo and hi:
-        return f"in {lo[0]}{_fmt(lo[1])}, {_fmt(hi[0])}{hi[1]}"
-    if lo:
-        return f"{'≥' if lo[0] == '[' else '>'} {_fmt(lo[1])}"
-    if hi:
-        return f"{'≤' if hi[1] == ']' else '<'} {_fmt(hi[0])}"
-    return ""
-
-
-def _requirement(typ: type, m: Mapping[str, Any]) -> str:
-    """What a scalar must be, phrased to follow 'must be '."""
-    if "choices" in m:
-        return "one of " + ", ".join(map(_fmt, m["choices"]))
-    kind = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[typ]
-    return f"{kind} {_bounds(m)}".rstrip()
-
-
-def _bad(source: str, dotted: str, value: Any, requirement: str) -> NoReturn:
-    raise ConfigError(f"{source}: {dotted} = {_fmt(value)}: {requirement}")
-
-
-def _scalar(value: Any, typ: type, m: Mapping[str, Any], dotted: str, source: str) -> Any:
-    v, ok = value, False
-    if typ is bool:
-        ok = isinstance(v, bool)
-    elif isinstance(v, bool):
-        ok = False  # bool is an int subclass, but `steps = true` is always a mistake
-    elif typ is int:
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)  # TOML has no integer exponent form, so `steps = 1e3` means 1000
-        if isinstance(v, numbers.Integral):  # also numpy ints, handy in sweeps
-            v, ok = int(v), True
-    elif typ is float:
-        if isinstance(v, numbers.Real):
-            try:
-                v = float(v)
-                ok = math.isfinite(v)
-            except OverflowError:
-                ok = False
-    elif typ is str:
-        ok = isinstance(v, str)
-    else:
-        raise TypeError(f"{dotted}: unsupported schema type {typ!r}")
-    if ok and typ is not bool:
-        ok = (v in m["choices"]) if "choices" in m else (
-            ("ge" not in m or v >= m["ge"]) and ("gt" not in m or v > m["gt"])
-            and ("le" not in m or v <= m["le"]) and ("lt" not in m or v < m["lt"]))
-    if not ok:
-        requirement = "must be " + _requirement(typ, m)
-        if "choices" in m and isinstance(value, str):
-            near = difflib.get_close_matches(value, m["choices"], n=1)
-            requirement += f"; did you mean {_fmt(near[0])}?" if near else ""
-        _bad(source, dotted, value, requirement)
-    return v
-
-
-def _coerce(value: Any, f: dataclasses.Field, dotted: str, source: str) -> Any:
-    if get_origin(f.type) is tuple:  # list settings are stored as tuples to stay frozen/hashable
-        item = get_args(f.type)[0]
-        n = f.metadata.get("min_len", 0)
-        if not isinstance(value, (list, tuple)) or len(value) < n:
-            noun = "integers" if item is int else "numbers"
-            _bad(source, dotted, value,
-                 f"must be a list of at least {n} {noun} {_bounds(f.metadata)}".rstrip())
-        return tuple(_scalar(v, item, f.metadata, f"{dotted}[{i}]", source)
-                     for i, v in enumerate(value))
-    return _scalar(value, f.type, f.metadata, dotted, source)
-
-
-def _unknown(source: str, prefix: str, key: str, fields: Iterable[dataclasses.Field],
-             is_table: bool = False) -> NoReturn:
-    names = [f.name for f in fields]
-    valid = ", ".join(f"[{prefix}{f.name}]" if _is_section(f) else f.name for f in fields)
-    near = difflib.get_close_matches(key, names, n=1)
-    where = f"{prefix}{key}" if prefix else (f"[{key}]" if is_table else key)
-    what = "unknown section" if is_table and not prefix else "unknown key"
-    hint = f"; did you mean '{near[0]}'?" if near else ""
-    raise ConfigError(f"{source}: {where}: {what}{hint} (valid keys: {valid or 'none'})")
-
-
-def _build(cls: type, raw: Any, prefix: str, source_of: Callable[[str], str]) -> Any:
-    """Validate ``raw`` against dataclass ``cls``; ``source_of(dotted)`` labels errors."""
-    if not isinstance(raw, Mapping):
-        _bad(source_of(prefix[:-1]), prefix[:-1], raw, f"must be a table [{prefix[:-1]}]")
-    fields = dataclasses.fields(cls)
-    by_name = {f.name: f for f in fields}
-    for key, value in raw.items():
-        if key not in by_name:
-            _unknown(source_of(prefix + key), prefix, key, fields, isinstance(value, Mapping))
-    kwargs = {}
-    for f in fields:
-        dotted = prefix + f.name
-        if _is_section(f):
-            kwargs[f.name] = _build(f.type, raw.get(f.name, {}), dotted + ".", source_of)
-        elif f.name in raw:
-            kwargs[f.name] = _coerce(raw[f.name], f, dotted, source_of(dotted))
-    obj = cls(**kwargs)
-    if not hasattr(obj, "_resolve"):
-        return obj
-
-    def fail(key: str, requirement: str, *related: str) -> NoReturn:
-        # Blame an override if one of the keys involved came from one.
-        sources = [source_of(prefix + k) for k in (key, *related)]
-        src = next((s for s in sources if s != source_of("")), sources[0])
-        _bad(src, prefix + key, getattr(obj, key), requirement)
-
-    return obj._resolve(fail)
-
-
-def build_validated(cls: type, raw: Mapping[str, Any], source: str, prefix: str = "") -> Any:
-    """Validate a raw mapping against any schema dataclass declared with :func:`option`.
-
-    The same rules and messages as run configs (unknown keys with the nearest valid key,
-    types, ranges, cross-field ``_resolve`` rules); used for device profiles.
+    Parameters
+    ----------
+    d : dict
+        A raw (TOML-parsed) run config, changed in place.
+    dotted : str
+        ``"seed"`` or ``"section.key"``.
+    value : Any
+    source : str
+        Label that starts error messages.
 
     Raises
     ------
     ConfigError
-        Naming ``source``, the dotted key (with ``prefix``), the value and what is allowed.
+        For an unknown key (naming the nearest), a section named as a key or a key used
+        as a section.
     """
-    return _build(cls, raw, prefix, lambda dotted: source)
-
-
-def _set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:
-    """Set ``d[a][b] = value`` for ``dotted = "a.b"``, rejecting keys the schema lacks."""
     cls, prefix, parts = RunConfig, "", dotted.split(".")
     for i, part in enumerate(parts):
         fields = dataclasses.fields(cls)
         f = next((f for f in fields if f.name == part), None)
         if f is None:
-            _unknown(source, prefix, part, fields)
+            raise unknown_key_error(source, prefix, part, fields)
         last = i == len(parts) - 1
-        if _is_section(f) == last:  # a section named as a key, or a key used as a section
+        if is_section(f) == last:  # a section named as a key, or a key used as a section
             kind = "a section; name one of its keys" if last else "a key, not a section"
             raise ConfigError(f"{source}: {prefix}{part} is {kind}")
         if last:
@@ -602,14 +517,6 @@ def _parse_value(text: str) -> Any:
     return doc["v"] if list(doc) == ["v"] else text
 
 
-def _to_plain(obj: Any) -> dict[str, Any]:
-    out = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        out[f.name] = _to_plain(v) if _is_section(f) else list(v) if isinstance(v, tuple) else v
-    return out
-
-
 def config_markdown() -> str:
     """Return the Markdown reference for the run config (the content of docs/config.md).
 
@@ -619,9 +526,7 @@ def config_markdown() -> str:
         A preamble (file format, ``--set`` syntax, type rules, run length) and one table
         per section, generated from the schema metadata.
     """
-    from hwsim._configdoc import markdown  # lazy: only the docs need the generator
-
-    return markdown()
+    return markdown(RunConfig)
 
 
 if __name__ == "__main__":

@@ -18,3 +18,11 @@ class ConfigError(HwsimError, ValueError):
 
 class DivergenceError(HwsimError, FloatingPointError):
     """A run produced NaN or Inf; the message names the step and the component."""
+
+
+class HwsimWarning(UserWarning):
+    """A valid but suspicious input, e.g. a device profile with fewer than 2 states.
+
+    Issued with :func:`warnings.warn`; ``hwsim devices validate`` prints each one. Turn them
+    into errors with ``warnings.simplefilter("error", HwsimWarning)``.
+    """

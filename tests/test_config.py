@@ -107,16 +107,19 @@ def _boundary_cases():
 
 
 BOUNDARY_CASES = list(_boundary_cases())
+# Settings that another field must accompany to be valid (cross-field rules).
+CONTEXT = {"mgd.mode": {"mgd.tau_x": 2}}
 
 
 @pytest.mark.parametrize("dotted,value,accepted", BOUNDARY_CASES,
                          ids=[f"{d}={v!r}-{'ok' if a else 'bad'}" for d, v, a in BOUNDARY_CASES])
 def test_schema_boundaries(dotted, value, accepted):
+    base = RunConfig().with_overrides(CONTEXT.get(dotted, {}))
     if accepted:
-        got = get(RunConfig().with_overrides({dotted: value}), dotted)
+        got = get(base.with_overrides({dotted: value}), dotted)
         assert got == (tuple(value) if isinstance(value, list) else value)
     else:
-        msg = error_of(RunConfig().with_overrides, {dotted: value})
+        msg = error_of(base.with_overrides, {dotted: value})
         assert msg.startswith("<overrides>: ") and f"{dotted}" in msg and "must be" in msg
 
 
@@ -206,7 +209,7 @@ def test_latin1_file_is_rejected_as_not_utf8(tmp_path):
 
 def test_missing_file_and_bad_toml(tmp_path):
     missing = tmp_path / "nope.toml"
-    assert error_of(load_config, missing) == f"{missing}: config file not found"
+    assert error_of(load_config, missing) == f"{missing}: config file not found (looked in {tmp_path})"
     assert error_of(load_config, write(tmp_path, "[sim\n")).startswith(f"{tmp_path / 'x.toml'}: invalid TOML")
 
 

@@ -853,10 +853,14 @@ def test_wrapper_validates_inputs():
 
 
 def test_smoke_check_rejects_nonfinite_model():
-    """Parameters built without validation (the dataclass called directly) are still caught
-    when the array is built: one up and one down pulse on every device must stay finite."""
+    """Parameters that escaped validation are still caught when the array is built: one up
+    and one down pulse on every device must stay finite."""
+    with pytest.raises(ConfigError, match="device.A_up = nan: must be a finite number"):
+        REGISTRY["ExpStep"](A_up=math.nan)  # the constructor validates (style rule 6)
+    p = REGISTRY["ExpStep"]()
+    object.__setattr__(p, "A_up", math.nan)  # bypass validation on purpose
     with pytest.raises(ConfigError, match="non-finite"):
-        DeviceArray(REGISTRY["ExpStep"](A_up=math.nan), 3, seed=0)
+        DeviceArray(p, 3, seed=0)
     make("ExpStep", 3, A_up=1.0, gamma_up=1000.0, a=1.0, b=1.0)  # overflowing step: clipped
 
 

@@ -222,10 +222,11 @@ def test_metadata_and_structure_errors(tmp_path, text, expected):
 
 def test_missing_file_and_unknown_name(tmp_path):
     assert error_of(P.load_profile, tmp_path / "nope.toml").endswith(
-        "nope.toml: device profile not found")
+        f"nope.toml: device profile not found (looked in {tmp_path})")
     msg = error_of(P.load_profile, "reram_e")
     assert msg.startswith("reram_e: no shipped device profile of that name; did you mean "
-                          "'reram_es'? (shipped: capacitor, ")
+                          f"'reram_es'? (searched {P.PROFILE_DIR} and the working folder ")
+    assert "; shipped: capacitor, " in msg
 
 
 def test_bom_is_tolerated_and_bytes_never_executed(tmp_path):

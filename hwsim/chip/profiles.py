@@ -16,7 +16,9 @@ A profile is data, not code. It is UTF-8 TOML with four metadata keys at the top
 :func:`load_profile` resolves a bare name to the profiles shipped with hwsim
 (``hwsim/devices/<name>.toml``, installed as package data) or reads a path, validates every
 value against the model's schema (the same rules and messages as run configs:
-:func:`hwsim.config.build_validated`) and returns a frozen :class:`Profile`.
+:func:`hwsim._schema.build_validated`) and returns a frozen :class:`Profile`.
+:func:`profile_warnings` lists valid but suspicious values (also issued as
+:class:`~hwsim.exceptions.HwsimWarning` on loading).
 :func:`profile_to_toml` and :func:`profile_to_dict` write it back (``resolved=True``: every
 parameter, for a run's fully resolved ``config.toml``). Only TOML (and, for measured
 look-up tables, CSV read by the device model) is ever parsed: no pickle, no eval.
@@ -27,10 +29,11 @@ the hand-written part below the marker line.
 """
 
 import dataclasses
-import difflib
+import inspect
 import math
 import os
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,15 +41,18 @@ from typing import Any
 
 import tomli_w
 
-from hwsim._configdoc import _allowed
-from hwsim.config import _fmt, build_validated, read_toml
-from hwsim.exceptions import ConfigError
+from hwsim._schema import (
+    allowed_text, build_validated, default_text, did_you_mean, fmt, looks_like_path, read_toml,
+    type_name,
+)
+from hwsim.chip.devices import REGISTRY, PulsedParams, model_name
+from hwsim.exceptions import ConfigError, HwsimWarning
 
 __all__ = [
     "Profile", "PROFILE_DIR", "load_profile", "profile_from_dict", "profile_to_dict",
     "profile_to_toml", "save_profile", "list_profiles", "profile_path", "model_of", "n_states",
     "format_states", "ParameterRow", "parameter_rows", "ProfileSummary", "profile_summaries",
-    "devices_markdown", "write_devices_doc", "DOC_MARKER", "EXAMPLE_PROFILE",
+    "devices_markdown", "write_devices_doc", "profile_warnings", "DOC_MARKER", "EXAMPLE_PROFILE",
     "EXAMPLE_LUT_CSV", "EXAMPLE_LUT_PROFILE",
 ]
 
@@ -65,12 +71,6 @@ _META = (
 _META_KEYS = tuple(k for k, _, _ in _META)
 
 
-def _devices():
-    """The device package, imported on first use to keep importing this module light."""
-    from hwsim.chip import devices
-    return devices
-
-
 # ---------------------------------------------------------------------------- the profile
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class Profile:
 
     Two profiles are equal when their metadata and resolved parameters are equal, wherever
     they were read from and whichever parameters they spelled out. Build one with
-    :func:`load_profile` or :func:`profile_from_dict`, which validate; the constructor
-    does not.
+    :func:`load_profile` or :func:`profile_from_dict`, which check the metadata and warn
+    about suspicious values; ``params`` validated itself when it was built.
 
     Parameters
     ----------
@@ -138,7 +138,7 @@ def model_of(params: Any) -> str:
     TypeError
         If ``params`` is not an instance of a registered parameter class.
     """
-    return _devices().model_name(params)
+    return model_name(params)
 
 
 def n_states(params: Any) -> float:
@@ -180,11 +180,6 @@ def list_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
-def _looks_like_path(name: str) -> bool:
-    return name.endswith(".toml") or "/" in name or os.sep in name or (
-        os.altsep is not None and os.altsep in name)
-
-
 def profile_path(name_or_path: str | os.PathLike[str]) -> Path:
     """Resolve a shipped profile name or a file path to the TOML file to read.
 
@@ -206,7 +201,7 @@ def profile_path(name_or_path: str | os.PathLike[str]) -> Path:
         For a bare name that is neither shipped nor an existing file; the message lists the
         shipped names and the nearest one.
     """
-    if isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path)):
+    if isinstance(name_or_path, os.PathLike) or looks_like_path(str(name_or_path)):
         return Path(name_or_path)
     name = str(name_or_path)
     shipped = PROFILE_DIR / f"{name}.toml"
@@ -215,10 +210,10 @@ def profile_path(name_or_path: str | os.PathLike[str]) -> Path:
     if Path(name).is_file():
         return Path(name)
     names = list_profiles()
-    near = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean '{near[0]}'?" if near else ""
+    hint = did_you_mean(name, names)
     raise ConfigError(f"{name}: no shipped device profile of that name{hint} "
-                      f"(shipped: {', '.join(names)}; or give the path of a .toml file)")
+                      f"(searched {PROFILE_DIR} and the working folder {Path.cwd()}; "
+                      f"shipped: {', '.join(names)}; or give the path of a .toml file)")
 
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
@@ -240,7 +235,15 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
         If the file is missing, unreadable, not UTF-8 or not TOML; a metadata key is missing
         or not a string; the model is unknown (the message lists the valid ones); or any
         parameter is unknown (naming the nearest valid key), of the wrong type, NaN/inf or
-        out of range. Messages start with the file and name the dotted key and the value.
+        out of range, or physically meaningless (a step larger than the whole range, noise
+        wider than it, |up_down| ≥ 1, ...: the reason is given). Messages start with the
+        file and name the dotted key and the value.
+
+    Warns
+    -----
+    HwsimWarning
+        For each valid but suspicious value (:func:`profile_warnings`), e.g. fewer than 2
+        states.
     """
     path = profile_path(name_or_path)
     raw = read_toml(path, "device profile")
@@ -275,8 +278,7 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>", *,
     valid = ", ".join((*_META_KEYS, "[device]"))
     for key, value in raw.items():
         if key not in _META_KEYS and key != "device":
-            near = difflib.get_close_matches(key, [*_META_KEYS, "device"], n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            hint = did_you_mean(key, [*_META_KEYS, "device"])
             where = f"[{key}]" if isinstance(value, Mapping) else key
             what = "unknown section" if isinstance(value, Mapping) else "unknown key"
             raise ConfigError(f"{source}: {where}: {what}{hint} (valid keys: {valid})")
@@ -290,7 +292,7 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>", *,
             continue
         value = raw[key]
         if not isinstance(value, str) or (required and not value.strip()):
-            raise ConfigError(f"{source}: {key} = {_fmt(value)}: must be a "
+            raise ConfigError(f"{source}: {key} = {fmt(value)}: must be a "
                               f"{'non-empty ' if required else ''}string")
         meta[key] = value
     if "device" not in raw:
@@ -298,27 +300,48 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>", *,
                           "[device] model = \"...\")")
     device = raw["device"]
     if not isinstance(device, Mapping):
-        raise ConfigError(f"{source}: device = {_fmt(device)}: must be a table [device]")
+        raise ConfigError(f"{source}: device = {fmt(device)}: must be a table [device]")
     params, explicit = _device_params(dict(device), source, path)
-    return Profile(name=meta["name"], source=meta["source"], params=params,
-                   description=meta["description"], notes=meta["notes"], path=path,
-                   explicit=explicit)
+    profile = Profile(name=meta["name"], source=meta["source"], params=params,
+                      description=meta["description"], notes=meta["notes"], path=path,
+                      explicit=explicit)
+    for message in profile_warnings(profile, source):
+        warnings.warn(message, HwsimWarning, stacklevel=2)
+    return profile
+
+
+def profile_warnings(profile: Profile, source: str | None = None) -> list[str]:
+    """Return a warning for every valid but suspicious parameter of a profile.
+
+    Parameters
+    ----------
+    profile : Profile
+    source : str, optional
+        Label that starts each message (default: the profile's file, or its name).
+
+    Returns
+    -------
+    list of str
+        ``"<source>: device.<key> = <value>: <reason>"``, one per value that
+        ``params.suspicious_values()`` doubts (e.g. fewer than 2 states).
+    """
+    source = source or (os.fspath(profile.path) if profile.path else profile.name)
+    return [f"{source}: device.{key} = {fmt(getattr(profile.params, key))}: {reason}"
+            for key, reason in profile.params.suspicious_values()]
 
 
 def _device_params(device: dict, source: str, path: Path | None) -> tuple[Any, tuple[str, ...]]:
-    registry = _devices().REGISTRY
-    names = list(registry)
-    choices = ", ".join(_fmt(n) for n in names)
+    registry = REGISTRY
+    choices = ", ".join(fmt(n) for n in registry)
     if "model" not in device:
-        near = difflib.get_close_matches("model", list(device), n=1)
-        if near:
-            raise ConfigError(f"{source}: device.{near[0]}: unknown key; did you mean 'model'?")
+        typo = next((k for k in device if did_you_mean(k, ["model"])), None)
+        if typo is not None:
+            raise ConfigError(f"{source}: device.{typo}: unknown key; did you mean 'model'?")
         raise ConfigError(f"{source}: device.model: required key missing (one of {choices})")
     model = device.pop("model")
     if model not in registry:
-        near = difflib.get_close_matches(str(model), names, n=1) if isinstance(model, str) else []
-        hint = f"; did you mean {_fmt(near[0])}?" if near else ""
-        raise ConfigError(f"{source}: device.model = {_fmt(model)}: must be one of {choices}{hint}")
+        hint = did_you_mean(model, registry, fmt)
+        raise ConfigError(f"{source}: device.model = {fmt(model)}: must be one of {choices}{hint}")
     cls = registry[model]
     fields = {f.name for f in dataclasses.fields(cls)}
     for key in device:
@@ -327,7 +350,7 @@ def _device_params(device: dict, source: str, path: Path | None) -> tuple[Any, t
                       if n != model and key in {f.name for f in dataclasses.fields(c)}]
             if others:  # a real parameter, of another model: say so rather than "typo"
                 raise ConfigError(
-                    f"{source}: device.{key}: not a parameter of model {_fmt(model)} (it "
+                    f"{source}: device.{key}: not a parameter of model {fmt(model)} (it "
                     f"belongs to {', '.join(others)}; valid keys: "
                     f"{', '.join(f.name for f in dataclasses.fields(cls)) or 'none'})")
     if path is not None and isinstance(device.get("lut_file"), str) and device["lut_file"]:
@@ -551,24 +574,6 @@ dw_min_dtod = 0.25
 dw_min_std = 2.0
 """
 
-def _type_name(f: dataclasses.Field) -> str:
-    typ = f.type
-    if isinstance(typ, str):
-        return typ
-    origin = getattr(typ, "__origin__", None)
-    if origin is tuple:
-        return f"list[{getattr(typ.__args__[0], '__name__', typ.__args__[0])}]"
-    return getattr(typ, "__name__", str(typ)).replace("NoneType", "none")
-
-
-def _default_text(f: dataclasses.Field) -> str:
-    if f.default is not dataclasses.MISSING:
-        return "—" if f.default is None else f"`{_fmt(f.default)}`"
-    if f.default_factory is not dataclasses.MISSING:
-        return f"`{_fmt(f.default_factory())}`"
-    return "required"
-
-
 def _cell(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
@@ -578,16 +583,14 @@ def _field_table(fields) -> list[str]:
            "|---|---|---|---|---|---|---|"]
     for f in fields:
         m = f.metadata
-        cells = [f"`{f.name}`", _type_name(f), _default_text(f), m.get("unit") or "—",
-                 _allowed(f), m.get("sampled") or "—", m.get("doc", "")]
+        cells = [f"`{f.name}`", type_name(f), default_text(f), m.get("unit") or "—",
+                 allowed_text(f), m.get("sampled") or "—", m.get("doc", "")]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return out + [""]
 
 
 def _doc_lines() -> list[str]:
-    import inspect
-
-    registry = _devices().REGISTRY
+    registry = REGISTRY
     meta_rows = [f"| `{k}` | {'yes' if req else 'no'} | {_cell(doc)} |" for k, req, doc in _META]
     out = [
         "# Device profiles and models",
@@ -621,7 +624,7 @@ def _doc_lines() -> list[str]:
         "|---|---|---|",
         *meta_rows,
         "",
-        "`[device]` holds `model` (one of " + ", ".join(f"`{_fmt(n)}`" for n in registry)
+        "`[device]` holds `model` (one of " + ", ".join(f"`{fmt(n)}`" for n in registry)
         + ") and any parameter of that model from the tables below; parameters left out take "
         "the model's default. Validation is the same as for run configs: unknown keys are "
         "errors naming the nearest valid key (and, for a parameter of another model, that "
@@ -635,10 +638,20 @@ def _doc_lines() -> list[str]:
         "\"ExpStep\"?",
         "```",
         "",
+        "Values no device could have are refused with the reason: a step larger than the "
+        "whole range w_max − w_min, a noise or spread wider than that range, |up_down| ≥ 1 "
+        "(one direction would not move), 0 < lifetime < 1 (a negative decay factor), an "
+        "all-zero step table. Values that are valid but unlike any real device (fewer than 2 "
+        "states, dw_min_std > 10, a relative device-to-device spread > 1, a reset value "
+        "outside [w_min, w_max]) load with a `HwsimWarning`, which `hwsim devices validate` "
+        "prints as `warning: ...` on stderr.",
+        "",
         "A bare name (`reram_es`) means a profile shipped with hwsim (the folder "
         "`hwsim/devices/`, installed with the package); a string ending in `.toml` or "
         "containing a path separator is a file. A relative `lut_file` is read relative to "
-        "the profile's folder. Only TOML and CSV are parsed: never pickle or code.",
+        "the profile's folder, and a relative `chip.device` path in a run config is read "
+        "relative to the config file's folder. Only TOML and CSV are parsed: never pickle or "
+        "code.",
         "",
         "**Round trip.** `profile_to_toml(load_profile(x))` reads back as an equal profile; "
         "with `resolved=True` it spells out every parameter, which is what a run folder's "
@@ -690,7 +703,7 @@ def _doc_lines() -> list[str]:
             "unit says otherwise. Every pulsed model (all but `Ideal`) has the common "
             "parameters of the first table; each model's own table lists what it adds or "
             "defaults differently.", ""]
-    common_cls = _devices().PulsedParams
+    common_cls = PulsedParams
     common = {f.name: f for f in dataclasses.fields(common_cls)}
     out += ["### Common to every pulsed model", "", _cell(inspect.cleandoc(common_cls.__doc__
                                                                          or "")), ""]
@@ -701,10 +714,10 @@ def _doc_lines() -> list[str]:
         if not fields:
             out += ["No parameters.", ""]
             continue
-        own = [f for f in fields if f.name not in common or _default_text(f) != _default_text(
+        own = [f for f in fields if f.name not in common or default_text(f) != default_text(
             common[f.name]) or f.metadata != common[f.name].metadata]
         if issubclass(cls, common_cls):
-            out += [f"All the common parameters, plus:" if own else
+            out += ["All the common parameters, plus:" if own else
                     "The common parameters only.", ""]
         if own:
             out += _field_table(own)

@@ -6,14 +6,16 @@ A thin layer: the work is done by :mod:`hwsim.chip.profiles` and
 
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 
-def _echo(text: str = "") -> None:
+def _echo(text: str = "", stream=None) -> None:
     """Print, escaping what the terminal's encoding cannot show (an ASCII locale must not
     turn "HfO₂" or a non-ASCII folder name into a crash)."""
-    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
-    print(text.encode(enc, "backslashreplace").decode(enc, "replace"))
+    stream = stream or sys.stdout
+    enc = getattr(stream, "encoding", None) or "utf-8"
+    print(text.encode(enc, "backslashreplace").decode(enc, "replace"), file=stream)
 
 
 def add_parser(sub):
@@ -69,7 +71,7 @@ def list_command(args) -> int:
 
 def show_command(args) -> int:
     """``hwsim devices show``: every parameter of a profile."""
-    from hwsim.config import _fmt
+    from hwsim._schema import fmt
     from hwsim.chip.profiles import format_states, load_profile, parameter_rows
 
     p = load_profile(args.profile)
@@ -85,19 +87,26 @@ def show_command(args) -> int:
            if getattr(p.params, "n_states", 0) else "(w_max - w_min) / dw_min")
     _echo(f"states:      {format_states(p.n_states())}  ({how})")
     _echo()
-    rows = [(r.key, _fmt(r.value), r.unit or "-", r.origin) for r in parameter_rows(p)]
+    rows = [(r.key, fmt(r.value), r.unit or "-", r.origin) for r in parameter_rows(p)]
     _echo(_table(("key", "value", "unit", "set by"), rows))
     return 0
 
 
 def validate_command(args) -> int:
     """``hwsim devices validate``: check a profile file."""
-    from hwsim.chip.profiles import format_states, load_profile
+    from hwsim.chip.profiles import format_states, load_profile, profile_warnings
+    from hwsim.exceptions import HwsimWarning
 
-    p = load_profile(args.profile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HwsimWarning)  # printed below, once each
+        p = load_profile(args.profile)
+    doubts = profile_warnings(p)
+    for message in doubts:
+        _echo(f"warning: {message}", sys.stderr)
     set_keys = len(p.explicit)
+    n_warn = f", {len(doubts)} warning{'s' if len(doubts) != 1 else ''}" if doubts else ""
     _echo(f"ok: {p.path}: {p.name} ({p.model}, {format_states(p.n_states())} states, "
-          f"{set_keys} parameter{'s' if set_keys != 1 else ''} set)")
+          f"{set_keys} parameter{'s' if set_keys != 1 else ''} set{n_warn})")
     return 0
 
 

@@ -8,11 +8,12 @@ validates a raw mapping into parameters with the project's config errors;
 """
 
 import dataclasses
-import difflib
 import os
 from collections.abc import Mapping
 from typing import Any
 
+from hwsim._schema import build_validated, did_you_mean, fmt
+from hwsim.chip.devices.array import DeviceArray
 from hwsim.chip.devices.base import PulsedParams
 from hwsim.chip.devices.constant_step import ConstantStepParams
 from hwsim.chip.devices.exp_step import ExpStepParams
@@ -21,52 +22,15 @@ from hwsim.chip.devices.linear_step import LinearStepParams
 from hwsim.chip.devices.measured_lut import MeasuredLUTParams
 from hwsim.chip.devices.piecewise_step import PiecewiseStepParams
 from hwsim.chip.devices.pow_step import PowStepParams
+from hwsim.chip.devices.registry import REGISTRY, model_name
 from hwsim.chip.devices.soft_bounds import SoftBoundsParams
-from hwsim.config import _fmt, build_validated
 from hwsim.exceptions import ConfigError
-
-#: Model name → parameter class. The names are what profiles write in ``model = "..."``.
-REGISTRY: dict[str, type] = {
-    "Ideal": IdealParams,
-    "ConstantStep": ConstantStepParams,
-    "LinearStep": LinearStepParams,
-    "SoftBounds": SoftBoundsParams,
-    "ExpStep": ExpStepParams,
-    "PowStep": PowStepParams,
-    "PiecewiseStep": PiecewiseStepParams,
-    "MeasuredLUT": MeasuredLUTParams,
-}
-
-from hwsim.chip.devices.array import DeviceArray  # noqa: E402  (needs REGISTRY)
 
 __all__ = [
     "REGISTRY", "params_for", "to_dict", "model_name", "DeviceArray", "PulsedParams",
     "IdealParams", "ConstantStepParams", "LinearStepParams", "SoftBoundsParams",
     "ExpStepParams", "PowStepParams", "PiecewiseStepParams", "MeasuredLUTParams",
 ]
-
-
-def model_name(params: Any) -> str:
-    """Return the registry name of a parameter object.
-
-    Parameters
-    ----------
-    params : dataclass
-        An instance of a class in :data:`REGISTRY`.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    TypeError
-        If ``params`` is not an instance of a registered class.
-    """
-    for name, cls in REGISTRY.items():
-        if type(params) is cls:
-            return name
-    raise TypeError(f"{type(params).__name__} is not a registered device parameter class")
 
 
 def params_for(model: str, raw: Mapping[str, Any] | None = None,
@@ -98,17 +62,15 @@ def params_for(model: str, raw: Mapping[str, Any] | None = None,
         of range, or a broken cross-field rule.
     """
     if model not in REGISTRY:
-        names = list(REGISTRY)
-        near = difflib.get_close_matches(str(model), names, n=1)
-        hint = f"; did you mean {_fmt(near[0])}?" if near else ""
-        raise ConfigError(f"{source}: model = {_fmt(model)}: must be one of "
-                          f"{', '.join(_fmt(n) for n in names)}{hint}")
+        hint = did_you_mean(model, REGISTRY, fmt)
+        raise ConfigError(f"{source}: model = {fmt(model)}: must be one of "
+                          f"{', '.join(fmt(n) for n in REGISTRY)}{hint}")
     raw = dict(raw or {})
     if "model" in raw:
         given = raw.pop("model")
         if given != model:
-            raise ConfigError(f"{source}: model = {_fmt(given)}: does not match the model "
-                              f"being built ({_fmt(model)})")
+            raise ConfigError(f"{source}: model = {fmt(given)}: does not match the model "
+                              f"being built ({fmt(model)})")
     lut = raw.get("lut_file")
     if isinstance(lut, str) and lut and not os.path.isabs(lut) and os.path.isfile(source):
         raw["lut_file"] = os.path.join(os.path.dirname(os.path.abspath(source)), lut)

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from hwsim.chip.devices.registry import model_name
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import devices as K
 
@@ -221,8 +222,6 @@ class DeviceArray:
         return int(cells * (K.N_ROWS + 3) * item + 2 * n_devices * item + 16 * cells * 8)
 
     def __init__(self, params: Any, n_devices: int, seed: int, dtype=np.float64):
-        from hwsim.chip.devices import model_name
-
         try:
             self.model = model_name(params)
         except TypeError as exc:

@@ -1,6 +1,6 @@
 """Fields shared by every pulsed device model, with aihwkit's names and defaults.
 
-Each field is one :func:`hwsim.config.option` carrying its meaning, unit, allowed range and
+Each field is one :func:`hwsim._schema.option` carrying its meaning, unit, allowed range and
 when it is sampled ("dtod": drawn once per device at construction; "c2c": fresh each pulse;
 "per write"; "per read"; "fixed": the same for every device). Spreads are relative to their
 parameter unless the unit says otherwise (docs/devices.md).
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from hwsim.config import option
+from hwsim._schema import Schema, option
 
 DTOD = "dtod: drawn once per device at construction"
 C2C = "c2c: fresh each pulse"
@@ -23,7 +23,7 @@ FIXED = "fixed: the same for every device"
 
 
 @dataclass(frozen=True)
-class PulsedParams:
+class PulsedParams(Schema, section="device"):
     """Parameters common to pulsed devices: weights move by write pulses of state-dependent,
     noisy size between per-device bounds (docs/devices.md, "Weights live on devices")."""
 
@@ -45,7 +45,9 @@ class PulsedParams:
     up_down: float = option(
         0.0, "Systematic up/down asymmetry β: Δw⁺ = dw_min·(g + min(β, 0) + r), "
         "Δw⁻ = dw_min·(g − max(β, 0) − r). β > 0 shrinks the down step and leaves the up step "
-        "at dw_min; β < 0 shrinks the up step.", unit="relative to dw_min", sampled=FIXED)
+        "at dw_min; β < 0 shrinks the up step.", unit="relative to dw_min", gt=-1.0, lt=1.0,
+        why="the mean step dw_min·(1 − |β|) of one direction must stay positive: at |β| ≥ 1 "
+        "the device cannot move that way", sampled=FIXED)
     up_down_dtod: float = option(
         0.01, "Device-to-device spread of the asymmetry: r = up_down_dtod·ξ per device.",
         unit="relative to dw_min", ge=0.0, sampled=DTOD)
@@ -181,10 +183,63 @@ class PulsedParams:
         """(w_max − w_min)/dw_min: steps from bound to bound (case D7)."""
         return (self.w_max - self.w_min) / self.dw_min
 
+    def suspicious_values(self) -> list[tuple[str, str]]:
+        """Return the values that are valid but unlike any real device, with the reason.
+
+        Validation refuses what no device could do (a step larger than the whole range,
+        noise wider than it, a negative decay factor); this lists what is merely doubtful.
+        :func:`hwsim.chip.profiles.load_profile` issues each as a
+        :class:`~hwsim.exceptions.HwsimWarning` and ``hwsim devices validate`` prints them.
+
+        Returns
+        -------
+        list of (str, str)
+            Field name and reason, in schema order.
+        """
+        out = []
+        states = self.number_of_states()
+        if states < 2:
+            out.append(("dw_min", f"only {states:.2f} steps between w_min and w_max: the "
+                        "device is at best binary, hardly a trainable analog synapse"))
+        if self.dw_min_std > 10:
+            out.append(("dw_min_std", "cycle-to-cycle spread above 10 steps per pulse, twice "
+                        "the noisiest published device shipped (reram_es, 5.0)"))
+        spreads = (("dw_min_dtod", "step gain", not self.dw_min_dtod_log_normal),
+                   ("w_max_dtod", "upper bound", True), ("w_min_dtod", "lower bound", True),
+                   ("lifetime_dtod", "lifetime", self.lifetime > 0),
+                   ("drift_nu_dtod", "drift exponent", self.drift == "power"))
+        for key, what, applies in spreads:
+            if applies and getattr(self, key) > 1:
+                out.append((key, f"relative spread above 1: more than 16 % of devices draw a "
+                            f"{what} of the wrong sign (then flipped or clipped)"))
+        if not self.one_sided and not self.w_min <= self.reset <= self.w_max:
+            out.append(("reset", f"outside [w_min, w_max] = [{self.w_min!r}, {self.w_max!r}]: "
+                        "refresh and decay would aim at a weight the device cannot hold"))
+        return out
+
     # ------------------------------------------------------------------ cross-field rules
     def _resolve(self, fail: Callable[..., NoReturn]) -> "PulsedParams":
         if not self.w_min < self.w_max:
             fail("w_max", f"must be > w_min = {self.w_min!r}", "w_min")
+        span = self.w_max - self.w_min
+        if self.dw_min > span:
+            fail("dw_min", f"must be ≤ w_max − w_min = {span!r}: one pulse would overshoot the "
+                 f"whole weight range ({span / self.dw_min:.1g} states)", "w_max", "w_min")
+        # Noise wider than the whole range leaves a device holding noise, not a weight.
+        for key, sigma in (("dw_min_std", self.dw_min_std * self.dw_min),
+                           ("dw_min_dtod", self.dw_min_dtod * self.dw_min),
+                           ("up_down_dtod", self.up_down_dtod * self.dw_min),
+                           ("write_noise_std", self.write_noise_std * self.dw_min),
+                           ("reset_std", self.reset_std), ("reset_dtod", self.reset_dtod),
+                           ("read_noise_std", self.read_noise_std if self.read_noise ==
+                            "additive" else 0.0)):
+            if sigma > span:
+                fail(key, f"gives a spread of {sigma:g} weight units, wider than the whole "
+                     f"range w_max − w_min = {span!r}: the device would hold noise, not a "
+                     "weight", "w_max", "w_min")
+        if 0 < self.lifetime < 1:
+            fail("lifetime", "must be 0 (no decay) or ≥ 1: below 1 the decay factor "
+                 "1 − 1/lifetime is negative and would flip the weight's sign every update")
         if self.one_sided and self.w_min < 0:
             fail("w_min", "must be ≥ 0 when one_sided = true (each device of the pair is a "
                  "conductance)", "one_sided")

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from hwsim.chip.devices.base import C2C, FIXED, PulsedParams
-from hwsim.config import option
+from hwsim._schema import option
 
 _M = ("ExpStep",)
 

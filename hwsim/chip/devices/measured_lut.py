@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from hwsim.chip.devices.base import FIXED, PulsedParams
-from hwsim.config import option
+from hwsim._schema import option
 
 _M = ("MeasuredLUT",)
 HEADER = ("w", "dw_up", "dw_down")
@@ -113,4 +113,7 @@ def _table_problem(p: MeasuredLUTParams) -> tuple[str, str] | None:
             return key, f"must have one value per node of lut_w ({len(p.lut_w)})"
     if any(not b > a for a, b in zip(p.lut_w, p.lut_w[1:])):
         return "lut_w", "must be strictly increasing"
+    for key in ("lut_dw_up", "lut_dw_down"):
+        if not any(getattr(p, key)):
+            return key, "must hold a step ≠ 0: with all zero no pulse moves the weight that way"
     return None

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from hwsim.chip.devices.base import FIXED, PulsedParams
-from hwsim.config import option
+from hwsim._schema import option
 
 _M = ("PiecewiseStep",)
 
@@ -29,4 +29,8 @@ class PiecewiseStepParams(PulsedParams):
         if len(self.piecewise_down) != len(self.piecewise_up):
             fail("piecewise_down", f"must have as many nodes as piecewise_up "
                  f"({len(self.piecewise_up)})", "piecewise_up")
+        for key in ("piecewise_up", "piecewise_down"):
+            if not any(getattr(self, key)):
+                fail(key, "must hold a multiplier > 0: with all zero no pulse moves the "
+                     "weight in that direction")
         return self

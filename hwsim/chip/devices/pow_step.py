@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from hwsim.chip.devices.base import DTOD, FIXED, PulsedParams
-from hwsim.config import option
+from hwsim._schema import option
 
 _M = ("PowStep",)
 
@@ -24,7 +24,17 @@ class PowStepParams(PulsedParams):
         ge=0.0, models=_M, sampled=DTOD)
     pow_up_down: float = option(
         0.0, "Up/down asymmetry of the exponent (same convention as up_down).",
-        unit="relative to pow_gamma", models=_M, sampled=FIXED)
+        unit="relative to pow_gamma", ge=-1.0, le=1.0,
+        why="an exponent pow_gamma·(1 − |pow_up_down|) below 0 is raised to 0, so values "
+        "beyond ±1 would silently act as ±1", models=_M, sampled=FIXED)
     pow_up_down_dtod: float = option(
         0.0, "Device-to-device spread of the exponent asymmetry.",
         unit="relative to pow_gamma", ge=0.0, models=_M, sampled=DTOD)
+
+    def suspicious_values(self) -> list[tuple[str, str]]:
+        """As :meth:`PulsedParams.suspicious_values`, plus the exponent spread."""
+        out = super().suspicious_values()
+        if self.pow_gamma_dtod > 1:
+            out.append(("pow_gamma_dtod", "relative spread above 1: more than 16 % of devices "
+                        "draw a negative exponent (raised to 0: a constant step)"))
+        return out
