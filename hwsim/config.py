@@ -35,7 +35,8 @@ from hwsim._schema import (
 from hwsim.exceptions import ConfigError
 
 __all__ = [
-    "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "ChipConfig", "SimConfig",
+    "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
+    "SimConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
 ]
@@ -123,6 +124,14 @@ class MgdConfig(Schema, section="mgd"):
                            unit="steps", gt=0.0)
     fdma_period: int = option(0, "FDMA code period; 0 = automatic: smallest even number ≥ 2·P+2 "
                               "for P perturbed parameters.", unit="code steps", ge=0, le=MAX_STEPS)
+    target: str = option(
+        "weights", "What the code perturbs: every weight and bias (weight perturbation, P "
+        "quantities), or every neuron's pre-activation (node perturbation, M = Σ n_{l+1} "
+        "nodes, with M in place of P in the code's amplitude and period); with nodes each "
+        "synapse integrates its node's correlation times its own presynaptic activity "
+        "(Williams 1992; Flower & Jabri 1993; Oripov et al. 2025). For ± codes E[G per step] "
+        "is ∇C/P with weights and ∇C/M with nodes, so the same η moves further with nodes. "
+        "Nodes need a chip without periphery.", choices=("weights", "nodes"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
         if self.mode == "analog" and self.tau_x < 2:
@@ -132,6 +141,25 @@ class MgdConfig(Schema, section="mgd"):
                  "high-pass restarts on every new input, so with one step per input the "
                  "filtered cost change C~ is always 0 and nothing is learned", "mode")
         return self
+
+
+@dataclass(frozen=True)
+class LearnConfig(Schema, section="learn"):
+    """The local update rule applied to the MGD estimate G every update (hwsim/kernels/
+    optimizer.py). Each rule keeps at most two numbers per synapse, so a chip can implement
+    it next to the integrator; the state is checkpointed."""
+
+    optimizer: str = option(
+        "plain", 'The rule: "plain" Δθ = −η·G (McCaughan, Oripov et al. 2023); "momentum" '
+        "heavy ball v ← β·v + G, Δθ = −η·v (Polyak 1964); \"nesterov\" v ← β·v + G, "
+        "Δθ = −η·(G + β·v) (Sutskever et al. 2013); \"adam\" (Kingma & Ba 2015), the "
+        "digital reference, with bias-corrected moments.",
+        choices=("plain", "momentum", "nesterov", "adam"))
+    momentum: float = option(0.9, "β of momentum and Nesterov, and Adam's β₁.", ge=0.0, lt=1.0)
+    beta2: float = option(0.999, "Adam's β₂ (second-moment decay).", ge=0.0, lt=1.0)
+    eps: float = option(1e-8, "Adam's ε.", unit="weight units", gt=0.0)
+    clip: float = option(0.0, "Clip of each synapse's update request to [−clip, clip] "
+                         "(a local limiter); 0 = off.", unit="weight units", ge=0.0)
 
 
 @dataclass(frozen=True)
@@ -177,6 +205,14 @@ class ChipConfig(Schema, section="chip"):
                                      "g = 1 + neuron_gain_dtod·ξ (drawn once).", ge=0.0)
     neuron_offset_dtod: float = option(0.0, "Spread of each neuron's fixed pre-activation offset "
                                        "o = neuron_offset_dtod·ξ (drawn once).", ge=0.0)
+    read_noise_model: str = option(
+        "auto", 'How a profile\'s additive Gaussian read noise is drawn: "per_weight" a normal '
+        'per weight per read (as hwsim 0.1.0); "per_neuron" one normal per neuron and pass on '
+        "the pre-activation, σ·‖(x, 1)‖·ζ, exactly the same distribution for far fewer draws "
+        "(correlated between the two passes when the noise is frozen per step); \"auto\" "
+        "per_neuron when the read noise is additive, mgd.target is weights and there is no "
+        "periphery, else per_weight. PCM read noise is always per weight.",
+        choices=("auto", "per_neuron", "per_weight"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
         if self.inp_noise > 0 and self.inp_bound == 0:
@@ -262,6 +298,7 @@ class RunConfig(Schema, section=""):
     task: TaskConfig = field(default_factory=TaskConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     mgd: MgdConfig = field(default_factory=MgdConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
     chip: ChipConfig = field(default_factory=ChipConfig)
     sim: SimConfig = field(default_factory=SimConfig)
 

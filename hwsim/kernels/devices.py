@@ -126,7 +126,7 @@ _MAX_PULSES_PER_REQUEST = float(1 << 53)  # a larger pulse count is not an exact
 _inline = inline
 
 
-_PCM_T_READ = 250e-9  # s, read duration of the PCM 1/f read-noise law (Joshi et al. 2020)
+PCM_T_READ = 250e-9  # s, read duration of the PCM 1/f read-noise law (Joshi et al. 2020)
 
 
 # ---------------------------------------------------------------------------- one pulse

@@ -37,9 +37,9 @@ from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.codes import CDMA, fill_code
 from hwsim.kernels.devices import ST_UPDATES
 from hwsim.kernels.hashing import STREAM_CDMA, hash_keyed, stream_key
-from hwsim.kernels.mlp import CROSS_ENTROPY, SOFTMAX, _act
+from hwsim.kernels.mlp import CROSS_ENTROPY, SOFTMAX, act
 from hwsim.kernels.sense import count
-from hwsim.kernels.step import STATUS_NONFINITE_BASE, STATUS_NONFINITE_COST, STATUS_OK, _fail
+from hwsim.kernels.step import STATUS_NONFINITE_BASE, STATUS_NONFINITE_COST, STATUS_OK, fail
 
 _U = np.uint64
 _ONE = np.uint64(1)
@@ -403,9 +403,9 @@ def forward_fast(theta, A, n_act, sizes, hidden_act, out_act, scale, wd, wo, T, 
             else:
                 sb = 0.0
                 sp = _dots(theta, base, wd, wo, T, A, ia, nin)
-            A[oa + o] = _act(kind, scale * (sp + (tb + pb)))
+            A[oa + o] = act(kind, scale * (sp + (tb + pb)))
             if both:
-                A[oa + n_act + o] = _act(kind, scale * (sb + tb))
+                A[oa + n_act + o] = act(kind, scale * (sb + tb))
         p = bias0 + nout
         ia = oa
         ib = oa + n_act
@@ -602,5 +602,5 @@ def run_fast(n_steps, p, s, m):
     if generated:
         fill_code(pert, src, k_cur)
     if status != STATUS_OK:
-        return _fail(s, status, clk.step)
+        return fail(s, status, clk.step)
     return STATUS_OK

@@ -21,7 +21,7 @@ MSE, CROSS_ENTROPY = 0, 1
 
 
 @jit
-def _act(kind, s):
+def act(kind, s):
     if kind == SIGMOID:
         if s >= 0.0:
             return 1.0 / (1.0 + math.exp(-s))
@@ -35,7 +35,7 @@ def _act(kind, s):
 
 
 @jit
-def _dot(w, base, a, n):
+def dot(w, base, a, n):
     """sum_j w[base + j] * a[j], eight partial sums in a fixed order.
 
     Offsets are unsigned: with signed ones Numba emits wraparound checks that keep LLVM from
@@ -64,7 +64,7 @@ def _dot(w, base, a, n):
 
 @jit
 def _dot_pert(w, p, base, a, n):
-    """sum_j (w[base + j] + p[base + j]) * a[j], same summation order as :func:`_dot`."""
+    """sum_j (w[base + j] + p[base + j]) * a[j], same summation order as :func:`dot`."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     ub = _U(base)
     un = _U(n)
@@ -110,8 +110,8 @@ def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, scale=1.0
             if use_pert:
                 s = _dot_pert(theta, pert, p + o * nin, a_in, nin) + (theta[bias0 + o] + pert[bias0 + o])
             else:
-                s = _dot(theta, p + o * nin, a_in, nin) + theta[bias0 + o]
-            buf[out_off + o] = _act(kind, scale * s)
+                s = dot(theta, p + o * nin, a_in, nin) + theta[bias0 + o]
+            buf[out_off + o] = act(kind, scale * s)
         p = bias0 + nout
         in_off = out_off
         out_off += nout
@@ -120,7 +120,7 @@ def forward(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, scale=1.0
 
 @jit
 def _dot2(w, p, base, ap, ab, n):
-    """Both sums of :func:`_dot_pert` (inputs ``ap``) and :func:`_dot` (inputs ``ab``) in one
+    """Both sums of :func:`_dot_pert` (inputs ``ap``) and :func:`dot` (inputs ``ab``) in one
     pass over ``w``, each with exactly the summation order of its single-pass twin."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
@@ -177,8 +177,8 @@ def forward2(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b, scale=1.0
         bias0 = p + nin * nout
         for o in range(nout):
             sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
-            buf_p[out_off + o] = _act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])))
-            buf_b[out_off + o] = _act(kind, scale * (sb + theta[bias0 + o]))
+            buf_p[out_off + o] = act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])))
+            buf_b[out_off + o] = act(kind, scale * (sb + theta[bias0 + o]))
         p = bias0 + nout
         in_off = out_off
         out_off += nout
@@ -253,11 +253,11 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
                 sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
                 if frozen:
                     zb = rho * za + rc * zb
-                buf_b[out_off + o] = _act(kind, scale * (sb + theta[bias0 + o]
+                buf_b[out_off + o] = act(kind, scale * (sb + theta[bias0 + o]
                                                          + sigma * nb * zb))
             else:
                 sp = _dot_pert(theta, pert, p + o * nin, ap, nin)
-            buf_p[out_off + o] = _act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])
+            buf_p[out_off + o] = act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])
                                                      + sigma * na * za))
         p = bias0 + nout
         in_off = out_off

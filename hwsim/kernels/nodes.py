@@ -11,7 +11,7 @@ Oripov et al., APL Mach. Learn. (2025). Parameter layout as :mod:`.mlp`.
 import numpy as np
 
 from hwsim.kernels._config import jit
-from hwsim.kernels.mlp import _act, _dot, output_cost
+from hwsim.kernels.mlp import act, dot, output_cost
 
 _U = np.uint64
 
@@ -31,10 +31,10 @@ def forward_nodes(theta, npert, use_pert, x, sizes, hidden_act, out_act, buf, sc
         a_in = x if in_off < 0 else buf[in_off:in_off + nin]
         bias0 = p + nin * nout
         for o in range(nout):
-            z = scale * (_dot(theta, p + o * nin, a_in, nin) + theta[bias0 + o])
+            z = scale * (dot(theta, p + o * nin, a_in, nin) + theta[bias0 + o])
             if use_pert:
                 z += npert[out_off + o]
-            buf[out_off + o] = _act(kind, z)
+            buf[out_off + o] = act(kind, z)
         p = bias0 + nout
         in_off = out_off
         out_off += nout

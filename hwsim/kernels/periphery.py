@@ -17,7 +17,7 @@ import numpy as np
 
 from hwsim.kernels._config import jit
 from hwsim.kernels.hashing import STREAM_PERIPHERY, hash_sub, normal_from_bits, stream_key
-from hwsim.kernels.mlp import _act, output_cost, predict
+from hwsim.kernels.mlp import act, output_cost, predict
 
 PER_INP_BOUND, PER_INP_RES, PER_INP_NOISE, PER_OUT_BOUND, PER_OUT_RES, PER_OUT_NOISE, PER_SEED = range(7)
 PER_SIZE = 7
@@ -84,7 +84,7 @@ def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qb
                 s += per[PER_OUT_NOISE] * per[PER_OUT_BOUND] * normal_from_bits(
                     hash_sub(key, counter, conv + o, sub))
             s = quantize(scale * s, per[PER_OUT_BOUND], per[PER_OUT_RES])
-            buf[out_off + o] = _act(kind, gain[out_off + o] * s + offset[out_off + o])
+            buf[out_off + o] = act(kind, gain[out_off + o] * s + offset[out_off + o])
         conv += nout
         p = bias0 + nout
         in_off = out_off

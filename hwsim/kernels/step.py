@@ -59,7 +59,7 @@ Model = namedtuple("Model", "sense dev")
 
 
 @jit
-def _fail(s, status, n):
+def fail(s, status, n):
     """Record a non-finite status at step ``n`` (the chip stops there, state intact)."""
     s.driver[0] = status
     s.driver[1] = n
@@ -239,10 +239,10 @@ def run_steps(n_steps, p, s, m):
                 count(cnt, p.counters, 1, 1 if want_base else 0)
             c = out[0]
             if not math.isfinite(c):
-                return _fail(s, STATUS_NONFINITE_COST, n)
+                return fail(s, STATUS_NONFINITE_COST, n)
             if want_base:
                 if not math.isfinite(out[1]):
-                    return _fail(s, STATUS_NONFINITE_BASE, n)
+                    return fail(s, STATUS_NONFINITE_BASE, n)
                 cl.c0 = out[1]
                 cl.stale = 0
             ct = _cl.discrete(cl, c)
@@ -260,7 +260,7 @@ def run_steps(n_steps, p, s, m):
                 count(cnt, p.counters, 1, 0)
             c = out[0]
             if not math.isfinite(c):
-                return _fail(s, STATUS_NONFINITE_COST, n)
+                return fail(s, STATUS_NONFINITE_COST, n)
             ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
             if nodes:
                 integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample], m.sense.buf,

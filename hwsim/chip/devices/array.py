@@ -126,7 +126,7 @@ def _build(params: Any, model: str, n: int, seed: int, dtype: np.dtype) -> tuple
     S[K.S_READ_STD] = p.read_noise_std
     S[K.S_READ_SCALE] = p.read_noise_scale
     S[K.S_T0] = p.drift_t0
-    S[K.S_T_READ] = K._PCM_T_READ
+    S[K.S_T_READ] = K.PCM_T_READ
     S[K.S_RESET_STD] = p.reset_std
     if code == K.M_EXP:
         S[K.S_A_UP], S[K.S_A_DOWN] = p.A_up, p.A_down
