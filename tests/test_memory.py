@@ -52,3 +52,22 @@ def test_a_huge_update_request_cannot_hang_a_run(tmp_path):
     assert st["range_capped_writes"] > 0
     # at most two ranges (2 * 2000 + 1 pulses) per device per write
     assert st["pulses"] <= st["device_writes"] * 4001
+
+
+def test_a_perturbation_below_the_read_noise_is_warned_before_the_run(tmp_path, capsys):
+    """Δ = 1e-4 on 9 weights is A = 3.3e-5 per weight, below σ = 0.01 (issue 8, fault 11)."""
+    prof = tmp_path / "noisy.toml"
+    prof.write_text('name = "noisy"\nsource = "test"\n[device]\nmodel = "ConstantStep"\n'
+                    'dw_min = 0.001\nw_max = 1.0\nw_min = -1.0\nread_noise = "additive"\n'
+                    "read_noise_std = 0.01\n", encoding="utf-8")
+    import json
+
+    args = ["run", "examples/xor.toml", "--quiet", "--set", f"chip.device={json.dumps(str(prof))}",
+            "--set", "sim.steps=100", "--set", "sim.eval_every=50"]
+    assert main([*args, "--set", "mgd.amplitude=1e-4", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("hwsim: warning:") == 1 and "A/σ = 0.0033" in err
+    assert "device.read_noise_std = 0.01" in err and len(err.strip().splitlines()) == 1
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["startup_warnings"]
+    assert main([*args, "--set", "mgd.amplitude=0.5", "--out", str(tmp_path / "b")]) == 0
+    assert "warning" not in capsys.readouterr().err

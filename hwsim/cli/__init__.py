@@ -8,9 +8,10 @@ timeline process); library code never calls ``sys.exit``.
 import argparse
 import enum
 import sys
+import warnings
 
 from hwsim import __version__
-from hwsim.exceptions import DivergenceError, HwsimError
+from hwsim.exceptions import DivergenceError, HwsimError, HwsimWarning
 
 
 class ExitCode(enum.IntEnum):
@@ -40,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """hwsim's own warnings as one line each on stderr; others as Python prints them."""
+    if issubclass(category, HwsimWarning):
+        print(f"hwsim: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="",
+              file=sys.stderr)
+
+
 def main(argv=None) -> ExitCode:
     """Entry point of the ``hwsim`` command; returns an :class:`ExitCode`."""
     parser = build_parser()
@@ -48,7 +58,9 @@ def main(argv=None) -> ExitCode:
         parser.print_help()
         return ExitCode.USAGE_ERROR
     try:
-        return ExitCode(args.func(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return ExitCode(args.func(args))
     except DivergenceError as e:
         print(f"hwsim: {e}", file=sys.stderr)
         return ExitCode.DIVERGED

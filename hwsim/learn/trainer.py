@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import filelock
@@ -21,7 +22,7 @@ from hwsim.chip.chip import Chip
 from hwsim.chip.devices import DeviceArray
 from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import MLP, n_params
-from hwsim.exceptions import ConfigError, DivergenceError, HwsimError
+from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
@@ -113,6 +114,35 @@ def check_memory(cfg, profile, n_train, n_test):
             f"(chip state {state / 2**30:.1f} GiB, device arrays of '{profile.name}' "
             f"{dev / 2**30:.1f} GiB, data {data / 2**30:.1f} GiB); this machine has "
             f"{have / 2**30:.1f} GiB")
+
+
+def startup_warnings(chip, cfg, profile) -> list:
+    """Settings that drown the gradient signal, found before the run starts (issue 8, fault 11).
+
+    A per-weight perturbation A (Δ/√P for CDMA and Walsh) below the device's additive read
+    noise makes every C̃ mostly read noise; a perturbation written into the devices below one
+    pulse (dw_min) rounds to nothing. Each message names the keys and the ratio.
+
+    Returns
+    -------
+    list of str
+    """
+    if not chip.has_devices or chip.target != "weights":
+        return []
+    p, A, out = profile.params, float(chip.source.code_amp), []
+    name = f"'{profile.name}'"
+    if p.read_noise == "additive" and p.read_noise_std > 0 and A < p.read_noise_std:
+        out.append(f"mgd.amplitude = {cfg.mgd.amplitude:g} gives each weight a perturbation "
+                   f"A = {A:.3g}, below the read noise device.read_noise_std = "
+                   f"{p.read_noise_std:g} of {name} (A/σ = {A / p.read_noise_std:.2g}): the "
+                   "cost change will be mostly read noise; raise mgd.amplitude, or set "
+                   "device.read_noise_frozen_per_step")
+    if p.perturbation_by_write and A < p.dw_min:
+        out.append(f"mgd.amplitude = {cfg.mgd.amplitude:g} gives each weight a perturbation "
+                   f"A = {A:.3g}, below one write pulse device.dw_min = {p.dw_min:g} of {name} "
+                   f"(A/dw_min = {A / p.dw_min:.2g}): a written perturbation rounds to few or "
+                   "no pulses; raise mgd.amplitude")
+    return out
 
 
 def build_chip(cfg, dataset=None, profile=None):
@@ -438,6 +468,9 @@ class MGDTrainer:
         self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         chip = self.chip_
+        self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
+        for w in self.startup_warnings_:
+            warnings.warn(w, HwsimWarning, stacklevel=2)
         # Taken before set_state: a fresh chip holds the run's initial weights, also on resume.
         self._theta0_max = float(np.max(np.abs(chip.theta), initial=0.0))
         every = cfg.sim.eval_every
@@ -657,6 +690,7 @@ class MGDTrainer:
             "status": status,
             "message": self.divergence_ or self._failure,
             "warnings": list(self.warnings_),
+            "startup_warnings": list(getattr(self, "startup_warnings_", [])),
             "final_test_accuracy": acc[-1] if acc else None,
             "best_test_accuracy": max(acc) if acc else None,
             "final_train_cost": rows[-1]["train_cost"] if rows else None,
