@@ -9,20 +9,17 @@ every step, the worst case) and tau_theta = 50. Prints a Markdown table of steps
 slowdown relative to the ideal chip measured in the same run (which runs the fused fast
 path; the row "ideal, general path" is the same chip through the stage driver).
 
-Additive read noise is measured both ways: per neuron (``Chip(read_noise_model="auto")``,
-the default, which ``build_chip`` gets) and per weight (the 0.1.0 draws, forced here by
-making "per_weight" the Chip default for that row).
+Additive read noise is measured both ways: per neuron (``chip.read_noise_model = "auto"``,
+the default) and per weight (the 0.1.0 draws, ``chip.read_noise_model = "per_weight"``).
 """
 
 import argparse
-import contextlib
 import datetime
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from hwsim.chip.chip import Chip
 from hwsim.config import load_config
 from hwsim.learn import build_chip
 
@@ -53,22 +50,9 @@ PERIPHERY = {"8-bit DAC + 8-bit ADC": {"chip.inp_bound": 1.0, "chip.inp_res": 1 
                              "chip.out_noise": 0.001}}
 
 
-@contextlib.contextmanager
-def chip_defaults(**kw):
-    """Temporarily change Chip's keyword defaults (what a trainer would pass)."""
-    old = dict(Chip.__init__.__kwdefaults__)
-    Chip.__init__.__kwdefaults__.update(kw)
-    try:
-        yield
-    finally:
-        Chip.__init__.__kwdefaults__.clear()
-        Chip.__init__.__kwdefaults__.update(old)
-
-
-def steps_per_s(cfg, seconds, repeats=3, fast_path=True, **chip_kw):
+def steps_per_s(cfg, seconds, repeats=3, fast_path=True):
     """Best of ``repeats`` timings, each about ``seconds`` long (sized from a short trial)."""
-    with chip_defaults(**chip_kw):
-        chip, _, _ = build_chip(cfg)
+    chip, _, _ = build_chip(cfg)
     chip.fast_path = fast_path
     chip.advance(0)  # compile
     t = time.perf_counter()
@@ -109,8 +93,8 @@ def main():
             over = {"chip.device": write_profile(tmp, k, v)}
             if "read_noise" in v:
                 settings.append((k + ", per neuron (default)", over, {}))
-                settings.append((k + ", per weight (0.1.0 draws)", over,
-                                 {"read_noise_model": "per_weight"}))
+                settings.append((k + ", per weight (0.1.0 draws)",
+                                 {**over, "chip.read_noise_model": "per_weight"}, {}))
             else:
                 settings.append((k, over, {}))
         settings += [(f"profile {p}", {"chip.device": p}, {}) for p in SHIPPED]
@@ -125,7 +109,7 @@ def main():
                 secs = 0.15 if args.quick else 1.5
                 cfg = base.with_overrides({"mgd.tau_theta": tau, **over})
                 ref = steps_per_s(base.with_overrides({"mgd.tau_theta": tau}), secs)
-                val = steps_per_s(cfg, secs, fast_path=fast, **kw)
+                val = steps_per_s(cfg, secs, fast_path=fast)
                 row += [f"{val:,.0f}", f"{ref / val:.1f}×"]
             print("| " + " | ".join(row) + " |", flush=True)
         # The read path alone: η = 0 (no writes), so noisier updates cost no extra pulses.
@@ -141,7 +125,7 @@ def main():
                 continue
             secs = 0.15 if args.quick else 1.5
             ref = steps_per_s(quiet.with_overrides(ref_over), secs)
-            val = steps_per_s(quiet.with_overrides(over), secs, **kw)
+            val = steps_per_s(quiet.with_overrides(over), secs)
             print(f"| {name} | {val:,.0f} | {ref / val:.1f}× |", flush=True)
 
 

@@ -21,7 +21,7 @@ anything. Prints markdown tables ready for docs/performance.md.
 
 Usage::
 
-    python benchmarks/bench_mgd.py --baseline-src /work/v010 --ceiling /work/shared/bench
+    python benchmarks/bench_mgd.py --baseline-src ../v010 --ceiling ../shared/bench
     python benchmarks/bench_mgd.py --quick    # 10x fewer steps, a smoke test
 """
 

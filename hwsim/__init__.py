@@ -5,7 +5,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 try:
     __version__ = _version("hwsim")
 except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0"
+    __version__ = "0.2.0"
 
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError  # noqa: E402
 
