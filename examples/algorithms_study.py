@@ -5,7 +5,7 @@ vs without heavy-ball momentum, each at its best η from a small grid, over seve
 
 Each run is what ``hwsim run examples/digits.toml`` does with ``--set mgd.target=...``,
 ``--set mgd.eta=...`` and ``--set learn.optimizer=...``, stopped at the target (evaluated
-every 5,000 steps, at most 600,000 steps). The best η of a variant is the one with the lowest
+every 2,500 steps, at most 600,000 steps). The best η of a variant is the one with the lowest
 median steps to target (a run that never gets there counts as the step limit).
 """
 
@@ -17,18 +17,21 @@ from hwsim.config import load_config
 from hwsim.learn.trainer import MGDTrainer
 
 VARIANTS = {  # name: (overrides, η grid)
-    "weight perturbation": ({"mgd.target": "weights"}, (0.5, 1.0, 2.0, 4.0)),
-    "node perturbation": ({"mgd.target": "nodes"}, (0.02, 0.05, 0.1, 0.2)),
+    "weight perturbation": ({"mgd.target": "weights"}, (0.5, 1.0, 2.0, 3.0, 4.0)),
+    "node perturbation": ({"mgd.target": "nodes"}, (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)),
     "weight perturbation + momentum 0.9": (
         {"mgd.target": "weights", "learn.optimizer": "momentum", "learn.momentum": 0.9},
-        (0.05, 0.1, 0.2, 0.4)),
+        (0.05, 0.1, 0.2, 0.3, 0.4)),
+    "node perturbation + momentum 0.9": (
+        {"mgd.target": "nodes", "learn.optimizer": "momentum", "learn.momentum": 0.9},
+        (0.01, 0.02, 0.04, 0.08, 0.16)),
 }
 LIMIT = 600_000
 
 
 def steps_to_target(over, eta, seed):
     cfg = load_config("examples/digits.toml").with_overrides({
-        **over, "mgd.eta": eta, "seed": seed, "sim.steps": LIMIT, "sim.eval_every": 5_000,
+        **over, "mgd.eta": eta, "seed": seed, "sim.steps": LIMIT, "sim.eval_every": 2_500,
         "sim.target_accuracy": 0.85, "sim.stop_at_target": True})
     tr = MGDTrainer(cfg).run()
     s = tr.summary_["steps_to_target"]
