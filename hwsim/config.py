@@ -132,8 +132,17 @@ class MgdConfig(Schema, section="mgd"):
         "(Williams 1992; Flower & Jabri 1993; Oripov et al. 2025). For ± codes E[G per step] "
         "is ∇C/P with weights and ∇C/M with nodes, so the same η moves further with nodes. "
         "Nodes need a chip without periphery.", choices=("weights", "nodes"))
+    estimate: str = option(
+        "one_sided", 'How C̃ is formed: "one_sided" C̃ = C(θ + θ̃) − C₀, the baseline C₀ '
+        'remeasured only when stale; "two_sided" C̃ = (C(θ + θ̃) − C(θ − θ̃))/2, the central '
+        "difference of SPSA-style hardware demonstrations (Spall 1992): one more inference "
+        "per step, no baseline, no O(Δ) bias. Two-sided needs discrete mode and no periphery.",
+        choices=("one_sided", "two_sided"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
+        if self.estimate == "two_sided" and self.mode != "discrete":
+            fail("estimate", 'must be "one_sided" in analog mode (mgd.mode = "analog"): the '
+                 "analog cost line high-passes one continuous cost signal", "mode")
         if self.mode == "analog" and self.tau_x < 2:
             # Checked here, not only in Chip, so the message names the file or --set
             # argument and comes before the dataset is loaded.

@@ -104,6 +104,10 @@ class Chip:
         What the code perturbs: every weight and bias (P quantities), or every neuron's
         pre-activation (M = Σ n_{l+1} nodes; :mod:`hwsim.kernels.nodes`), with M in place of
         P in the code's amplitude and period.
+    estimate : {"one_sided", "two_sided"}
+        C̃ = C(θ + θ̃) − C₀ (the baseline remeasured when stale), or the central difference
+        (C(θ + θ̃) − C(θ − θ̃))/2: one more inference per step, no O(Δ) bias, discrete mode
+        and no periphery.
     optimizer : {"plain", "momentum", "nesterov", "adam"}
         The local update rule on G (:mod:`hwsim.kernels.optimizer`).
     momentum, beta2, eps : float
@@ -147,7 +151,8 @@ class Chip:
 
     def __init__(self, network, X, Y, theta0, *, seed=0, perturbation="cdma", mode="discrete",
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
-                 fdma_period=0, dt=1e-6, target="weights", optimizer="plain", momentum=0.9,
+                 fdma_period=0, dt=1e-6, target="weights", estimate="one_sided",
+                 optimizer="plain", momentum=0.9,
                  beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
                  read_noise_model="auto"):
@@ -198,6 +203,15 @@ class Chip:
             raise ConfigError("mgd.target = 'nodes': needs an MLP without periphery (converters "
                               "and neuron variation are not modelled with node perturbation yet)")
         self.target = target
+        if estimate not in ("one_sided", "two_sided"):
+            raise ConfigError(f"mgd.estimate = {estimate!r}: allowed: one_sided, two_sided")
+        if estimate == "two_sided" and mode != "discrete":
+            raise ConfigError("mgd.estimate = 'two_sided': needs mgd.mode = 'discrete' (the "
+                              "analog cost line high-passes one continuous cost signal)")
+        if estimate == "two_sided" and network is not None and network.periphery is not None:
+            raise ConfigError("mgd.estimate = 'two_sided': not modelled with periphery "
+                              "(converters and neuron variation) yet")
+        self.estimate = estimate
         n_pert = P if target == "weights" else int(network.sizes[1:].sum())
         self.n_perturbed = n_pert
         self.n_samples = int(len(X))
@@ -212,7 +226,8 @@ class Chip:
             np.int64(CODES[perturbation]), code_amplitude(perturbation, amplitude, n_pert),
             np.int64(code_period(perturbation, n_pert, fdma_period)), np.int64(seed),
             np.int64(0), np.int64(target == "nodes"))
-        self._cost_p = _cl.CostLineParams(np.int64(MODES[mode]), tau_hp / (tau_hp + 1.0))
+        self._cost_p = _cl.CostLineParams(np.int64(MODES[mode]), tau_hp / (tau_hp + 1.0),
+                                          np.int64(estimate == "two_sided"))
         self._int_p = _int.IntegratorParams(1.0 / (amplitude * amplitude),
                                             tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0))
         if optimizer not in OPTIMIZERS:
@@ -238,6 +253,7 @@ class Chip:
         zeros = np.zeros(P, self.dtype)
         self.state = _step.State(
             theta=theta, G=np.zeros(P, self.dtype), applied=pert, reference=pert,
+            negative=np.zeros(n_pert if estimate == "two_sided" else 0, self.dtype),
             req=np.zeros(P), m1=np.zeros(n_m1, self.dtype), m2=np.zeros(n_m2, self.dtype),
             order=np.zeros(self.n_samples, dtype=np.int64),
             clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
@@ -258,7 +274,7 @@ class Chip:
         θ, G, the applied code, two read buffers, zeros and up to two optimizer states (state
         dtype), the float64 update request, and the data order (int64); device arrays are counted by
         :meth:`hwsim.chip.devices.DeviceArray.estimate_bytes`."""
-        return int(8 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
+        return int(9 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
     # -- construction -------------------------------------------------------------------
     def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto"):
@@ -285,6 +301,9 @@ class Chip:
         # Every device cell is read by an inference (two per weight on one-sided pairs).
         self._counter_p = self._counter_p._replace(reads=np.int64(I[_dk.I_NCOLS]))
         if device.params.perturbation_by_write:
+            if self.estimate != "one_sided":
+                raise ConfigError("device.perturbation_by_write = true: needs mgd.estimate = "
+                                  "'one_sided' (the written code is removed for the baseline)")
             if self.target != "weights":
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.target = "
                                   "'weights' (a node perturbation is not a weight write)")
@@ -299,10 +318,12 @@ class Chip:
             raise ConfigError(f"chip.read_noise_model = {model!r}: allowed: "
                               f"{', '.join(READ_NOISE_MODELS)}")
         additive = device.params.read_noise == "additive"
-        mlp = self._sense.kind == _sense.MLP and self.target == "weights"
+        mlp = (self._sense.kind == _sense.MLP and self.target == "weights"
+               and self.estimate == "one_sided")
         if model == "per_neuron" and not (additive and mlp):
             raise ConfigError("chip.read_noise_model = 'per_neuron': needs device.read_noise = "
-                              "'additive', mgd.target = 'weights' and a chip without periphery "
+                              "'additive', mgd.target = 'weights', mgd.estimate = 'one_sided' and "
+                              "a chip without periphery "
                               "(DAC/ADC, neuron variation); use 'per_weight' or 'auto'")
         self.read_noise_model = "per_weight" if self._noisy else "none"
         if model == "per_weight" or not (additive and mlp):
@@ -434,6 +455,7 @@ class Chip:
                     and self._cost_p.mode == _cl.DISCRETE
                     and self.source.code in (_codes.CDMA, _codes.WALSH)
                     and self.source.by_write == 0 and self.source.nodes == 0
+                    and self._cost_p.two_sided == 0
                     and self._opt_p.kind == _opt.PLAIN)
 
     @property
@@ -455,8 +477,8 @@ class Chip:
         return "cost"
 
     #: Saved state arrays (named; the data order and scratch buffers are derived).
-    STATE_NAMES = ("theta", "G", "applied", "m1", "m2", "clock", "cost_line", "counters",
-                   "driver")
+    STATE_NAMES = ("theta", "G", "applied", "negative", "m1", "m2", "clock", "cost_line",
+                   "counters", "driver")
 
     def get_state(self) -> dict:
         """Copy of every named state array, devices included (``device.*``).

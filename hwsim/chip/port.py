@@ -93,6 +93,7 @@ class EmulatorPort:
         self.n_samples = chip.n_samples
         self._step = 0
         self._sample = 0
+        self._k = 0
         self._pert = None
         self._nodes = chip.target == "nodes"
         self._out = np.zeros(2)
@@ -102,6 +103,7 @@ class EmulatorPort:
 
     def clock(self, step):
         self._step = int(step)
+        self._k = 0  # the k-th inference of a step reads with read-noise sub-coordinate k
         if self.chip.has_devices:
             self.chip.model.dev[2][_dk.S_TIME] = self._step * self.chip.dt
 
@@ -127,8 +129,8 @@ class EmulatorPort:
         n, sm = np.int64(self._step), m.sense
         theta = s.theta
         if c.noisy_reads:
-            theta = s.rb1 if baseline else s.rb0
-            _dk.read_weights(m.dev, s.theta, theta, n, np.int64(1 if baseline else 0))
+            theta = s.rb1 if self._k else s.rb0
+            _dk.read_weights(m.dev, s.theta, theta, n, np.int64(self._k))
         x, y = sm.X[self._sample], sm.Y[self._sample]
         if baseline:
             off = _nodes.forward_nodes(theta, s.applied, False, x, sm.sizes, sm.kinds[0],
@@ -146,8 +148,8 @@ class EmulatorPort:
         if self._nodes:
             value = self._measure_nodes(baseline)
         elif c.noisy_reads:
-            buf = s.rb1 if baseline else s.rb0
-            _dk.read_weights(m.dev, s.theta, buf, n, np.int64(1 if baseline else 0))
+            buf = s.rb1 if self._k else s.rb0
+            _dk.read_weights(m.dev, s.theta, buf, n, np.int64(self._k))
             _sense.measure(m.sense, buf, s.zeros if baseline else self._pert, self._sample,
                            False, out, n)
             value = out[0]
@@ -158,6 +160,7 @@ class EmulatorPort:
             _sense.measure(m.sense, s.theta, self._pert, self._sample, False, out, n)
             value = out[0]
         cnt["baseline_inferences" if baseline else "perturbed_inferences"] += 1
+        self._k += 1
         cp = c.params.counters
         for name, per in (("macs", cp.macs), ("device_reads", cp.reads),
                           ("dac_conversions", cp.dacs), ("adc_conversions", cp.adcs)):

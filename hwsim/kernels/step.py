@@ -45,14 +45,15 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 
 #: Every state array. ``theta`` (P,) the weights the network sees; ``G`` (P,) integrators;
 #: ``applied``/``reference`` (P,) the perturbation on the synapses and the one each
-#: integrator correlates with (the same array on an ideal source); ``req`` (P,) float64 the
+#: integrator correlates with (the same array on an ideal source); ``negative`` −θ̃ for the
+#: two-sided estimate (empty otherwise); ``req`` (P,) float64 the
 #: update request; ``m1``, ``m2`` (P,) the optimizer's per-synapse state (velocity, or
 #: Adam's moments; empty when the rule has none); ``order`` (N,) the data-order permutation
 #: (derived); ``clock``,
 #: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
 #: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch.
-State = namedtuple("State", "theta G applied reference req m1 m2 order clock cost_line "
-                            "counters driver rb0 rb1 zeros out")
+State = namedtuple("State", "theta G applied reference negative req m1 m2 order clock "
+                            "cost_line counters driver rb0 rb1 zeros out")
 
 #: What the chip is: the sense model and the device tuple of :mod:`.devices`.
 Model = namedtuple("Model", "sense dev")
@@ -146,6 +147,38 @@ def _sense_nodes(p, s, m, want_base, n):
 
 
 @jit
+def _sense_two_sided(p, s, m, n):
+    """C(θ + θ̃) into ``out[0]`` and C(θ − θ̃) into ``out[1]`` (two-sided estimate).
+
+    The k-th inference of a step reads the weights with read-noise sub-coordinate k. With node
+    perturbation the minus pass comes first, so the activations left in the sense buffers are
+    the plus pass's: the presynaptic activity each synapse integrates.
+    """
+    sample = s.clock[0].sample
+    nodes = p.source.nodes == 1
+    w0 = s.theta
+    w1 = s.theta
+    if p.noisy_reads == 1:
+        read_weights(m.dev, s.theta, s.rb0, n, 0)
+        read_weights(m.dev, s.theta, s.rb1, n, 1)
+        w0 = s.rb0
+        w1 = s.rb1
+    if nodes:
+        measure_nodes(m.sense, w0, s.negative, sample, False, s.out)
+        c_minus = s.out[0]
+        measure_nodes(m.sense, w1, s.applied, sample, False, s.out)
+        c_plus = s.out[0]
+    else:
+        measure(m.sense, w0, s.applied, sample, False, s.out, n)
+        c_plus = s.out[0]
+        measure(m.sense, w1, s.negative, sample, False, s.out, n)
+        c_minus = s.out[0]
+    s.out[0] = c_plus
+    s.out[1] = c_minus
+    count(s.counters[0], p.counters, 2, 0)
+
+
+@jit
 def run_steps(n_steps, p, s, m):
     """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
 
@@ -184,6 +217,7 @@ def run_steps(n_steps, p, s, m):
     out = s.out
     P = theta.shape[0]
     nodes = p.source.nodes == 1
+    two_sided = p.cost_line.two_sided == 1
     sizes = m.sense.sizes
     M = pert.shape[0]  # perturbed quantities: P weights, or M nodes
     # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
@@ -217,6 +251,10 @@ def run_steps(n_steps, p, s, m):
         if new_code and not by_write:
             fill_code(pert, p.source, n // tau_p)
             cnt.code_generations += M
+            if two_sided:
+                neg = s.negative
+                for i in range(M):
+                    neg[i] = -pert[i]
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
         update_due = ph_t == 0 and n > 0
@@ -228,6 +266,28 @@ def run_steps(n_steps, p, s, m):
                     cl.stale = 1
                 _int.reset(G)
                 clk.updates += 1
+            if two_sided:
+                _sense_two_sided(p, s, m, n)
+                c = out[0]
+                if not math.isfinite(c):
+                    return fail(s, STATUS_NONFINITE_COST, n)
+                if not math.isfinite(out[1]):
+                    return fail(s, STATUS_NONFINITE_BASE, n)
+                ct = _cl.two_sided(c, out[1])
+                if nodes:
+                    integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample],
+                                    m.sense.buf, sizes, False, 0.0, 0.0)
+                else:
+                    _int.accumulate(G, ct * ip.inv_d2, ref)
+                cnt.cost_broadcasts += 1
+                cnt.integrator_ops += M
+                if nodes:
+                    cnt.synapse_multiplies += P
+                cnt.steps += 1
+                cl.c = c
+                cl.ctilde = ct
+                clk.step = n + 1
+                continue
             want_base = cl.stale == 1
             if by_write:
                 _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)

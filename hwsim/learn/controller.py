@@ -38,6 +38,8 @@ class MGDController:
         Perturb the P parameters, or the port's M nodes (the port must offer ``n_nodes``,
         ``apply_nodes``, ``postsynaptic`` and ``presynaptic``): each synapse then integrates
         its node's correlation times its own presynaptic activity.
+    estimate : {"one_sided", "two_sided"}
+        C̃ = C − C₀, or (C(θ + θ̃) − C(θ − θ̃))/2 (discrete mode).
     optimizer, momentum, beta2, eps, clip
         The local update rule on G, as :mod:`hwsim.kernels.optimizer`.
     dtype : numpy dtype
@@ -61,7 +63,7 @@ class MGDController:
 
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
-                 target="weights", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
+                 target="weights", estimate="one_sided", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
                  dtype=np.float64):
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
@@ -73,6 +75,11 @@ class MGDController:
         if target not in ("weights", "nodes"):
             raise ConfigError(f"mgd.target = {target!r}: allowed: weights, nodes")
         self.target = target
+        if estimate not in ("one_sided", "two_sided") or (estimate == "two_sided"
+                                                          and mode != "discrete"):
+            raise ConfigError(f"mgd.estimate = {estimate!r}: allowed: one_sided, or two_sided "
+                              "in discrete mode")
+        self.two_sided = estimate == "two_sided"
         Q = int(port.n_nodes) if target == "nodes" else P  # perturbed quantities
         self._post = port.postsynaptic() if target == "nodes" else None
         self.seed, self.mode = int(seed), mode
@@ -111,6 +118,31 @@ class MGDController:
             shuffle_order(self._order, np.int64(self.seed), np.int64(epoch))
             self._epoch = epoch
         return int(self._order[pos])
+
+    def _measure_two_sided(self, n):
+        """(C(θ + θ̃), C̃) with C̃ = (C(θ + θ̃) − C(θ − θ̃))/2; with nodes the minus pass first,
+        so the presynaptic activity read after it is the plus pass's (as the fused driver)."""
+        neg = -self.code
+        if self.target == "nodes":
+            self.port.apply_nodes(neg)
+            c_minus = self.port.measure()
+            c_plus = self._measure_perturbed()
+        else:
+            c_plus = self._measure_perturbed()
+            self.port.apply(neg)
+            c_minus = self.port.measure()
+        if not (math.isfinite(c_plus) and math.isfinite(c_minus)):
+            raise FloatingPointError(f"non-finite cost at step {n}")
+        return c_plus, 0.5 * (c_plus - c_minus)
+
+    def _close_step(self, n, ct):
+        self.ctilde = ct
+        self.counters["cost_broadcasts"] += 1
+        self.counters["integrator_ops"] += self.Q
+        if self.target == "nodes":
+            self.counters["synapse_multiplies"] += self.P
+        self.counters["steps"] += 1
+        self.step = n + 1
 
     def _measure_perturbed(self):
         if self.target == "nodes":
@@ -184,6 +216,11 @@ class MGDController:
                     G[:] = 0.0
                     g64[:] = 0.0
                     self.updates += 1
+                if self.two_sided:
+                    c, ct = self._measure_two_sided(n)
+                    G[:] = g64 + self._correlate(ct * self.inv_d2, code64)
+                    self._close_step(n, ct)
+                    continue
                 c = self._measure_perturbed()
                 if self.stale:
                     port.apply(None)
@@ -207,11 +244,5 @@ class MGDController:
                 if self.eta != 0.0:
                     self._write()
                 self.updates += 1
-            self.ctilde = ct
-            self.counters["cost_broadcasts"] += 1
-            self.counters["integrator_ops"] += self.Q
-            if self.target == "nodes":
-                self.counters["synapse_multiplies"] += self.P
-            self.counters["steps"] += 1
-            self.step = n + 1
+            self._close_step(n, ct)
         return ct

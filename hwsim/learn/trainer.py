@@ -177,7 +177,8 @@ def build_chip(cfg, dataset=None, profile=None):
     chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
                 mode=m.mode, amplitude=m.amplitude, eta=m.eta, tau_p=m.tau_p, tau_x=m.tau_x,
                 tau_theta=m.tau_theta, tau_hp=m.tau_hp, fdma_period=m.fdma_period,
-                dt=cfg.sim.dt, target=m.target, optimizer=cfg.learn.optimizer,
+                dt=cfg.sim.dt, target=m.target, estimate=m.estimate,
+                optimizer=cfg.learn.optimizer,
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
                 clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
                 max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model)
