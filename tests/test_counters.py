@@ -36,7 +36,7 @@ def test_counters_match_hand_counts(tmp_path):
     assert c["adc_conversions"] == inferences * (2 + 1) and c["dac_conversions"] == 0
     assert c["cost_broadcasts"] == 10
     assert c["code_generations"] == 10 * 9 and c["integrator_ops"] == 10 * 9
-    assert c["updates"] == 3 and c["update_requests"] == 3 * 9
+    assert c["updates_sent"] == 3 and c["update_requests"] == 3 * 9
     st = chip.device_stats()
     assert c["write_pulses_up"] + c["write_pulses_down"] == st["pulses"] > 0
     assert c["write_verify_pulses"] == 0 and c["refreshes"] == 0
@@ -56,7 +56,7 @@ def test_no_update_is_counted_with_eta_zero(tmp_path):
     chip, _, _ = build_chip(_tiny(tmp_path, eta=0.0))
     chip.advance(10)
     c = chip.counters()
-    assert c["updates"] == 0 and c["write_pulses_up"] == c["write_pulses_down"] == 0
+    assert c["updates_sent"] == 0 and c["write_pulses_up"] == c["write_pulses_down"] == 0
     assert c["baseline_inferences"] == 2  # only the two new inputs make C0 stale
 
 
@@ -67,3 +67,9 @@ def test_counters_are_streamed_to_metrics_and_summary(tmp_path):
     assert tr.metrics_[-1]["perturbed_inferences"] == 10
     assert tr.summary_["counters"]["macs"] == 15 * 6
     assert [n for n, _ in COUNTER_DOCS] == list(COUNTER_COLUMNS[:len(COUNTER_DOCS)])
+
+
+def test_metrics_columns_are_unique():
+    from hwsim.runs import METRICS_COLUMNS
+
+    assert len(set(METRICS_COLUMNS)) == len(METRICS_COLUMNS)

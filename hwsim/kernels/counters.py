@@ -26,7 +26,8 @@ COUNTER_DOCS = (
     ("integrator_ops", "local correlations C̃·θ̃ of the perturbed quantities (P per step; M with node perturbation)"),
     ("synapse_multiplies", "node perturbation: local products g_i·x_j into each synapse's G (P per step)"),
     ("update_requests", "per-parameter update requests Δθ computed by the optimizer (P per update)"),
-    ("updates", "weight updates sent to the synapses (discrete: every τθ; analog: every step)"),
+    ("updates_sent", "weight updates sent to the synapses (discrete: every τθ; analog: every "
+                     "step; none when η = 0)"),
 )
 COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
 COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])

@@ -537,7 +537,7 @@ def run_fast(n_steps, p, s, m):
         if update_due:
             if eta != 0.0:
                 cnt.update_requests += P
-                cnt.updates += 1
+                cnt.updates_sent += 1
                 stats[ST_UPDATES] += 1
                 cl.stale = 1
                 if virtual:

@@ -73,7 +73,7 @@ def _write(p, s, dev, k):
     _opt.request(p.optimizer, s.G, s.req, s.m1, s.m2, k + 1)
     cnt = s.counters[0]
     cnt.update_requests += s.G.shape[0]
-    cnt.updates += 1
+    cnt.updates_sent += 1
     apply_update(dev, s.theta, s.req, k)
 
 

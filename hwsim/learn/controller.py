@@ -107,7 +107,8 @@ class MGDController:
         self.c0 = self.ctilde = self.cprev = 0.0
         self.stale = True
         self.counters = dict(code_generations=0, cost_broadcasts=0, integrator_ops=0,
-                             synapse_multiplies=0, update_requests=0, updates=0, steps=0)
+                             synapse_multiplies=0, update_requests=0, updates_sent=0,
+                             steps=0)
         self._order = np.zeros(port.n_samples, np.int64)
         self._epoch = -1
 
@@ -183,7 +184,7 @@ class MGDController:
     def _write(self):
         req = self._request()
         self.counters["update_requests"] += self.P
-        self.counters["updates"] += 1
+        self.counters["updates_sent"] += 1
         self.port.write(req, self.updates)
 
     def run(self, n_steps):
