@@ -268,6 +268,10 @@ class SimConfig(Schema, section="sim"):
     max_cost: float = option(1e12, "Divergence limit: a train cost above this at an evaluation "
                              "tick stops the run with status \"diverged\" (NaN/Inf always does).",
                              gt=0.0)
+    plot_time_axis: str = option(
+        "auto", "Time axis of learning_curve.png: \"log\", \"linear\", or \"auto\" (log when "
+        "the first 5 % of the run holds 80 % of the drop in train cost). Output only: a resume "
+        "may change it.", choices=("auto", "linear", "log"))
 
     def total_steps(self) -> int:
         """Return the number of steps the run lasts.

@@ -55,7 +55,9 @@ def _finish(trainer, out, quiet_errors=False):
         try:
             learning_curve(trainer.metrics_, Path(out) / CURVE_NAME,
                            target=cfg.sim.target_accuracy, held_out=trainer.dataset_.held_out,
-                           title=title, subtitle=subtitle)
+                           title=title, subtitle=subtitle,
+                           log_time={"auto": None, "log": True, "linear": False}[
+                               cfg.sim.plot_time_axis])
         except HwsimError:
             if not quiet_errors:
                 raise

@@ -71,7 +71,8 @@ UNSTABLE_THETA_RATIO = 1e3
 
 
 # Keys a resumed run may change: only how far it goes and when it stops.
-RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target"}
+RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target",
+                  "sim.plot_time_axis"}
 
 
 def defining_hash(cfg, profile) -> str:
@@ -487,8 +488,8 @@ class MGDTrainer:
                                      "checkpoint (it has no config_sha256)")
                 if str(state["config_sha256"]) != defining_hash(cfg, self.profile_):
                     raise HwsimError(f"{out / CONFIG_NAME}: differs from the run its checkpoint "
-                                     "was made with (only sim.steps, sim.time_limit_s, "
-                                     "sim.target_accuracy and sim.stop_at_target may change on "
+                                     "was made with (only "
+                                     f"{', '.join(sorted(RESUMABLE_KEYS))} may change on "
                                      "resume); start a new run instead")
                 try:
                     chip.set_state(state)
