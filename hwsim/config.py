@@ -227,6 +227,12 @@ class ChipConfig(Schema, section="chip"):
         if self.inp_noise > 0 and self.inp_bound == 0:
             fail("inp_noise", "needs chip.inp_bound > 0 (noise is relative to the DAC range)",
                  "inp_bound")
+        if self.inp_res > 0 and self.inp_bound == 0:
+            fail("inp_res", "needs chip.inp_bound > 0 (the resolution is a fraction of the DAC "
+                 "range)", "inp_bound")
+        if self.out_res > 0 and self.out_bound == 0:
+            fail("out_res", "needs chip.out_bound > 0 (the resolution is a fraction of the ADC "
+                 "range)", "out_bound")
         if self.out_noise > 0 and self.out_bound == 0:
             fail("out_noise", "needs chip.out_bound > 0 (noise is relative to the ADC range)",
                  "out_bound")

@@ -211,6 +211,8 @@ def load_checkpoint(path) -> dict:
     if not isinstance(arrays, dict):
         raise HwsimError(damaged)  # a bare .npy
     version = arrays.pop("schema_version", None)
+    if version is None and "config_sha256" not in arrays:
+        raise HwsimError(damaged)  # plain arrays, but not a checkpoint of any hwsim version
     try:
         version = 1 if version is None else int(version)
     except (TypeError, ValueError):

@@ -260,3 +260,34 @@ def test_log_time_axis_is_chosen_when_learning_is_early():
     fast = [{"hardware_time_s": float(k), "train_cost": 1.0 if k == 0 else 0.01} for k in t]
     slow = [{"hardware_time_s": float(k), "train_cost": 1.0 - k / 200} for k in t]
     assert early_learning(fast) and not early_learning(slow)
+
+
+def test_summary_is_written_when_the_final_checkpoint_fails_without_an_oserror(tmp_path,
+                                                                             monkeypatch):
+    """A newcomer's 22M-parameter run, interrupted, ended with no summary.json: whatever stops
+    the final checkpoint (here MemoryError), summary.json still says what happened."""
+    import json
+
+    real = MGDTrainer._save_checkpoint
+    calls = []
+
+    def save(self):
+        calls.append(1)
+        if len(calls) > 1:  # the step-0 checkpoint works, the final one does not
+            raise MemoryError("no room for the state's copy")
+        return real(self)
+
+    monkeypatch.setattr(MGDTrainer, "_save_checkpoint", save)
+    out = tmp_path / "r"
+    with pytest.raises(MemoryError):
+        run_experiment(load_config(EXAMPLES / "xor.toml", ["sim.steps=500"]), out)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and "final checkpoint was not written" in s["message"]
+
+
+def test_a_zip_of_foreign_arrays_is_not_an_hwsim_checkpoint(tmp_path):
+    import numpy as np
+
+    np.savez(tmp_path / "checkpoint.npz", a=np.zeros(3))
+    with pytest.raises(HwsimError, match="damaged or not an hwsim checkpoint"):
+        runs.load_checkpoint(tmp_path / "checkpoint.npz")

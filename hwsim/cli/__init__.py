@@ -71,6 +71,10 @@ def main(argv=None) -> ExitCode:
         if trainer is not None and isinstance(e, trainer.TimelineProcessError):
             return ExitCode.ERROR
         return ExitCode.USAGE_ERROR
+    except MemoryError as e:
+        print(f"hwsim: error: out of memory ({e or 'no detail'}); the run folder keeps what "
+              "was written (summary.json says which step the checkpoint holds)", file=sys.stderr)
+        return ExitCode.ERROR
     except KeyboardInterrupt as e:
         # A bare interrupt arrives before the run installed its handler: nothing was written.
         print(f"hwsim: {e}" if str(e) else "hwsim: interrupted before the run started; nothing "

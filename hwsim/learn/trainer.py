@@ -644,6 +644,7 @@ class MGDTrainer:
         """
         out = Path(self.out_dir)
         error = None
+        other = None  # not a write error (no memory left for the state's copy, a 2nd Ctrl-C)
         try:
             self._writer.close()
             self._save_checkpoint()
@@ -651,12 +652,23 @@ class MGDTrainer:
             error = self._folder_error(e, out)
             if not failing:
                 status, self._failure = "failed", str(error)
+        except BaseException as e:  # noqa: B902 - summary.json must still be written
+            other = e
+            if not failing and not isinstance(e, KeyboardInterrupt):
+                status = "failed"
         self.status_ = status
         self.summary_ = self._summary(status, *timing)
+        if other is not None:
+            self.summary_["message"] = (
+                f"{self.summary_['message'] + '; ' if self.summary_['message'] else ''}the "
+                f"final checkpoint was not written ({type(other).__name__}: {other}); "
+                f"{CHECKPOINT_NAME} holds an earlier step")
         try:
             write_json(out / SUMMARY_NAME, self.summary_)
         except OSError as e:
             error = error or self._folder_error(e, out)
+        if other is not None:
+            raise other
         if error is not None and not failing:
             raise error
 
