@@ -485,7 +485,12 @@ def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """
     source = os.fspath(path)
     try:
-        with open(path, "rb") as fh:
+        try:
+            fh = open(path, "rb")
+        except UnicodeEncodeError:
+            # a non-ASCII name under a strict ASCII locale: pass the name's UTF-8 bytes (case C3)
+            fh = open(source.encode("utf-8", "surrogateescape"), "rb")
+        with fh:
             data = fh.read()
     except FileNotFoundError:
         raise ConfigError(f"{source}: {what} not found (looked in "

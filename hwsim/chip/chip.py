@@ -402,10 +402,13 @@ class Chip:
     def drift_to(self, t_s: float) -> None:
         """Let the devices drift, without any step, to hardware time ``t_s`` seconds.
 
-        A no-op on ideal synapses or devices without drift.
+        A no-op on ideal synapses or devices without drift. Drift changes θ, so the cost
+        baseline C₀ is stale: the next step remeasures it (mgd.md: recompute C₀ when θ changed).
         """
         if self.has_devices:
             self.device.drift(t_s)
+            if self.device.params.drift != "none":
+                self.state.cost_line[0]["stale"] = 1
 
     @property
     def step(self) -> int:

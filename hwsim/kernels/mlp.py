@@ -201,15 +201,20 @@ def _normal_pair(bits):
 
 @jit
 def _norm1(a, b, n):
-    """(‖(a, 1)‖², ‖(b, 1)‖², ⟨(a, 1), (b, 1)⟩) of two length-n vectors."""
+    """(‖ā‖², ‖b̄‖², ⟨ā, d⟩, ‖d‖²) for ā = (a, 1), b̄ = (b, 1), d = b̄ − ā, of two length-n
+    vectors. The difference is summed directly, so a tiny d (a tiny perturbation) keeps its
+    relative precision."""
     aa = 1.0
     bb = 1.0
-    ab = 1.0
+    ad = 0.0
+    dd = 0.0
     for j in range(n):
+        d = b[j] - a[j]
         aa += a[j] * a[j]
         bb += b[j] * b[j]
-        ab += a[j] * b[j]
-    return aa, bb, ab
+        ad += a[j] * d
+        dd += d * d
+    return aa, bb, ad, dd
 
 
 @jit
@@ -222,7 +227,9 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
     layer's input, this is exactly the distribution of per-weight read noise, for P normals
     fewer. Independent reads (``frozen`` = 0) draw ζ apart for the two passes; noise frozen
     per step is the same ξ on both passes' different inputs, so (ζ_p, ζ_b) get the
-    correlation ρ = ⟨x̄_p, x̄_b⟩/(‖x̄_p‖‖x̄_b‖), x̄ = (x, 1). Both normals of a neuron come
+    correlation ρ = ⟨x̄_p, x̄_b⟩/(‖x̄_p‖‖x̄_b‖), x̄ = (x, 1), drawn as the conditional law of
+    the baseline's noise from the difference x̄_b − x̄_p (the same input gives exactly the
+    same noise, case D12). Both normals of a neuron come
     from one hash at STREAM_READ_NOISE coordinates (``counter``, neuron, SUB_NEURON).
 
     Returns
@@ -240,21 +247,22 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
         kind = out_act if l == n_layers - 1 else hidden_act
         ap = x if in_off < 0 else buf_p[in_off:in_off + nin]
         ab = x if in_off < 0 else buf_b[in_off:in_off + nin]
-        aa, bb, pb = _norm1(ap, ab, nin)
+        aa, bb, ad, dd = _norm1(ap, ab, nin)
         na = math.sqrt(aa)
         nb = math.sqrt(bb)
-        rho = min(1.0, max(-1.0, pb / (na * nb)))
-        rc = math.sqrt(max(0.0, 1.0 - rho * rho))
+        # Frozen noise: the baseline's noise σ·⟨ξ, b̄⟩ given the perturbed pass's σ·⟨ξ, ā⟩ = σ·na·ζa
+        # is σ·(⟨ā, b̄⟩/na·ζa + ‖b̄⊥‖·ζ'), b̄⊥ = d − (⟨ā, d⟩/‖ā‖²)·ā: from d, so the same input
+        # on both passes gives exactly the same noise.
+        a_part = (aa + ad) / na
+        perp = math.sqrt(max(0.0, dd - ad * ad / aa))
         bias0 = p + nin * nout
         for o in range(nout):
             neuron = out_off + o
             za, zb = _normal_pair(hash_sub(key, counter, neuron, SUB_NEURON))
             if want_base:
                 sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
-                if frozen:
-                    zb = rho * za + rc * zb
-                buf_b[out_off + o] = act(kind, scale * (sb + theta[bias0 + o]
-                                                         + sigma * nb * zb))
+                noise_b = sigma * (a_part * za + perp * zb) if frozen else sigma * nb * zb
+                buf_b[out_off + o] = act(kind, scale * (sb + theta[bias0 + o] + noise_b))
             else:
                 sp = _dot_pert(theta, pert, p + o * nin, ap, nin)
             buf_p[out_off + o] = act(kind, scale * (sp + (theta[bias0 + o] + pert[bias0 + o])

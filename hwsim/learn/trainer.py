@@ -193,7 +193,9 @@ def _config_text(cfg) -> bytes:
     # Versions go in a comment so the file stays a valid config for ``hwsim run``.
     head = (f"# fully resolved by hwsim {__version__} (numpy {np.__version__}, "
             f"numba {numba.__version__}, simpy {simpy.__version__})\n")
-    return (head + tomli_w.dumps(cfg.to_dict())).encode("utf-8")
+    # surrogateescape: a path the OS gave as undecodable bytes (strict C locale) is written
+    # back as those bytes, which were UTF-8 (case C3)
+    return (head + tomli_w.dumps(cfg.to_dict())).encode("utf-8", "surrogateescape")
 
 
 class MGDTrainer:
@@ -523,7 +525,8 @@ class MGDTrainer:
                 self._open_folder(out, resume)
                 atomic_write_bytes(out / CONFIG_NAME, _config_text(cfg))
                 atomic_write_bytes(out / DEVICE_NAME,
-                                   profile_to_toml(self.profile_, resolved=True).encode("utf-8"))
+                                   profile_to_toml(self.profile_, resolved=True).encode(
+                                       "utf-8", "surrogateescape"))
                 self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
                 if not resume:
                     self._save_checkpoint()  # resumable from the first moment
