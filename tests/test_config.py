@@ -108,7 +108,8 @@ def _boundary_cases():
 
 BOUNDARY_CASES = list(_boundary_cases())
 # Settings that another field must accompany to be valid (cross-field rules).
-CONTEXT = {"mgd.mode": {"mgd.tau_x": 2}}
+CONTEXT = {"mgd.mode": {"mgd.tau_x": 2}, "chip.inp_res": {"chip.inp_bound": 1.0},
+           "chip.out_res": {"chip.out_bound": 1.0}}
 
 
 @pytest.mark.parametrize("dotted,value,accepted", BOUNDARY_CASES,
