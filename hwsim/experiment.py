@@ -44,7 +44,11 @@ def plot_title(cfg):
     default = _flat(RunConfig().to_dict())
     diff = [f"{k} = {v}" for k, v in _flat(cfg.to_dict()).items()
             if k not in _TITLE_KEYS and default.get(k) != v]
-    return title, ", ".join(diff)
+    # Paths the OS gave as undecodable bytes (strict C locale) carry surrogates no font has.
+    def shown(text):
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+    return shown(title), shown(", ".join(diff))
 
 
 def _finish(trainer, out, quiet_errors=False):

@@ -494,3 +494,29 @@ def test_numpydoc_parameters_match_signature_device_plots():
                  device_plots.default_pulses):
         documented = _documented_parameters(inspect.getdoc(func) or "")
         assert documented == list(inspect.signature(func).parameters), func.__name__
+
+
+def test_c3_a_real_run_under_a_strict_ascii_locale(tmp_path):  # case C3
+    """A non-ASCII profile in a non-ASCII folder, run and resumed through the CLI under a strict
+    C locale (no UTF-8 mode): the run's config.toml holds the path, in UTF-8."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path / "Geräte µ"
+    folder.mkdir()
+    shutil.copy(root / "hwsim" / "devices" / "rpu_spec.toml", folder / "hfo2.toml")
+    out = tmp_path / "Läufe µ"
+    env = dict(os.environ, LANG="C", LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")
+    base = [sys.executable, "-m", "hwsim", "run"]
+    r = subprocess.run([*base, str(root / "examples" / "xor.toml"), "--quiet", "--set",
+                        f"chip.device={folder / 'hfo2.toml'}", "--set", "sim.steps=200",
+                        "--out", str(out)], env=env, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")[-2000:]
+    assert "Geräte µ/hfo2.toml" in (out / "config.toml").read_text(encoding="utf-8")
+    r = subprocess.run([*base, "--resume", str(out), "--quiet", "--set", "sim.steps=400"],
+                       env=env, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")[-2000:]

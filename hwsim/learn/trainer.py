@@ -83,7 +83,7 @@ def defining_hash(cfg, profile) -> str:
         sec, name = key.split(".")
         d[sec].pop(name, None)
     text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def check_memory(cfg, profile, n_train, n_test):
