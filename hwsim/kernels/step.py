@@ -274,38 +274,25 @@ def run_steps(n_steps, p, s, m):
                 if not math.isfinite(out[1]):
                     return fail(s, STATUS_NONFINITE_BASE, n)
                 ct = _cl.two_sided(c, out[1])
-                if nodes:
-                    integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample],
-                                    m.sense.buf, sizes, False, 0.0, 0.0)
-                else:
-                    _int.accumulate(G, ct * ip.inv_d2, ref)
-                cnt.cost_broadcasts += 1
-                cnt.integrator_ops += M
-                if nodes:
-                    cnt.synapse_multiplies += P
-                cnt.steps += 1
-                cl.c = c
-                cl.ctilde = ct
-                clk.step = n + 1
-                continue
-            want_base = cl.stale == 1
-            if by_write:
-                _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)
-            elif nodes:
-                _sense_nodes(p, s, m, want_base, n)
             else:
-                sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros, clk.sample,
-                      want_base, out, n)
-                count(cnt, p.counters, 1, 1 if want_base else 0)
-            c = out[0]
-            if not math.isfinite(c):
-                return fail(s, STATUS_NONFINITE_COST, n)
-            if want_base:
-                if not math.isfinite(out[1]):
-                    return fail(s, STATUS_NONFINITE_BASE, n)
-                cl.c0 = out[1]
-                cl.stale = 0
-            ct = _cl.discrete(cl, c)
+                want_base = cl.stale == 1
+                if by_write:
+                    _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)
+                elif nodes:
+                    _sense_nodes(p, s, m, want_base, n)
+                else:
+                    sense(m.sense, dev, noisy, theta, pert, s.rb0, s.rb1, s.zeros,
+                          clk.sample, want_base, out, n)
+                    count(cnt, p.counters, 1, 1 if want_base else 0)
+                c = out[0]
+                if not math.isfinite(c):
+                    return fail(s, STATUS_NONFINITE_COST, n)
+                if want_base:
+                    if not math.isfinite(out[1]):
+                        return fail(s, STATUS_NONFINITE_BASE, n)
+                    cl.c0 = out[1]
+                    cl.stale = 0
+                ct = _cl.discrete(cl, c)
             if nodes:
                 integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample], m.sense.buf,
                                 sizes, False, 0.0, 0.0)
