@@ -74,16 +74,3 @@ def test_metrics_columns_are_unique():
 
     assert len(set(METRICS_COLUMNS)) == len(METRICS_COLUMNS)
 
-
-def test_plot_time_axis_is_a_config_key(tmp_path):
-    """issue 8, fault 8: a log-time axis option, reachable from the config and --set."""
-    from hwsim.cli import main
-    from PIL import Image  # matplotlib depends on Pillow
-
-    sizes = {}
-    for axis in ("linear", "log"):
-        out = tmp_path / axis
-        assert main(["run", "examples/xor.toml", "--quiet", "--out", str(out), "--set",
-                     "sim.steps=2000", "--set", f"sim.plot_time_axis={axis}"]) == 0
-        sizes[axis] = Image.open(out / "learning_curve.png").tobytes()
-    assert sizes["linear"] != sizes["log"]

@@ -291,3 +291,17 @@ def test_a_zip_of_foreign_arrays_is_not_an_hwsim_checkpoint(tmp_path):
     np.savez(tmp_path / "checkpoint.npz", a=np.zeros(3))
     with pytest.raises(HwsimError, match="damaged or not an hwsim checkpoint"):
         runs.load_checkpoint(tmp_path / "checkpoint.npz")
+
+
+def test_plot_time_axis_is_a_config_key(tmp_path):
+    """issue 8, fault 8: a log-time axis option, reachable from the config and --set."""
+    from hwsim.cli import main
+    from PIL import Image  # matplotlib depends on Pillow
+
+    sizes = {}
+    for axis in ("linear", "log"):
+        out = tmp_path / axis
+        assert main(["run", "examples/xor.toml", "--quiet", "--out", str(out), "--set",
+                     "sim.steps=2000", "--set", f"sim.plot_time_axis={axis}"]) == 0
+        sizes[axis] = Image.open(out / "learning_curve.png").tobytes()
+    assert sizes["linear"] != sizes["log"]

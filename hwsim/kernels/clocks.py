@@ -43,9 +43,3 @@ def shuffle_order(order, seed, epoch):
         t = order[i]
         order[i] = order[j]
         order[j] = t
-
-
-def sample_at(step, tau_x, n_samples):
-    """(epoch, position) of the sample presented at or after ``step``: number ceil(step/tau_x)."""
-    k = (step + tau_x - 1) // tau_x
-    return k // n_samples, k % n_samples

@@ -313,24 +313,6 @@ def output_cost(buf, off, y, out_act, cost):
 
 
 @jit
-def mlp_cost(model, theta, pert, sample, want_base, out, counter):
-    """MGD cost callback: ``out[0]`` = C(theta + pert), and ``out[1]`` = C(theta) if ``want_base``.
-
-    ``model`` is the tuple ``(X, Y, sizes, kinds, buf, buf_b, fk)`` built by :class:`hwsim.chip.network.MLP`
-    with ``kinds = [hidden_act, out_act, cost]``.
-    """
-    X, Y, sizes, kinds, buf, buf_b, fk = model
-    x = X[sample]
-    y = Y[sample]
-    if want_base:
-        off = forward2(theta, pert, x, sizes, kinds[0], kinds[1], buf, buf_b, fk[0])
-        out[1] = output_cost(buf_b, off, y, kinds[1], kinds[2])
-    else:
-        off = forward(theta, pert, True, x, sizes, kinds[0], kinds[1], buf, fk[0])
-    out[0] = output_cost(buf, off, y, kinds[1], kinds[2])
-
-
-@jit
 def predict(buf, off, nout):
     """Predicted class: threshold y > 0.5 for one output (mgd.md pitfalls), else argmax."""
     if nout == 1:

@@ -93,24 +93,6 @@ def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qb
 
 
 @jit
-def mlp_cost_periph(model, theta, pert, sample, want_base, out, counter):
-    """The MGD cost callback of an MLP chip with periphery (see :func:`hwsim.kernels.mlp.mlp_cost`).
-
-    ``model`` = ``(X, Y, sizes, kinds, buf, qbuf, per, gain, offset, fk)``, fk[0] the weight
-    scale. The perturbed and the
-    baseline inference are two separate reads (converter noise sub-coordinates 0 and 1).
-    """
-    X, Y, sizes, kinds, buf, qbuf, per, gain, offset, fk = model
-    off = forward_periph(theta, pert, True, X[sample], sizes, kinds[0], kinds[1], buf, qbuf, per,
-                         gain, offset, counter, 0, fk[0])
-    out[0] = output_cost(buf, off, Y[sample], kinds[1], kinds[2])
-    if want_base:
-        off = forward_periph(theta, pert, False, X[sample], sizes, kinds[0], kinds[1], buf, qbuf,
-                             per, gain, offset, counter, 1, fk[0])
-        out[1] = output_cost(buf, off, Y[sample], kinds[1], kinds[2])
-
-
-@jit
 def evaluate_periph(theta, X, Y, labels, sizes, kinds, buf, qbuf, per, gain, offset, counter, out,
                     scale=1.0):
     """:func:`hwsim.kernels.mlp.evaluate` through the periphery (noise sub-coordinate 2 + i)."""
