@@ -131,12 +131,14 @@ class MgdConfig(Schema, section="mgd"):
         "synapse integrates its node's correlation times its own presynaptic activity "
         "(Williams 1992; Flower & Jabri 1993; Oripov et al. 2025). For ± codes E[G per step] "
         "is ∇C/P with weights and ∇C/M with nodes, so the same η moves further with nodes. "
-        "Nodes need a chip without periphery.", choices=("weights", "nodes"))
+        "Through the periphery the node code is added to each neuron's analog "
+        "pre-activation before its ADC, and each synapse multiplies by its DAC's output.",
+        choices=("weights", "nodes"))
     estimate: str = option(
         "one_sided", 'How C̃ is formed: "one_sided" C̃ = C(θ + θ̃) − C₀, the baseline C₀ '
         'remeasured only when stale; "two_sided" C̃ = (C(θ + θ̃) − C(θ − θ̃))/2, the central '
         "difference of SPSA-style hardware demonstrations (Spall 1992): one more inference "
-        "per step, no baseline, no O(Δ) bias. Two-sided needs discrete mode and no periphery.",
+        "per step, no baseline, no O(Δ) bias. Two-sided needs discrete mode.",
         choices=("one_sided", "two_sided"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
