@@ -60,20 +60,20 @@ class HardwareConfig(Schema, section="hardware"):
 
     # -- energy per event -----------------------------------------------------------------
     read_j: float = option(
-        10e-15, "Per device read (counter device_reads; the analog MAC of the cell): "
+        10.4e-15, "Per device read (counter device_reads; the analog MAC of the cell): "
         "V²/R·t = (0.5 V)²/240 kΩ × 10 ns = 10.4 fJ (NeuroSim V2.1).", unit="J", ge=0.0)
     mac_j: float = option(
         0.0, "Per multiply-accumulate (counter macs) beyond the device read: 0 in a crossbar, "
         "where the read is the MAC; set it for a digital MAC.", unit="J", ge=0.0)
     write_pulse_up_j: float = option(
-        3.3e-12, "Per potentiating write pulse (counter write_pulses_up): V²/R·t = "
+        3.33e-12, "Per potentiating write pulse (counter write_pulses_up): V²/R·t = "
         "(4 V)²/240 kΩ × 50 ns = 3.33 pJ (NeuroSim V2.1).", unit="J", ge=0.0)
     write_pulse_down_j: float = option(
-        3.3e-12, "Per depressing write pulse (counter write_pulses_down): same as "
+        3.33e-12, "Per depressing write pulse (counter write_pulses_down): same as "
         "write_pulse_up_j (NeuroSim V2.1 uses one write voltage).", unit="J", ge=0.0)
     verify_pulse_j: float = option(
-        3.31e-12, "Per write-verify pulse (counter write_verify_pulses): one write pulse plus "
-        "one verify read, 3.33 pJ + 0.01 pJ (NeuroSim V2.1, rounded).", unit="J", ge=0.0)
+        3.34e-12, "Per write-verify pulse (counter write_verify_pulses): one write pulse plus "
+        "one verify read, 3.33 pJ + 0.0104 pJ (NeuroSim V2.1).", unit="J", ge=0.0)
     adc_j: float = option(
         0.12e-12, "Per ADC conversion (counter adc_conversions): 6-bit SAR ADC, 0.12 pJ "
         "(NeuroSim V2.1).", unit="J", ge=0.0)
