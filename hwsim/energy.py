@@ -6,7 +6,7 @@ This module prices them with a :class:`hwsim.hwconfig.HardwareConfig`:
 
 * energy: E = Σ_k n_k · e_k over the event kinds k of :data:`ENERGY_EVENTS` (one per
   counter, each with its per-event energy key);
-* hardware time: T = steps·dt + baseline_inferences·baseline_inference_s
+* hardware time: T = steps·dt + (inferences − steps)·extra_inference_s
   + cost_broadcasts·broadcast_latency_s + T_write (when writes stall inference)
   + write_verify_pulses·(write_pulse_s + verify_read_s), with
   T_write = write_pulse_s · (up + down) for serial writes and
@@ -48,7 +48,7 @@ ENERGY_EVENTS = (
 )
 
 #: Parts of the hardware time (keys of :func:`time_breakdown`).
-TIME_PARTS = ("steps", "baseline_inferences", "cost_broadcasts", "write_pulses",
+TIME_PARTS = ("steps", "extra_inferences", "cost_broadcasts", "write_pulses",
               "write_verify_pulses")
 
 
@@ -112,7 +112,9 @@ def time_breakdown(counters: Mapping, hw: HardwareConfig, dt: float, sizes: Sequ
     """
     return {
         "steps": _count(counters, "steps") * dt,
-        "baseline_inferences": _count(counters, "baseline_inferences") * hw.baseline_inference_s,
+        "extra_inferences": (_count(counters, "perturbed_inferences")
+                             + _count(counters, "baseline_inferences")
+                             - _count(counters, "steps")) * hw.extra_inference_s,
         "cost_broadcasts": _count(counters, "cost_broadcasts") * hw.broadcast_latency_s,
         "write_pulses": write_busy_s(counters, hw, sizes) if hw.write_stalls else 0.0,
         "write_verify_pulses": (_count(counters, "write_verify_pulses")

@@ -30,14 +30,15 @@ class HardwareConfig(Schema, section="hardware"):
     Accounting only: it never changes a run's trajectory, so it may differ on resume and
     `hwsim energy RUN_DIR --set hardware.KEY=VALUE` recomputes a finished run. Time: one step
     lasts `sim.dt` (one perturbed inference, its conversions and its cost broadcast); the keys
-    below add what that clock leaves out (baseline inferences, broadcast latency, write pulses
+    below add what that clock leaves out (further inferences, broadcast latency, write pulses
     when writes stall inference, write-verify programming)."""
 
     # -- time ----------------------------------------------------------------------------
-    baseline_inference_s: float = option(
-        0.0, "Extra time of each baseline inference (unperturbed C₀, counter "
-        "baseline_inferences). 0 = measured within the step, as the MGD papers count time "
-        "(one step per perturbed inference); set it to sim.dt to charge a full inference.",
+    extra_inference_s: float = option(
+        0.0, "Extra time of each inference beyond the first of a step: the baseline C₀ "
+        "(counter baseline_inferences) or the minus pass of mgd.estimate = \"two_sided\" "
+        "(perturbed_inferences above steps). 0 = within the step, as the MGD papers count "
+        "time (one step per perturbed inference); set it to sim.dt to charge a full inference.",
         unit="s", ge=0.0)
     broadcast_latency_s: float = option(
         0.0, "Extra latency of each cost broadcast (counter cost_broadcasts) beyond the step: "

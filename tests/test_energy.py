@@ -110,7 +110,7 @@ def test_hardware_time_with_and_without_stalling_writes(tiny_run):
     for over, expected in (
             ({"write_stalls": False}, base),
             ({"write_mode": "serial"}, base + tp * pulses),
-            ({"baseline_inference_s": 1e-6, "broadcast_latency_s": 2e-7},
+            ({"extra_inference_s": 1e-6, "broadcast_latency_s": 2e-7},
              base + row_parallel + hit["baseline_inferences"] * 1e-6
              + hit["cost_broadcasts"] * 2e-7)):
         hw2 = HardwareConfig(**{**hw.__dict__, **over})
@@ -133,6 +133,17 @@ def test_row_parallel_write_time_by_hand():
     assert time_breakdown(c, serial, 0.0, sizes)["write_pulses"] == 506
     c["write_pulses_up"] = c["write_pulses_down"] = 0  # ideal synapses: no write time
     assert time_breakdown(c, hw, 0.0, sizes)["write_pulses"] == 0
+
+
+def test_extra_inferences_of_the_two_sided_estimate_take_time():
+    # two-sided: 2 perturbed inferences per step, no baseline; one-sided with a stale C0
+    # on every 4th step: 1 perturbed + 1/4 baseline per step
+    hw = HardwareConfig(extra_inference_s=3.0)
+    two = {"steps": 8, "perturbed_inferences": 16, "baseline_inferences": 0}
+    one = {"steps": 8, "perturbed_inferences": 8, "baseline_inferences": 2}
+    assert time_breakdown(two, hw, 0.5, (2, 1))["extra_inferences"] == 8 * 3.0
+    assert time_breakdown(one, hw, 0.5, (2, 1))["extra_inferences"] == 2 * 3.0
+    assert sum(time_breakdown(one, hw, 0.5, (2, 1)).values()) == 8 * 0.5 + 2 * 3.0
 
 
 def test_defaults_follow_neurosim_arithmetic():
