@@ -1,16 +1,19 @@
 """The ``[hardware]`` config section: the time and energy a chip spends on each event.
 
 A pure accounting model: it never changes what the emulator computes (a run's trajectory is
-the same whatever these keys are, so a resume may change them and they are not part of the
-run's defining hash). :mod:`hwsim.energy` turns the event counters of a run
+the same whatever these keys are, so they are left out of the run's defining hash and a
+checkpoint resumes whatever they say; ``hwsim energy RUN_DIR --set hardware.KEY=VALUE``
+reprices a finished run). :mod:`hwsim.energy` turns the event counters of a run
 (:data:`hwsim.kernels.counters.COUNTER_DOCS` and the device write/verify counts) and this
 section into joules and hardware seconds; docs/energy.md gives the model, the source and the
 arithmetic of every default.
 
-Sources of the defaults: DNN+NeuroSim V2.1 (Peng, Huang, Lu, Yu, *IEEE TCAD* 40, 2306
-(2021); the 32 nm RRAM defaults of the NeuroSim V2.1 release: R_on = 240 kΩ, 4 V / 50 ns
-write pulse, 0.5 V / 10 ns read, 6-bit SAR ADC). Values marked "placeholder" have no
-measured source; their doc gives the estimate behind them.
+Sources of the defaults: DNN+NeuroSim V2.1 (github.com/neurosim/DNN_NeuroSim_V2.1,
+``Training_pytorch/NeuroSIM/Param.cpp``: technode 32 nm, resistanceOn = 240 kΩ,
+writeVoltage = 4 V, writePulseWidth = 50 ns, readVoltage = 0.5 V, readPulseWidth = 10 ns,
+levelOutput = 64, i.e. 6-bit conversions), the framework of Peng, Huang, Jiang, Lu and Yu,
+*IEEE TCAD* 40(11), 2306-2319 (2021), doi:10.1109/TCAD.2020.3043731. Values marked
+"placeholder" have no measured source; their doc gives the estimate behind them.
 """
 
 from dataclasses import dataclass
@@ -27,8 +30,8 @@ WRITE_MODES = ("row_parallel", "serial")
 @dataclass(frozen=True)
 class HardwareConfig(Schema, section="hardware"):
     """Hardware time and energy model (docs/energy.md): joules and seconds per counted event.
-    Accounting only: it never changes a run's trajectory, so it may differ on resume and
-    `hwsim energy RUN_DIR --set hardware.KEY=VALUE` recomputes a finished run. Time: one step
+    Accounting only: it never changes a run's trajectory (it is not part of the run's
+    defining hash); `hwsim energy RUN_DIR --set hardware.KEY=VALUE` reprices a finished run. Time: one step
     lasts `sim.dt` (one perturbed inference, its conversions and its cost broadcast); the keys
     below add what that clock leaves out (further inferences, broadcast latency, write pulses
     when writes stall inference, write-verify programming)."""
