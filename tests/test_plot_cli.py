@@ -155,6 +155,9 @@ def test_missing_column_names_the_columns_that_exist(tmp_path, capsys):
     assert "test_accuracy" in capsys.readouterr().err
     assert main(["plot", str(path), "--y", "final_test_accuracy"]) == 2
     assert "give --x KEY and --y METRIC" in capsys.readouterr().err
+    assert main(["plot", str(path), "--x", "mgd.perturbation", "--y", "final_test_accuracy",
+                 "--logx"]) == 2
+    assert "--logx needs a numeric --x" in capsys.readouterr().err
     empty = write_results(tmp_path / "empty.csv", rows=[{"run_id": "a", "mgd.eta": 1}])
     assert main(["plot", str(empty), "--x", "mgd.eta", "--y", "steps_to_target"]) == 2
     assert "no run has a value" in capsys.readouterr().err

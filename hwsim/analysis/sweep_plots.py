@@ -175,7 +175,8 @@ def plot_metric(path, x, y, out, *, hue=None, logx=False, logy=False, spread="mi
     Raises
     ------
     HwsimError
-        A missing column (naming the ones that exist), or no row with a value of ``y``.
+        A missing column (naming the ones that exist), no row with a value of ``y``, or
+        ``logx`` with a text ``x``.
     """
     cols, rows = read_results(path)
     for opt, name in (("--x", x), ("--y", y), ("--hue", hue)):
@@ -187,6 +188,8 @@ def plot_metric(path, x, y, out, *, hue=None, logx=False, logy=False, spread="mi
     fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     numeric = all(isinstance(v, float) for line in data.values() for v in line["x"])
+    if logx and not numeric:
+        raise HwsimError(f"{path}: --logx needs a numeric --x; {x} holds text")
     cats = list(dict.fromkeys(v for line in data.values() for v in line["x"]))
     for i, (key, line) in enumerate(data.items()):
         if not line["x"]:
