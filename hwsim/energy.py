@@ -1,8 +1,8 @@
 """Hardware energy and time of a run: a pure function of its event counters and ``[hardware]``.
 
-The engine counts every event that costs energy or time (:data:`hwsim.chip.chip.COUNTER_COLUMNS`:
-the counters of :mod:`hwsim.kernels.counters` plus the device write and verify pulses).
-This module prices them with a :class:`hwsim.hwconfig.HardwareConfig`:
+The engine counts every event that costs energy or time
+(:data:`hwsim.chip.chip.COUNTER_COLUMNS`: the counters of :mod:`hwsim.kernels.counters`
+plus the device write and verify pulses). This module prices them with a :class:`hwsim.hwconfig.HardwareConfig`:
 
 * energy: E = Σ_k n_k · e_k over the event kinds k of :data:`ENERGY_EVENTS` (one per
   counter, each with its per-event energy key);
@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 
 from hwsim.hwconfig import HardwareConfig
 
-__all__ = ["ENERGY_EVENTS", "TIME_PARTS", "energy_breakdown", "time_breakdown", "write_busy_s", "crossbar_rows",
-           "target_row", "energy_summary", "breakdown_table"]
+__all__ = ["ENERGY_EVENTS", "TIME_PARTS", "energy_breakdown", "time_breakdown", "write_busy_s",
+           "crossbar_rows", "target_row", "energy_summary", "breakdown_table"]
 
 #: (event kind = counter name, [hardware] key of its energy per event, what one event is).
 ENERGY_EVENTS = (

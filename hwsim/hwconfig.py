@@ -31,9 +31,9 @@ WRITE_MODES = ("row_parallel", "serial")
 class HardwareConfig(Schema, section="hardware"):
     """Hardware time and energy model (docs/energy.md): joules and seconds per counted event.
     Accounting only: it never changes a run's trajectory (it is not part of the run's
-    defining hash); `hwsim energy RUN_DIR --set hardware.KEY=VALUE` reprices a finished run. Time: one step
-    lasts `sim.dt` (one perturbed inference, its conversions and its cost broadcast); the keys
-    below add what that clock leaves out (further inferences, broadcast latency, write pulses
+    defining hash); `hwsim energy RUN_DIR --set hardware.KEY=VALUE` reprices a finished run.
+    Time: one step lasts `sim.dt` (one perturbed inference, its conversions and its cost
+    broadcast); the keys below add what that clock leaves out (further inferences, broadcast latency, write pulses
     when writes stall inference, write-verify programming)."""
 
     # -- time ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from hwsim.analysis.energy_report import run_energy
 from hwsim.cli import main
 from hwsim.config import RunConfig, load_config
 from hwsim.energy import crossbar_rows, energy_breakdown, energy_summary, time_breakdown
@@ -194,6 +195,16 @@ def test_hwsim_energy_prints_the_table_and_recomputes_with_set(tiny_run, capsys)
     assert r["energy_j"] == close(hand_energy(c, e2))
     assert r["hardware_time_to_target_s"] == close(s["hardware_time_to_target_s"])
     assert json.loads((out / "summary.json").read_text(encoding="utf-8")) == s  # unchanged
+
+
+def test_recomputation_equals_the_summary(tiny_run):
+    out, _ = tiny_run
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    r = run_energy(out)
+    for key in ("energy_j", "energy_breakdown_j", "energy_to_target_j", "hardware_time_total_s",
+                "hardware_time_breakdown_s", "hardware_time_to_target_s", "write_busy_s"):
+        assert r[key] == s[key], key
+    assert r["target_step"] == s["steps_to_target"] and r["step"] == s["steps"]
 
 
 def test_hwsim_energy_errors(tiny_run, tmp_path, capsys):
