@@ -2,7 +2,8 @@
 
 The engine counts every event that costs energy or time
 (:data:`hwsim.chip.chip.COUNTER_COLUMNS`: the counters of :mod:`hwsim.kernels.counters`
-plus the device write and verify pulses). This module prices them with a :class:`hwsim.hwconfig.HardwareConfig`:
+plus the device write and verify pulses). This module prices them with a
+:class:`hwsim.hwconfig.HardwareConfig`:
 
 * energy: E = Σ_k n_k · e_k over the event kinds k of :data:`ENERGY_EVENTS` (one per
   counter, each with its per-event energy key);

@@ -33,8 +33,8 @@ class HardwareConfig(Schema, section="hardware"):
     Accounting only: it never changes a run's trajectory (it is not part of the run's
     defining hash); `hwsim energy RUN_DIR --set hardware.KEY=VALUE` reprices a finished run.
     Time: one step lasts `sim.dt` (one perturbed inference, its conversions and its cost
-    broadcast); the keys below add what that clock leaves out (further inferences, broadcast latency, write pulses
-    when writes stall inference, write-verify programming)."""
+    broadcast); the keys below add what that clock leaves out (further inferences,
+    broadcast latency, write pulses when writes stall inference, write-verify programming)."""
 
     # -- time ----------------------------------------------------------------------------
     extra_inference_s: float = option(
