@@ -33,10 +33,11 @@ from hwsim._schema import (
     looks_like_path, option, read_toml, to_plain, unknown_key_error,
 )
 from hwsim.exceptions import ConfigError
+from hwsim.hwconfig import HardwareConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
-    "SimConfig",
+    "SimConfig", "HardwareConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
 ]
@@ -322,6 +323,7 @@ class RunConfig(Schema, section=""):
     learn: LearnConfig = field(default_factory=LearnConfig)
     chip: ChipConfig = field(default_factory=ChipConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "<dict>") -> "RunConfig":
