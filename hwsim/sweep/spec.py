@@ -293,6 +293,11 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
         _fail(source, "sweep.replicates", replicates, "must be 1 when seed is a swept key "
               "(the swept seeds are the replicates)")
     for i, point in enumerate(points):
+        device = point.get("chip.device")
+        if isinstance(device, str) and (device.endswith(".toml") or "/" in device) \
+                and not Path(device).is_absolute():
+            # a profile path on an axis is read from the sweep file's folder, like base
+            point["chip.device"] = os.path.normpath(path.resolve().parent / device)
         cfg.with_overrides(point, source=f"{source}: point {i}")  # validates every point now
     return SweepSpec(path=path.resolve(), text=path.read_bytes(), base_path=base_path, base=cfg,
                      name=name, replicates=replicates, axes=tuple(keys), points=tuple(points))

@@ -168,7 +168,9 @@ def run_task(task: dict) -> dict:
             trainer = run_experiment(cfg, run_dir, progress=False)
         summary = dict(trainer.summary_)
         status = summary.get("status", "completed")
-        error = " ".join(str(summary.get("message") or "").split())
+        message = summary.get("message") or (
+            "; ".join(summary.get("warnings") or []) if status == "unstable" else "")
+        error = " ".join(str(message).split())
     except DivergenceError as e:
         summary = _read_summary(run_dir)
         status, error = "diverged", " ".join(str(e).split())
