@@ -228,3 +228,16 @@ def test_sweep_over_a_device_key_records_it_in_each_run(tmp_path):
         assert dev["device"]["dw_min"] == float(r["device.dw_min"])
     # a 10x larger step: the same updates take far fewer write pulses
     assert int(rows[0]["device_stats.pulses"]) > 3 * int(rows[1]["device_stats.pulses"]) > 0
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--workers", "0"], "--workers 0: must be at least 1"),
+    (["--dask-local", "2", "--scheduler", "tcp://127.0.0.1:1"], "give one, not both"),
+    (["--scheduler", "127.0.0.1:8786"], "expected an address like tcp://HOST:PORT"),
+])
+def test_bad_executor_options_fail_before_anything_is_written(tmp_path, capsys, flags,
+                                                              expected):
+    sweep = write_sweep(tmp_path, "")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out"), *flags]) == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

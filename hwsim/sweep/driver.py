@@ -21,7 +21,7 @@ import filelock
 from hwsim import __version__
 from hwsim.exceptions import HwsimError
 from hwsim.runs import atomic_write_bytes
-from hwsim.sweep.executors import describe_executor, open_executor
+from hwsim.sweep.executors import check_executor_args, describe_executor, open_executor
 from hwsim.sweep.results import RESULTS_NAME, write_results
 from hwsim.sweep.spec import SweepSpec, load_sweep
 from hwsim.sweep.tasks import make_tasks, one_line, read_result, run_task
@@ -129,6 +129,7 @@ def run_sweep(sweep_file, out=None, *, workers=None, scheduler=None, dask_local=
         The folder holds a different sweep, another driver is running it, or the executor
         cannot start.
     """
+    check_executor_args(workers, scheduler, dask_local)
     spec = load_sweep(sweep_file)
     out = Path(out) if out is not None else Path("runs") / spec.name
     runs_dir = (out / "runs").resolve()

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from hwsim.exceptions import HwsimError
 
-__all__ = ["open_executor", "describe_executor"]
+__all__ = ["open_executor", "describe_executor", "check_executor_args"]
 
 
 def _local_context():
@@ -43,6 +43,31 @@ def describe_executor(workers: int | None = None, scheduler: str | None = None,
         return f"Dask LocalCluster of {dask_local} workers"
     n = workers or os.cpu_count() or 1
     return f"{n} local process{'es' if n != 1 else ''}"
+
+
+def check_executor_args(workers: int | None = None, scheduler: str | None = None,
+                        dask_local: int | None = None) -> None:
+    """Refuse contradictory or impossible executor options before any work.
+
+    Raises
+    ------
+    HwsimError
+        Both Dask options, a worker count < 1, a scheduler address that is not
+        ``tcp://HOST:PORT`` (or another Dask protocol), or Dask options without Dask.
+    """
+    if scheduler and dask_local:
+        raise HwsimError("--scheduler and --dask-local: give one, not both")
+    for flag, n in (("--workers", workers), ("--dask-local", dask_local)):
+        if n is not None and n < 1:
+            raise HwsimError(f"{flag} {n}: must be at least 1")
+    if scheduler is not None and "://" not in scheduler:
+        raise HwsimError(f"--scheduler {scheduler}: expected an address like "
+                         "tcp://HOST:PORT")
+    if scheduler or dask_local:
+        import importlib.util
+        if importlib.util.find_spec("distributed") is None:
+            raise HwsimError("--scheduler and --dask-local need Dask: pip install "
+                             "'hwsim[dask]' (dask[distributed])")
 
 
 @contextmanager
@@ -70,11 +95,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
         Both Dask options, a worker count < 1, dask[distributed] not installed, or a
         scheduler that cannot be reached (naming the address).
     """
-    if scheduler and dask_local:
-        raise HwsimError("--scheduler and --dask-local: give one, not both")
-    for flag, n in (("--workers", workers), ("--dask-local", dask_local)):
-        if n is not None and n < 1:
-            raise HwsimError(f"{flag} {n}: must be at least 1")
+    check_executor_args(workers, scheduler, dask_local)
     if not (scheduler or dask_local):
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
                                  mp_context=_local_context()) as ex:
