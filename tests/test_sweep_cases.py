@@ -86,6 +86,8 @@ def test_w1_a_dask_worker_dies(tmp_path):  # case W1
         wait_for(lambda: len(finished(out)) >= 2, "2 finished runs")
         kill_group(workers[0])  # one worker dies, in the middle of its next run
         done_before = snapshot(finished(out))
+        in_flight = [d.name for d in (out / "runs").iterdir()
+                     if not (d / RESULT_NAME).exists()]
         _, err = driver.communicate(timeout=TIMEOUT)
         assert driver.returncode == 0, err
         rows = read_results(out / "results.csv")
@@ -94,6 +96,7 @@ def test_w1_a_dask_worker_dies(tmp_path):  # case W1
         assert sorted(r["mgd.eta"] for r in rows) == sorted({r["mgd.eta"] for r in rows})
         assert [r["status"] for r in rows] == ["completed"] * 6  # the lost run was redone
         assert len(finished(out)) == 6
+        assert all((out / "runs" / name / RESULT_NAME).exists() for name in in_flight)
         # the run folders finished before the kill are untouched
         after = snapshot(finished(out))
         assert {k: after[k] for k in done_before} == done_before
