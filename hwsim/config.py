@@ -39,7 +39,8 @@ __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
     "SimConfig", "HardwareConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
-    "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
+    "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS", "DEVICE_PREFIX",
+    "check_device_set", "device_set_entries",
 ]
 
 
@@ -225,8 +226,28 @@ class ChipConfig(Schema, section="chip"):
         "per_neuron when the read noise is additive, mgd.target is weights and there is no "
         "periphery, else per_weight. PCM read noise is always per weight.",
         choices=("auto", "per_neuron", "per_weight"))
+    device_set: tuple[str, ...] = option(
+        (), "Overrides of the device profile's `[device]` keys, one `\"key = value\"` TOML "
+        "line each, applied to the profile named by `device` and validated like the profile "
+        "itself (the run's device.toml holds the result). Written by `--set device.KEY=VALUE` "
+        "and by sweep axes over `device.KEY`.")
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
+        for entry in self.device_set:
+            try:
+                doc = tomllib.loads(entry)
+            except tomllib.TOMLDecodeError:
+                doc = None
+            if not isinstance(doc, dict) or len(doc) != 1 or isinstance(
+                    next(iter(doc.values())), dict):
+                fail("device_set", f"entry {fmt(entry)} must be one 'key = value' TOML line "
+                     "(as --set device.KEY=VALUE writes it)")
+        canonical = device_set_entries(self.device_set)
+        if len(canonical) != len(self.device_set):
+            fail("device_set", "names a device key twice")
+        if canonical != self.device_set:
+            # One spelling per set of overrides: sorted by key, values as tomli_w writes them.
+            return dataclasses.replace(self, device_set=canonical)
         if self.inp_noise > 0 and self.inp_bound == 0:
             fail("inp_noise", "needs chip.inp_bound > 0 (noise is relative to the DAC range)",
                  "inp_bound")
@@ -390,13 +411,14 @@ class RunConfig(Schema, section=""):
             label = "<overrides>" if source is None else source
             for dotted, value in overrides.items():
                 set_dotted(d, dotted, value, label)
-            return build_validated(RunConfig, d, label)
+            return check_device_set(build_validated(RunConfig, d, label), label)
         if isinstance(overrides, (str, bytes)):
             raise TypeError("with_overrides: give a mapping or a list of 'key=value' strings, "
                             f"not the single string {overrides!r}")
         key_sources = _apply_overrides(d, overrides, lambda arg: source or arg)
-        return build_validated(RunConfig, d, "<overrides>", source_of=lambda dotted:
-                               key_sources.get(dotted, "<overrides>"))
+        cfg = build_validated(RunConfig, d, "<overrides>", source_of=lambda dotted:
+                              key_sources.get(dotted, "<overrides>"))
+        return check_device_set(cfg, _device_source(key_sources, "<overrides>"))
 
 
 # ---------------------------------------------------------------------------- public functions
@@ -442,7 +464,13 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
         base = Path(source).resolve().parent if from_file else Path.cwd()
         raw["chip"] = {**chip, "device": _resolve_device(chip["device"], base, from_file,
                                                          source_of("chip.device"))}
-    return build_validated(RunConfig, raw, source, source_of=source_of)
+    cfg = build_validated(RunConfig, raw, source, source_of=source_of)
+    return check_device_set(cfg, _device_source(key_sources, source))
+
+
+def _device_source(key_sources: Mapping[str, str], default: str) -> str:
+    """Origin of the device overrides: the first ``--set device.KEY`` given, else ``default``."""
+    return next((v for k, v in key_sources.items() if k.startswith(DEVICE_PREFIX)), default)
 
 
 def _resolve_device(device: str, base: Path, from_file: bool, source: str) -> str:
@@ -531,8 +559,92 @@ def iter_fields(cls: type = RunConfig,
     return _iter_schema_fields(cls, prefix)
 
 
+# ---------------------------------------------------------------------------- device keys
+
+#: Prefix of a dotted key naming a ``[device]`` key of the resolved profile (``device.dw_min``).
+DEVICE_PREFIX = "device."
+
+
+def device_set_entries(entries: Iterable[str]) -> tuple[str, ...]:
+    """Canonical form of ``chip.device_set`` lines: one per key (the last wins), sorted.
+
+    Parameters
+    ----------
+    entries : iterable of str
+        ``"key = value"`` TOML lines, each already checked to parse.
+
+    Returns
+    -------
+    tuple of str
+        Each line re-written by tomli_w (``"dw_min = 0.01"``), sorted by key.
+    """
+    by_key: dict[str, Any] = {}
+    for entry in entries:
+        by_key.update(tomllib.loads(entry))
+    return tuple(tomli_w.dumps({k: by_key[k]}).strip() for k in sorted(by_key))
+
+
+def _set_device_key(d: dict, key: str, value: Any, source: str) -> None:
+    if not key or "." in key:
+        raise ConfigError(f"{source}: {DEVICE_PREFIX}{key}: name one key of the device "
+                          "profile's [device] table, e.g. device.dw_min")
+    try:
+        line = tomli_w.dumps({key: value}).strip()
+    except TypeError:
+        raise ConfigError(f"{source}: {DEVICE_PREFIX}{key} = {fmt(value)}: not a TOML "
+                          "value") from None
+    chip = d.get("chip")
+    if not isinstance(chip, dict):
+        chip = d["chip"] = {}
+    old = chip.get("device_set", [])
+    kept = [e for e in old if isinstance(e, str) and _entry_key(e) != key] \
+        if isinstance(old, (list, tuple)) else []
+    chip["device_set"] = kept + [line]
+
+
+def _entry_key(entry: str) -> str | None:
+    try:
+        doc = tomllib.loads(entry)
+    except tomllib.TOMLDecodeError:
+        return None
+    return next(iter(doc), None) if len(doc) == 1 else None
+
+
+def check_device_set(cfg: RunConfig, source: str) -> RunConfig:
+    """Validate ``cfg.chip.device_set`` against the profile ``cfg.chip.device`` names.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+    source : str
+        Label that starts error messages (the ``--set`` argument or the file).
+
+    Returns
+    -------
+    RunConfig
+        ``cfg`` itself.
+
+    Raises
+    ------
+    ConfigError
+        An unknown device key (naming the nearest valid key of the profile's model), a key of
+        another model, or a value the model's schema rejects; as :func:`load_profile`.
+    """
+    if cfg.chip.device_set:
+        from hwsim.chip.profiles import load_profile  # lazy: needs the device models
+
+        label = f"{source} (device profile {cfg.chip.device})"
+        load_profile(cfg.chip.device, cfg.chip.device_set, label)
+    return cfg
+
+
 def set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:
     """Set ``d[a][b] = value`` for ``dotted = "a.b"``, rejecting keys the run schema lacks.
+
+    A key ``device.KEY`` names a ``[device]`` key of the resolved device profile: it is
+    stored as a ``"KEY = value"`` line of ``chip.device_set`` (replacing one for the same
+    key) and checked against the profile by :func:`load_config` and
+    :meth:`RunConfig.with_overrides`.
 
     Parameters
     ----------
@@ -550,6 +662,9 @@ def set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:
         For an unknown key (naming the nearest), a section named as a key or a key used
         as a section.
     """
+    if dotted.startswith(DEVICE_PREFIX):
+        _set_device_key(d, dotted[len(DEVICE_PREFIX):], value, source)
+        return
     cls, prefix, parts = RunConfig, "", dotted.split(".")
     for i, part in enumerate(parts):
         fields = dataclasses.fields(cls)

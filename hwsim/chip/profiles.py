@@ -33,6 +33,7 @@ import inspect
 import math
 import os
 import sys
+import tomllib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -216,7 +217,8 @@ def profile_path(name_or_path: str | os.PathLike[str]) -> Path:
                       f"shipped: {', '.join(names)}; or give the path of a .toml file)")
 
 
-def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
+def load_profile(name_or_path: str | os.PathLike[str], overrides: tuple[str, ...] = (),
+                 overrides_source: str | None = None) -> Profile:
     """Read and validate a device profile.
 
     Parameters
@@ -224,6 +226,13 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     name_or_path : str or PathLike
         The name of a shipped profile (``"reram_es"``, see :func:`list_profiles`) or the path
         of a TOML file (see :func:`profile_path`).
+    overrides : tuple of str
+        ``"key = value"`` TOML lines replacing ``[device]`` keys of the file (a run config's
+        ``chip.device_set``, written by ``--set device.KEY=VALUE``); the result is validated
+        like a profile that spelled those values out, and its ``notes`` list the overrides.
+    overrides_source : str, optional
+        Label that starts errors caused by the overrides (default: the file and
+        ``chip.device_set``).
 
     Returns
     -------
@@ -247,7 +256,31 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     """
     path = profile_path(name_or_path)
     raw = read_toml(path, "device profile")
-    return profile_from_dict(raw, os.fspath(path), path=path.resolve())
+    profile = profile_from_dict(raw, os.fspath(path), path=path.resolve())
+    if not overrides:
+        return profile
+    return _with_overrides(raw, overrides, overrides_source
+                           or f"{os.fspath(path)} with chip.device_set", path.resolve())
+
+
+def _with_overrides(raw: Mapping[str, Any], overrides: tuple[str, ...], source: str,
+                    path: Path) -> Profile:
+    """The profile ``raw`` with ``"key = value"`` lines replacing keys of its ``[device]``."""
+    device = dict(raw["device"])
+    for line in overrides:
+        try:
+            (key, value), = tomllib.loads(line).items()
+        except (tomllib.TOMLDecodeError, ValueError):
+            raise ConfigError(f"{source}: chip.device_set entry {fmt(line)}: must be one "
+                              "'key = value' TOML line") from None
+        if key == "model":
+            raise ConfigError(f"{source}: device.model: the model of a profile cannot be "
+                              "overridden; name another profile with chip.device")
+        device[key] = value
+    notes = raw.get("notes", "")
+    added = "overridden by chip.device_set: " + "; ".join(overrides)
+    merged = {**raw, "device": device, "notes": f"{notes} {added}".strip()}
+    return profile_from_dict(merged, source, path=path)
 
 
 def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>", *,

@@ -84,6 +84,8 @@ def defining_hash(cfg, profile) -> str:
     for key in RESUMABLE_KEYS:
         sec, name = key.split(".")
         d[sec].pop(name, None)
+    if not d["chip"].get("device_set"):
+        d["chip"].pop("device_set", None)  # as before the key existed: old checkpoints resume
     text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -157,7 +159,7 @@ def build_chip(cfg, dataset=None, profile=None):
     dataset : hwsim.tasks.Dataset, optional
         Reuse an already loaded dataset.
     profile : hwsim.chip.profiles.Profile, optional
-        The device profile (default: ``load_profile(cfg.chip.device)``).
+        The device profile (default: ``load_profile(cfg.chip.device, cfg.chip.device_set)``).
 
     Raises
     ------
@@ -167,7 +169,7 @@ def build_chip(cfg, dataset=None, profile=None):
     ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
                               test_fraction=cfg.task.test_fraction, seed=cfg.seed)
     n = cfg.network
-    profile = profile or load_profile(cfg.chip.device)
+    profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
     check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
     net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
               seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
@@ -471,7 +473,8 @@ class MGDTrainer:
         out = self._check_folder(resume)
         # A resumed run uses the profile it started with, even if the file changed since.
         saved = out / DEVICE_NAME if out is not None else None
-        self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
+        self.profile_ = (load_profile(saved) if resume and saved.exists() else
+                         load_profile(cfg.chip.device, cfg.chip.device_set))
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         chip = self.chip_
         self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
