@@ -30,7 +30,7 @@ from hwsim.runs import (
     write_json,
 )
 from hwsim.sim import Timeline, periodic
-from hwsim.tasks import load_task
+from hwsim.tasks import load_dataset
 
 
 class StopToken:
@@ -160,10 +160,10 @@ def build_chip(cfg, dataset=None, profile=None):
     Raises
     ------
     ConfigError
-        Unknown profile, a network that does not fit the task or the machine's memory.
+        Unknown profile, a network that does not fit the task or the machine's memory, a
+        missing or malformed dataset file.
     """
-    ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
-                              test_fraction=cfg.task.test_fraction, seed=cfg.seed)
+    ds = dataset or load_dataset(cfg.task, seed=cfg.seed, sizes=cfg.network.sizes)
     n = cfg.network
     profile = profile or load_profile(cfg.chip.device)
     check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
