@@ -202,6 +202,13 @@ class MgdConfig(Schema, section="mgd"):
         "(Williams 1992; Flower & Jabri 1993; Oripov et al. 2025). For ± codes E[G per step] "
         "is ∇C/P with weights and ∇C/M with nodes, so the same η moves further with nodes. "
         "Nodes need a chip without periphery.", choices=("weights", "nodes"))
+    batch: int = option(
+        1, "B, minibatch costs: every τx steps the next B samples of the data order are "
+        "presented together, and each step's cost C(θ + θ̃) and the baseline C₀ are means "
+        "over that batch (as the MGD authors' GPU code, with batch 1000), so E[G per step] "
+        "is the batch-mean ∇C/P; B inferences per pass. 1 = one sample, as before. B > 1 "
+        "needs mgd.target = \"weights\", no periphery and no device read noise.",
+        unit="samples", ge=1, le=1_000_000)
     estimate: str = option(
         "one_sided", 'How C̃ is formed: "one_sided" C̃ = C(θ + θ̃) − C₀, the baseline C₀ '
         'remeasured only when stale; "two_sided" C̃ = (C(θ + θ̃) − C(θ − θ̃))/2, the central '
@@ -210,6 +217,9 @@ class MgdConfig(Schema, section="mgd"):
         choices=("one_sided", "two_sided"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
+        if self.batch > 1 and self.target != "weights":
+            fail("batch", 'must be 1 with mgd.target = "nodes" (each synapse integrates its '
+                 "own presynaptic activity, which a batch mean does not have)", "target")
         if self.estimate == "two_sided" and self.mode != "discrete":
             fail("estimate", 'must be "one_sided" in analog mode (mgd.mode = "analog"): the '
                  "analog cost line high-passes one continuous cost signal", "mode")

@@ -74,12 +74,13 @@ class EmulatorPort:
     Parameters
     ----------
     chip : hwsim.chip.Chip
-        With read noise drawn per weight (``read_noise_model="per_weight"``), if any.
+        With read noise drawn per weight (``read_noise_model="per_weight"``), if any, and
+        one sample per step (``batch=1``).
 
     Raises
     ------
     ConfigError
-        The chip draws its read noise per neuron.
+        The chip draws its read noise per neuron, or presents minibatches.
     """
 
     def __init__(self, chip):
@@ -88,6 +89,10 @@ class EmulatorPort:
             # which a port measures one at a time.
             raise ConfigError("EmulatorPort: the chip draws read noise per neuron; build it "
                               "with read_noise_model='per_weight' to drive it through the port")
+        if chip.batch > 1:
+            raise ConfigError(f"EmulatorPort: the chip presents minibatches (mgd.batch = "
+                              f"{chip.batch}); the port presents one sample per inference: "
+                              "build the chip with batch=1 to drive it through the port")
         self.chip = chip
         self.n_params = chip.P
         self.n_samples = chip.n_samples

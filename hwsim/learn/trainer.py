@@ -182,7 +182,8 @@ def build_chip(cfg, dataset=None, profile=None):
                 optimizer=cfg.learn.optimizer,
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
                 clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
-                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model)
+                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
+                batch=m.batch)
     return chip, net, ds
 
 
