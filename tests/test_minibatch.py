@@ -15,6 +15,7 @@ from hwsim.chip.profiles import load_profile
 from hwsim.config import ChipConfig, MgdConfig, RunConfig
 from hwsim.exceptions import ConfigError
 from hwsim.experiment import resume_experiment, run_experiment
+from hwsim.learn.controller import MGDController
 from tests import naive
 
 SIZES = [3, 4, 2]
@@ -144,6 +145,24 @@ def test_chunking_and_state_restore_mid_batch_are_bit_identical(data):
     assert fresh.counters() == one.counters()
 
 
+@pytest.mark.parametrize("mode,estimate", [("discrete", "one_sided"), ("discrete", "two_sided"),
+                                           ("analog", "one_sided")])
+def test_controller_over_the_port_equals_the_fused_driver(data, mode, estimate):
+    rule = dict(perturbation="cdma", mode=mode, estimate=estimate, amplitude=0.05, eta=0.5,
+                tau_p=2, tau_x=3, tau_theta=4)
+    fused, ported = make_chip(data, batch=4, **rule), make_chip(data, batch=4, **rule)
+    ctl = MGDController(EmulatorPort(ported), seed=3, batch=4, **rule)
+    for n in (1, 5, 37, 157):  # chunked, mid-hold, batches straddling epochs
+        fused.advance(n)
+        ctl.run(n)
+        assert np.array_equal(fused.theta, ported.theta) and np.array_equal(fused.grad, ctl.G)
+        assert fused.cost_line["ctilde"] == ctl.ctilde
+    a, b = fused.counters(), ported.counters()
+    for k in ("perturbed_inferences", "baseline_inferences", "macs", "device_reads"):
+        assert a[k] == b[k], k
+    assert a["perturbed_inferences"] == 4 * 200 * (2 if estimate == "two_sided" else 1)
+
+
 def test_batch_one_is_the_one_sample_chip(data):
     a = make_chip(data, tau_x=2, eta=1.0)
     b = make_chip(data, tau_x=2, eta=1.0, batch=1)
@@ -167,8 +186,9 @@ def test_refusals(data, tmp_path):
         with pytest.raises(ConfigError, match="^mgd.batch = 2: minibatch costs are not modelled "
                            "with device read noise"):
             make_chip(data, batch=2, device=dev)
-    with pytest.raises(ConfigError, match="^EmulatorPort: the chip presents minibatches"):
-        EmulatorPort(make_chip(data, batch=2))
+    with pytest.raises(ConfigError, match="^EmulatorPort.present: the chip takes minibatches "
+                       "of 2 samples; got 3"):
+        EmulatorPort(make_chip(data, batch=2)).present([1, 2, 3])
     with pytest.raises(ConfigError, match='^mgd.batch = 2: must be 1 with mgd.target = "nodes"'):
         MgdConfig(batch=2, target="nodes")
 
