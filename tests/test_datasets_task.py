@@ -9,7 +9,7 @@ import pytest
 
 from hwsim.cli import ExitCode, main
 from hwsim.config import RunConfig, TaskConfig, load_config
-from hwsim.exceptions import ConfigError
+from hwsim.exceptions import ConfigError, HwsimError
 from hwsim.experiment import resume_experiment, run_experiment
 from hwsim.learn.trainer import build_chip
 from hwsim.runs import load_checkpoint
@@ -242,6 +242,16 @@ def test_a_files_run_resumes_from_another_folder_through_the_cli(tmp_path, monke
     assert np.array_equal(once.chip_.theta, t.chip_.theta)
     chip, _, ds = build_chip(t.config)
     assert ds.files == (str(proj / "data" / "d.npz"),)
+    import hashlib
+    import json
+    rec = json.loads((tmp_path / "r" / "summary.json").read_text())["dataset"]
+    assert rec["files"] == [{"path": str(proj / "data" / "d.npz"), "sha256": hashlib.sha256(
+        (proj / "data" / "d.npz").read_bytes()).hexdigest()}]
+    assert (rec["n_train"], rec["n_test"], rec["sample_shape"]) == (21, 9, [3])
+    # changed data: the resume refuses, naming the file
+    np.savez(proj / "data" / "d.npz", X=X[::-1], y=(X[::-1, 0] > 0.5).astype(int))
+    with pytest.raises(HwsimError, match=f"^{proj / 'data' / 'd.npz'}: the dataset file changed"):
+        resume_experiment(tmp_path / "r", ["sim.steps=1200"])
 
 
 def test_mnist_example_config_fits_mnist_shaped_files(tmp_path):

@@ -30,7 +30,7 @@ from hwsim.runs import (
     write_json,
 )
 from hwsim.sim import Timeline, periodic
-from hwsim.tasks import load_dataset
+from hwsim.tasks import changed_files, describe_dataset, load_dataset
 
 
 class StopToken:
@@ -472,6 +472,7 @@ class MGDTrainer:
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
+        self.dataset_info_ = describe_dataset(self.dataset_)
         chip = self.chip_
         self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
         for w in self.startup_warnings_:
@@ -500,6 +501,11 @@ class MGDTrainer:
                     raise HwsimError(f"{out}: {CHECKPOINT_NAME} is damaged or not an hwsim "
                                      f"checkpoint (it has no '{e.args[0]}')") from None
                 self._prev_summary = self._check_resumable(out, cfg, chip.step)
+                changed = changed_files(self._prev_summary.get("dataset"), self.dataset_info_)
+                if changed:
+                    raise HwsimError(f"{changed[0]}: the dataset file changed (or is gone) "
+                                     f"since the run in {out} started; resuming would train "
+                                     "on other data: restore the file or start a new run")
                 # Keep exactly the rows an uninterrupted run has by this step (drops a torn
                 # line and the extra end-of-run row of a shorter run).
                 self.metrics_ = [r for r in read_metrics(out / METRICS_NAME)
@@ -731,5 +737,6 @@ class MGDTrainer:
             "compile_s": compile_s,
             "steps_per_s": done / kernel_s if kernel_s > 0 else None,
             "seed": cfg.seed,
+            "dataset": getattr(self, "dataset_info_", None),
             "hwsim_version": __version__,
         }

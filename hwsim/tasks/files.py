@@ -13,6 +13,7 @@ The files' own test split is used when there is one; otherwise a stratified shar
 ``task.test_fraction`` is held out, exactly as for the built-in digits task.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from hwsim.tasks.prep import normalize, stratified_split, stratified_subset, tar
 from hwsim.tasks.tabular import read_csv, read_npz
 
 __all__ = ["FILE_TASKS", "STANDARD_FILES", "file_format", "standard_files", "resolve_path",
-           "read_dataset_files", "load_file_task"]
+           "read_dataset_files", "load_file_task", "describe_dataset", "changed_files"]
 
 FILE_TASKS = ("mnist", "fashion_mnist", "cifar10", "files")
 
@@ -297,3 +298,36 @@ def _existing(given: str, key: str, root: str) -> Path:
         what = "is a folder, not a file" if p.is_dir() else "file not found"
         raise ConfigError(f"{key} = {given!r}: {what}: looked for {p} ({_where(root)})")
     return p
+
+
+def describe_dataset(ds: Dataset) -> dict:
+    """What a run trained on, for summary.json: name, sizes, sample shape and each file
+    with its SHA-256 (so a resume can tell that the files changed).
+
+    Parameters
+    ----------
+    ds : Dataset
+
+    Returns
+    -------
+    dict
+        ``name``, ``n_train``, ``n_test``, ``n_in``, ``sample_shape`` (list), ``files``
+        (list of ``{"path", "sha256"}``; empty for built-in tasks).
+    """
+    files = []
+    for path in ds.files:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        files.append({"path": str(path), "sha256": h.hexdigest()})
+    return {"name": ds.name, "n_train": int(len(ds.X_train)), "n_test": int(len(ds.X_test)),
+            "n_in": int(ds.n_in), "sample_shape": list(ds.sample_shape), "files": files}
+
+
+def changed_files(before: dict, now: dict) -> list:
+    """Paths whose content differs between two :func:`describe_dataset` records (a file
+    recorded before and now missing or different); empty when the same files are read."""
+    old = {f["path"]: f["sha256"] for f in (before or {}).get("files", [])}
+    new = {f["path"]: f["sha256"] for f in (now or {}).get("files", [])}
+    return [p for p, digest in old.items() if new.get(p) != digest]
