@@ -33,10 +33,11 @@ from hwsim._schema import (
     looks_like_path, option, read_toml, to_plain, unknown_key_error,
 )
 from hwsim.exceptions import ConfigError
+from hwsim.hwconfig import HardwareConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
-    "SimConfig",
+    "SimConfig", "HardwareConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
 ]
@@ -201,7 +202,9 @@ class MgdConfig(Schema, section="mgd"):
         "synapse integrates its node's correlation times its own presynaptic activity "
         "(Williams 1992; Flower & Jabri 1993; Oripov et al. 2025). For ± codes E[G per step] "
         "is ∇C/P with weights and ∇C/M with nodes, so the same η moves further with nodes. "
-        "Nodes need a chip without periphery.", choices=("weights", "nodes"))
+        "Through the periphery the node code is added to each neuron's analog "
+        "pre-activation before its ADC, and each synapse multiplies by its DAC's output.",
+        choices=("weights", "nodes"))
     batch: int = option(
         1, "B, minibatch costs: every τx steps the next B samples of the data order are "
         "presented together, and each step's cost C(θ + θ̃) and the baseline C₀ are means "
@@ -213,7 +216,7 @@ class MgdConfig(Schema, section="mgd"):
         "one_sided", 'How C̃ is formed: "one_sided" C̃ = C(θ + θ̃) − C₀, the baseline C₀ '
         'remeasured only when stale; "two_sided" C̃ = (C(θ + θ̃) − C(θ − θ̃))/2, the central '
         "difference of SPSA-style hardware demonstrations (Spall 1992): one more inference "
-        "per step, no baseline, no O(Δ) bias. Two-sided needs discrete mode and no periphery.",
+        "per step, no baseline, no O(Δ) bias. Two-sided needs discrete mode.",
         choices=("one_sided", "two_sided"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
@@ -400,6 +403,7 @@ class RunConfig(Schema, section=""):
     learn: LearnConfig = field(default_factory=LearnConfig)
     chip: ChipConfig = field(default_factory=ChipConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "<dict>") -> "RunConfig":

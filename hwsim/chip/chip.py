@@ -205,18 +205,15 @@ class Chip:
             cp = _cnt.CounterParams(np.int64(P), np.int64(P), np.int64(0), np.int64(0))
         if target not in ("weights", "nodes"):
             raise ConfigError(f"mgd.target = {target!r}: allowed: weights, nodes")
-        if target == "nodes" and (analytic is not None or network.periphery is not None):
-            raise ConfigError("mgd.target = 'nodes': needs an MLP without periphery (converters "
-                              "and neuron variation are not modelled with node perturbation yet)")
+        if target == "nodes" and analytic is not None:
+            raise ConfigError("mgd.target = 'nodes': needs a network (an analytic cost has no "
+                              "neurons to perturb)")
         self.target = target
         if estimate not in ("one_sided", "two_sided"):
             raise ConfigError(f"mgd.estimate = {estimate!r}: allowed: one_sided, two_sided")
         if estimate == "two_sided" and mode != "discrete":
             raise ConfigError("mgd.estimate = 'two_sided': needs mgd.mode = 'discrete' (the "
                               "analog cost line high-passes one continuous cost signal)")
-        if estimate == "two_sided" and network is not None and network.periphery is not None:
-            raise ConfigError("mgd.estimate = 'two_sided': not modelled with periphery "
-                              "(converters and neuron variation) yet")
         self.estimate = estimate
         n_pert = P if target == "weights" else int(network.sizes[1:].sum())
         self.n_perturbed = n_pert

@@ -188,7 +188,7 @@ class MLP:
         f0 = np.zeros(0)
         if self.periphery is not None:
             return _sense.SenseModel(np.int64(_sense.PERIPHERY), X, Y, self.sizes, self.kinds,
-                                     np.zeros(n_act), f0, np.zeros(int(self.sizes.max())),
+                                     np.zeros(n_act), f0, np.zeros(int(self.sizes[:-1].sum())),
                                      self._per, self.neuron_gain, self.neuron_offset,
                                      self.weight_scale, f0)
         return _sense.SenseModel(np.int64(_sense.MLP), X, Y, self.sizes, self.kinds,

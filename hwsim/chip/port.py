@@ -14,7 +14,6 @@ import numpy as np
 
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import devices as _dk
-from hwsim.kernels import mlp as _mlp
 from hwsim.kernels import nodes as _nodes
 from hwsim.kernels import sense as _sense
 
@@ -133,43 +132,37 @@ class EmulatorPort:
 
     def presynaptic(self):
         m = self.chip.model.sense
-        acts = np.concatenate([m.X[self._sample], m.buf])
+        if m.kind == _sense.PERIPHERY:  # what each synapse multiplies: its DAC's output
+            acts = m.qbuf
+        else:
+            acts = np.concatenate([m.X[self._sample], m.buf])
         return np.where(self._pre >= 0, acts[np.maximum(self._pre, 0)], 1.0)
 
-    def _measure_nodes(self, baseline):
+    def _read(self):
+        """The weights this inference sees: read through the devices (sub k) when noisy."""
         c, s, m = self.chip, self.chip.state, self.chip.model
-        n, sm = np.int64(self._step), m.sense
-        theta = s.theta
-        if c.noisy_reads:
-            theta = s.rb1 if self._k else s.rb0
-            _dk.read_weights(m.dev, s.theta, theta, n, np.int64(self._k))
-        x, y = sm.X[self._sample], sm.Y[self._sample]
-        if baseline:
-            off = _nodes.forward_nodes(theta, s.applied, False, x, sm.sizes, sm.kinds[0],
-                                       sm.kinds[1], sm.buf_b, sm.scale)
-            return _mlp.output_cost(sm.buf_b, off, y, sm.kinds[1], sm.kinds[2])
-        off = _nodes.forward_nodes(theta, self._pert, True, x, sm.sizes, sm.kinds[0],
-                                   sm.kinds[1], sm.buf, sm.scale)
-        return _mlp.output_cost(sm.buf, off, y, sm.kinds[1], sm.kinds[2])
+        if not c.noisy_reads:
+            return s.theta
+        buf = s.rb1 if self._k else s.rb0
+        _dk.read_weights(m.dev, s.theta, buf, np.int64(self._step), np.int64(self._k))
+        return buf
 
     def measure(self):
         c, s, m = self.chip, self.chip.state, self.chip.model
-        n, out = np.int64(self._step), self._out
+        n, out, k = np.int64(self._step), self._out, np.int64(self._k)
         cnt = s.counters[0]
         baseline = self._pert is None
+        theta = self._read()
         if self._nodes:
-            value = self._measure_nodes(baseline)
-        elif c.noisy_reads:
-            buf = s.rb1 if self._k else s.rb0
-            _dk.read_weights(m.dev, s.theta, buf, n, np.int64(self._k))
-            _sense.measure(m.sense, buf, s.zeros if baseline else self._pert, self._sample,
-                           False, out, n)
-            value = out[0]
-        elif baseline:  # the baseline pass of the fused perturbed + baseline inference
-            _sense.measure(m.sense, s.theta, s.zeros, self._sample, True, out, n)
+            pert = s.applied if baseline else self._pert
+            value = _nodes.node_pass(m.sense, theta, pert, not baseline, self._sample, n, k)
+        elif baseline and not c.noisy_reads:
+            # the baseline pass of the fused perturbed + baseline inference
+            _sense.measure(m.sense, theta, s.zeros, self._sample, True, out, n)
             value = out[1]
         else:
-            _sense.measure(m.sense, s.theta, self._pert, self._sample, False, out, n)
+            _sense.measure_one(m.sense, theta, s.zeros if baseline else self._pert,
+                               self._sample, out, n, k)
             value = out[0]
         cp = c.params.counters  # a pass is cp.batch inferences
         cnt["baseline_inferences" if baseline else "perturbed_inferences"] += cp.batch

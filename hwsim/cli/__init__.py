@@ -30,6 +30,7 @@ class ExitCode(enum.IntEnum):
 def build_parser() -> argparse.ArgumentParser:
     """The ``hwsim`` argument parser with one subparser per command module."""
     from hwsim.cli import devices as devices_cmd, run as run_cmd
+    from hwsim.cli import energy as energy_cmd, plot as plot_cmd
 
     parser = argparse.ArgumentParser(
         prog="hwsim",
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run_cmd.add_parser(sub)
     devices_cmd.add_parser(sub)
+    energy_cmd.add_parser(sub)
+    plot_cmd.add_parser(sub)
     return parser
 
 

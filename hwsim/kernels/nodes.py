@@ -4,7 +4,9 @@ With ``target = "nodes"`` the code perturbs each neuron's pre-activation (M = Σ
 nodes, hidden and output): z_i = scale·(Σ_j W_ij a_j + b_i) + ñ_i. Each node correlates the
 broadcast C̃ with its own code, g_i = C̃·ñ_i/Δ² (≈ ∂C/∂z_i / M for ± codes), and each synapse
 W_ij integrates g_i·x_j, x_j its own presynaptic activity in the same (perturbed) inference;
-each bias integrates g_i. Williams, Mach. Learn. 8, 229 (1992); Flower & Jabri, NIPS 5 (1993);
+each bias integrates g_i. Through the periphery the perturbation is injected on each
+neuron's analog pre-activation before its ADC, and x_j is the DAC-converted input the synapse
+multiplies. Williams, Mach. Learn. 8, 229 (1992); Flower & Jabri, NIPS 5 (1993);
 Oripov et al., APL Mach. Learn. (2025). Parameter layout as :mod:`.mlp`.
 """
 
@@ -12,6 +14,8 @@ import numpy as np
 
 from hwsim.kernels._config import jit
 from hwsim.kernels.mlp import act, dot, output_cost
+from hwsim.kernels.periphery import forward_periph
+from hwsim.kernels.sense import PERIPHERY
 
 _U = np.uint64
 
@@ -42,31 +46,54 @@ def forward_nodes(theta, npert, use_pert, x, sizes, hidden_act, out_act, buf, sc
 
 
 @jit
-def measure_nodes(m, theta, npert, sample, want_base, out):
-    """C with the node perturbation into ``out[0]`` (activations kept in ``m.buf``) and, if
-    ``want_base``, the unperturbed C into ``out[1]`` (activations in ``m.buf_b``)."""
+def node_pass(m, theta, npert, use_pert, sample, counter, sub):
+    """One inference with (``use_pert``) or without the node perturbation ``npert`` (M,);
+    returns C. The perturbed pass leaves its activations in ``m.buf`` (and, through the
+    periphery, its DAC-converted layer inputs in ``m.qbuf``); an MLP's unperturbed pass uses
+    ``m.buf_b``. ``counter``, ``sub`` key the converter noise (perturbed sub 0, baseline 1)."""
     x = m.X[sample]
     y = m.Y[sample]
-    if want_base:
-        off = forward_nodes(theta, npert, False, x, m.sizes, m.kinds[0], m.kinds[1], m.buf_b,
-                            m.scale)
-        out[1] = output_cost(m.buf_b, off, y, m.kinds[1], m.kinds[2])
-    off = forward_nodes(theta, npert, True, x, m.sizes, m.kinds[0], m.kinds[1], m.buf, m.scale)
-    out[0] = output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+    if m.kind == PERIPHERY:
+        off = forward_periph(theta, npert, use_pert, x, m.sizes, m.kinds[0], m.kinds[1], m.buf,
+                             m.qbuf, m.per, m.gain, m.offset, counter, sub, m.scale, True)
+        return output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+    buf = m.buf if use_pert else m.buf_b
+    off = forward_nodes(theta, npert, use_pert, x, m.sizes, m.kinds[0], m.kinds[1], buf,
+                        m.scale)
+    return output_cost(buf, off, y, m.kinds[1], m.kinds[2])
 
 
 @jit
-def integrate_nodes(G, s, ref, x, buf, sizes, analog, keep, new):
+def measure_nodes(m, theta, npert, sample, want_base, out, counter):
+    """C with the node perturbation into ``out[0]`` and, if ``want_base``, the unperturbed C
+    into ``out[1]`` (computed first, so the sense buffers keep the perturbed pass)."""
+    if want_base:
+        out[1] = node_pass(m, theta, npert, False, sample, counter, 1)
+    out[0] = node_pass(m, theta, npert, True, sample, counter, 0)
+
+
+@jit
+def integrate_nodes(G, s, ref, m, sample, analog, keep, new):
     """Each synapse integrates (s·ref_i)·x_j, each bias s·ref_i (discrete: G += ·; analog:
-    G ← keep·G + new·(·)). ``x`` the input and ``buf`` the perturbed pass's activations."""
+    G ← keep·G + new·(·)). x_j is the presynaptic activity of the last perturbed pass: the
+    sample's input and ``m.buf`` for an MLP, the DAC-converted inputs ``m.qbuf`` through the
+    periphery."""
+    sizes = m.sizes
+    x = m.X[sample]
+    buf = m.buf
+    periph = m.kind == PERIPHERY
     n_layers = sizes.shape[0] - 1
     p = 0
     in_off = -1
     out_off = 0
+    q0 = 0
     for l in range(n_layers):
         nin = sizes[l]
         nout = sizes[l + 1]
-        a_in = x if in_off < 0 else buf[in_off:in_off + nin]
+        if periph:
+            a_in = m.qbuf[q0:q0 + nin]
+        else:
+            a_in = x if in_off < 0 else buf[in_off:in_off + nin]
         bias0 = p + nin * nout
         for o in range(nout):
             g = s * ref[out_off + o]
@@ -82,6 +109,7 @@ def integrate_nodes(G, s, ref, x, buf, sizes, analog, keep, new):
                     G[base + j] += g * a_in[j]
                 G[bias0 + o] += g
         p = bias0 + nout
+        q0 += nin
         in_off = out_off
         out_off += nout
 

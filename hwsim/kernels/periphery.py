@@ -44,12 +44,15 @@ def quantize(x, bound, res):
 
 @jit
 def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qbuf, per, gain,
-                   offset, counter, sub, scale=1.0):
+                   offset, counter, sub, scale=1.0, on_nodes=False):
     """:func:`hwsim.kernels.mlp.forward` through the periphery; returns the output offset.
 
-    ``qbuf`` (length max(sizes)) holds the DAC-converted inputs of the current layer;
+    ``qbuf`` (length sum(sizes[:-1])) receives every layer's DAC-converted inputs, layer by
+    layer (what each synapse multiplies: the presynaptic activity of node perturbation);
     ``gain``/``offset`` (length sum(sizes[1:])) are the neurons' fixed variations; noise uses
-    coordinates (STREAM_PERIPHERY, counter, converter index, sub).
+    coordinates (STREAM_PERIPHERY, counter, converter index, sub). With ``on_nodes`` the
+    perturbation ``pert`` (M,) is added to each neuron's analog pre-activation scale·s before
+    its ADC (node perturbation, :mod:`.nodes`); else ``pert`` (P,) is added to the weights.
     """
     key = stream_key(np.int64(per[PER_SEED]), STREAM_PERIPHERY)
     n_layers = sizes.shape[0] - 1
@@ -57,6 +60,8 @@ def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qb
     in_off = -1
     out_off = 0
     conv = 0  # running index of converters, for noise coordinates
+    q0 = 0  # this layer's inputs in qbuf
+    w_pert = use_pert and not on_nodes
     for l in range(n_layers):
         nin = sizes[l]
         nout = sizes[l + 1]
@@ -66,27 +71,31 @@ def forward_periph(theta, pert, use_pert, x, sizes, hidden_act, out_act, buf, qb
             if per[PER_INP_NOISE] > 0.0:
                 a += per[PER_INP_NOISE] * per[PER_INP_BOUND] * normal_from_bits(
                     hash_sub(key, counter, conv + j, sub))
-            qbuf[j] = quantize(a, per[PER_INP_BOUND], per[PER_INP_RES])
+            qbuf[q0 + j] = quantize(a, per[PER_INP_BOUND], per[PER_INP_RES])
         conv += nin
         bias0 = p + nin * nout
         for o in range(nout):
             s = 0.0
             base = p + o * nin
-            if use_pert:
+            if w_pert:
                 for j in range(nin):
-                    s += (theta[base + j] + pert[base + j]) * qbuf[j]
+                    s += (theta[base + j] + pert[base + j]) * qbuf[q0 + j]
                 s += theta[bias0 + o] + pert[bias0 + o]
             else:
                 for j in range(nin):
-                    s += theta[base + j] * qbuf[j]
+                    s += theta[base + j] * qbuf[q0 + j]
                 s += theta[bias0 + o]
             if per[PER_OUT_NOISE] > 0.0:
                 s += per[PER_OUT_NOISE] * per[PER_OUT_BOUND] * normal_from_bits(
                     hash_sub(key, counter, conv + o, sub))
-            s = quantize(scale * s, per[PER_OUT_BOUND], per[PER_OUT_RES])
+            z = scale * s
+            if use_pert and on_nodes:
+                z += pert[out_off + o]
+            s = quantize(z, per[PER_OUT_BOUND], per[PER_OUT_RES])
             buf[out_off + o] = act(kind, gain[out_off + o] * s + offset[out_off + o])
         conv += nout
         p = bias0 + nout
+        q0 += nin
         in_off = out_off
         out_off += nout
     return in_off

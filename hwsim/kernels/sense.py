@@ -119,6 +119,22 @@ def measure(m, theta, pert, sample, want_base, out, counter):
             out[1] = c0
 
 
+@jit
+def measure_one(m, theta, pert, sample, out, counter, sub):
+    """One inference, C(θ + θ̃) into ``out[0]``, as the ``sub``-th of step ``counter``.
+
+    ``sub`` keys the converter noise of the periphery (its other sense kinds draw none), so
+    every inference of a step draws its own: the k-th inference of a step is sub k, and a
+    baseline read on its own is sub 1, as in :func:`measure`.
+    """
+    if m.kind == PERIPHERY:
+        off = forward_periph(theta, pert, True, m.X[sample], m.sizes, m.kinds[0], m.kinds[1],
+                             m.buf, m.qbuf, m.per, m.gain, m.offset, counter, sub, m.scale)
+        out[0] = output_cost(m.buf, off, m.Y[sample], m.kinds[1], m.kinds[2])
+    else:
+        measure(m, theta, pert, sample, False, out, counter)
+
+
 @inline
 def count(cnt, cp, perturbed, baseline):
     """Count ``perturbed`` + ``baseline`` passes of ``cp.batch`` inferences each and their
@@ -137,14 +153,15 @@ def sense(m, dev, noisy_reads, theta, pert, rb0, rb1, zeros, sample, want_base, 
     """The costs of step ``n``: through noisy device reads when ``noisy_reads``.
 
     Two physical reads, each with its own read noise (or the same, if the device freezes it
-    per step): the network sees the read weights.
+    per step): the network sees the read weights. Converter noise is drawn apart for the two
+    inferences whether or not the reads are noisy (case D5).
     """
     if noisy_reads:
         read_weights(dev, theta, rb0, n, 0)
         if want_base:
             read_weights(dev, theta, rb1, n, 1)
-            measure(m, rb1, zeros, sample, False, out, n)
+            measure_one(m, rb1, zeros, sample, out, n, 1)
             out[1] = out[0]
-        measure(m, rb0, pert, sample, False, out, n)
+        measure_one(m, rb0, pert, sample, out, n, 0)
     else:
         measure(m, theta, pert, sample, want_base, out, n)

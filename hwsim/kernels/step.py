@@ -32,8 +32,8 @@ from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import fill_batch, shuffle_order
 from hwsim.kernels.codes import fill_code
 from hwsim.kernels.devices import I_MODEL, M_IDEAL, S_TIME, apply_update, read_weights
-from hwsim.kernels.nodes import integrate_nodes, measure_nodes
-from hwsim.kernels.sense import count, measure, sense
+from hwsim.kernels.nodes import integrate_nodes, measure_nodes, node_pass
+from hwsim.kernels.sense import count, measure, measure_one, sense
 
 STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
 # Random coordinates of perturbation writes, apart from those of weight updates (< 2**61).
@@ -102,9 +102,9 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
     if want_base:
         if noisy:
             read_weights(dev, theta, s.rb1, n, 1)
-            measure(m.sense, s.rb1, s.zeros, sample, False, s.out, n)
+            measure_one(m.sense, s.rb1, s.zeros, sample, s.out, n, 1)
         else:
-            measure(m.sense, theta, s.zeros, sample, False, s.out, n)
+            measure_one(m.sense, theta, s.zeros, sample, s.out, n, 1)
         s.out[1] = s.out[0]
         count(cnt, p.counters, 0, 1)
     if new_code or written == 0:
@@ -129,20 +129,16 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
 @jit
 def _sense_nodes(p, s, m, want_base, n):
     """Sense with node perturbation: reads through the devices when noisy (sub 0 perturbed,
-    1 baseline), then the node-perturbed and (when stale) the unperturbed inference."""
+    1 baseline), then the unperturbed (when stale) and the node-perturbed inference."""
     sample = s.clock[0].sample
     if p.noisy_reads == 1:
         read_weights(m.dev, s.theta, s.rb0, n, 0)
         if want_base:
             read_weights(m.dev, s.theta, s.rb1, n, 1)
-            measure_nodes(m.sense, s.rb1, s.applied, sample, True, s.out)
-            c0 = s.out[1]
-            measure_nodes(m.sense, s.rb0, s.applied, sample, False, s.out)
-            s.out[1] = c0
-        else:
-            measure_nodes(m.sense, s.rb0, s.applied, sample, False, s.out)
+            s.out[1] = node_pass(m.sense, s.rb1, s.applied, False, sample, n, 1)
+        s.out[0] = node_pass(m.sense, s.rb0, s.applied, True, sample, n, 0)
     else:
-        measure_nodes(m.sense, s.theta, s.applied, sample, want_base, s.out)
+        measure_nodes(m.sense, s.theta, s.applied, sample, want_base, s.out, n)
     count(s.counters[0], p.counters, 1, 1 if want_base else 0)
 
 
@@ -150,9 +146,10 @@ def _sense_nodes(p, s, m, want_base, n):
 def _sense_two_sided(p, s, m, n):
     """C(θ + θ̃) into ``out[0]`` and C(θ − θ̃) into ``out[1]`` (two-sided estimate).
 
-    The k-th inference of a step reads the weights with read-noise sub-coordinate k. With node
-    perturbation the minus pass comes first, so the activations left in the sense buffers are
-    the plus pass's: the presynaptic activity each synapse integrates.
+    The k-th inference of a step reads the weights with read-noise sub-coordinate k, and its
+    converters with noise sub-coordinate k. With node perturbation the minus pass comes
+    first, so the activations left in the sense buffers are the plus pass's: the presynaptic
+    activity each synapse integrates.
     """
     sample = s.clock[0].sample
     nodes = p.source.nodes == 1
@@ -164,14 +161,12 @@ def _sense_two_sided(p, s, m, n):
         w0 = s.rb0
         w1 = s.rb1
     if nodes:
-        measure_nodes(m.sense, w0, s.negative, sample, False, s.out)
-        c_minus = s.out[0]
-        measure_nodes(m.sense, w1, s.applied, sample, False, s.out)
-        c_plus = s.out[0]
+        c_minus = node_pass(m.sense, w0, s.negative, True, sample, n, 0)
+        c_plus = node_pass(m.sense, w1, s.applied, True, sample, n, 1)
     else:
-        measure(m.sense, w0, s.applied, sample, False, s.out, n)
+        measure_one(m.sense, w0, s.applied, sample, s.out, n, 0)
         c_plus = s.out[0]
-        measure(m.sense, w1, s.negative, sample, False, s.out, n)
+        measure_one(m.sense, w1, s.negative, sample, s.out, n, 1)
         c_minus = s.out[0]
     s.out[0] = c_plus
     s.out[1] = c_minus
@@ -218,7 +213,6 @@ def run_steps(n_steps, p, s, m):
     P = theta.shape[0]
     nodes = p.source.nodes == 1
     two_sided = p.cost_line.two_sided == 1
-    sizes = m.sense.sizes
     M = pert.shape[0]  # perturbed quantities: P weights, or M nodes
     # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
     # call and then counted (an integer division per step per clock costs more than the
@@ -300,8 +294,7 @@ def run_steps(n_steps, p, s, m):
                     cl.stale = 0
                 ct = _cl.discrete(cl, c)
             if nodes:
-                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample], m.sense.buf,
-                                sizes, False, 0.0, 0.0)
+                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense, clk.sample, False, 0.0, 0.0)
             else:
                 _int.accumulate(G, ct * ip.inv_d2, ref)
         else:
@@ -316,8 +309,8 @@ def run_steps(n_steps, p, s, m):
                 return fail(s, STATUS_NONFINITE_COST, n)
             ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
             if nodes:
-                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense.X[clk.sample], m.sense.buf,
-                                sizes, True, ip.lp_keep, ip.lp_new)
+                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense, clk.sample, True, ip.lp_keep,
+                                ip.lp_new)
             else:
                 _int.lowpass(G, ct * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
             if eta != 0.0:

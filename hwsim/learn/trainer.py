@@ -22,6 +22,7 @@ from hwsim.chip.chip import Chip
 from hwsim.chip.devices import DeviceArray
 from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import MLP, n_params
+from hwsim.energy import energy_summary
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
 from hwsim.runs import (
@@ -79,6 +80,7 @@ def defining_hash(cfg, profile) -> str:
     """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS) and of
     the resolved device profile."""
     d = cfg.to_dict()
+    d.pop("hardware", None)  # accounting only (hwsim.energy): never changes the trajectory
     for key in RESUMABLE_KEYS:
         sec, name = key.split(".")
         d[sec].pop(name, None)
@@ -731,6 +733,7 @@ class MGDTrainer:
             "device_stats": chip.device_stats(),
             "counters": chip.counters(),
             "pulse_settings": chip.pulse_settings(),
+            **energy_summary(cfg, chip.counters(), rows),  # [hardware] model: hwsim.energy
             # Totals over every segment of a resumed run; segment_wall_s is this one alone.
             "wall_s": (self._prev_summary.get("wall_s") or 0.0) + segment,
             "segment_wall_s": segment,
