@@ -313,7 +313,7 @@ def _coerce(value: Any, f: dataclasses.Field, prefix: str) -> Any:
         item = get_args(f.type)[0]
         n = f.metadata.get("min_len", 0)
         if not isinstance(value, (list, tuple)) or len(value) < n:
-            noun = "integers" if item is int else "numbers"
+            noun = {int: "integers", str: "strings"}.get(item, "numbers")
             raise FieldError(f.name, value, f"must be a list of at least {n} {noun} "
                              f"{bounds_text(f.metadata)}".rstrip(), prefix=prefix)
         return tuple(_scalar(v, item, f.metadata, f"{f.name}[{i}]", prefix)
@@ -542,5 +542,6 @@ def allowed_text(f: dataclasses.Field) -> str:
         return "`true`, `false`"
     bounds = bounds_text(m).removeprefix("in ")
     if get_origin(f.type) is tuple:
-        return f"length ≥ {m.get('min_len', 0)}; each {bounds or 'finite'}"
+        each = bounds or ("a string" if get_args(f.type)[0] is str else "finite")
+        return f"length ≥ {m.get('min_len', 0)}; each {each}"
     return bounds or ("any finite" if f.type is float else "any")

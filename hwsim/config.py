@@ -49,15 +49,85 @@ MAX_STEPS = 2**62  # step counters are int64 in the kernels; products must not o
 
 # ---------------------------------------------------------------------------- schema
 
+#: Tasks read from dataset files (hwsim.tasks.files), and the built-in ones.
+FILE_TASKS = ("mnist", "fashion_mnist", "cifar10", "files")
+BUILTIN_TASKS = ("xor", "parity", "digits")
+#: The [task] keys holding paths (relative ones are read from task.root).
+TASK_PATH_KEYS = ("path", "train", "test")
+
+
 @dataclass(frozen=True)
 class TaskConfig(Schema, section="task"):
-    """What the network learns."""
+    """What the network learns: a built-in task, or dataset files (nothing is downloaded;
+    the README says where to get MNIST, Fashion-MNIST and CIFAR-10). Images are flattened
+    into rows of `network.sizes[0]` inputs (28·28 = 784 for MNIST, 3·32·32 = 3072 for
+    CIFAR-10, channel-first). Rules: `path` only with `name` = `"mnist"`,
+    `"fashion_mnist"` or `"cifar10"` (and needed there when the data are loaded); `train`
+    (needed then) and `test` only with `name = "files"`; `n_train`, `n_test` not with xor
+    or parity."""
 
-    name: str = option("digits", "Task to learn.", choices=("xor", "parity", "digits"))
+    name: str = option("digits", 'Task to learn: a built-in task ("xor", "parity", "digits"), '
+                       'the standard files of "mnist", "fashion_mnist" (IDX) or "cifar10" '
+                       '(binary batches) in folder `path`, or "files": the files `train` and '
+                       "`test`.", choices=BUILTIN_TASKS + FILE_TASKS)
     bits: int = option(4, "Input bits of the parity task (parity only).", unit="bits", ge=1, le=20)
     test_fraction: float = option(
-        0.25, "Share of samples held out for testing, stratified by class (digits only).",
-        gt=0.0, lt=1.0)
+        0.25, "Share of samples held out for testing, stratified by class (digits, and "
+        '"files" without `test`; the split of digits, so a digits .npz gives the built-in '
+        "split).", gt=0.0, lt=1.0)
+    path: str = option("", 'Folder holding the standard files: for "mnist" and '
+                       '"fashion_mnist" train-images-idx3-ubyte, train-labels-idx1-ubyte, '
+                       "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; for \"cifar10\" "
+                       "data_batch_1.bin … data_batch_5.bin, test_batch.bin (or its "
+                       "cifar-10-batches-bin subfolder); each may be gzipped (.gz).")
+    train: tuple[str, ...] = option(
+        (), 'Training files of name = "files", concatenated; the format from the name '
+        "(each may end in .gz): .npz with arrays X (N, …) and y (N,); .csv with a header "
+        "row and the `label` column; .bin CIFAR-10 batches; IDX pairs, an images file "
+        "(name holding idx3) then its labels file (idx1).")
+    test: tuple[str, ...] = option(
+        (), 'Test files of name = "files", like `train`; empty: a stratified '
+        "`test_fraction` of `train` is held out.")
+    root: str = option("", "Folder that relative `path`, `train` and `test` are read from. "
+                       "Set by the loader to the config file's folder (relative paths from "
+                       "`--set` are made absolute against the working folder instead); "
+                       "empty = the working folder when the config is built. A run folder's "
+                       "config.toml keeps the paths as given plus this folder, so a resume "
+                       "finds the same files.")
+    label: str = option("label", "Header name of the label column of .csv files.")
+    normalize: str = option(
+        "unit", 'Input scaling of data files, from training-set statistics: "none" as '
+        'stored; "unit" (x − min)/(max − min) over all training inputs (0..255 pixels '
+        '→ x/255); "standard" per input (x − mean)/std. Built-in tasks come scaled.',
+        choices=("none", "unit", "standard"))
+    n_train: int = option(0, "Train on a stratified random subset of this many training "
+                          "samples (from the seed); 0 = all.", unit="samples", ge=0)
+    n_test: int = option(0, "Evaluate on a stratified random subset of this many test "
+                         "samples (from the seed); 0 = all.", unit="samples", ge=0)
+
+    def _resolve(self, fail: Callable[..., NoReturn]) -> "TaskConfig":
+        # An empty task.path (mnist, ...) or task.train (files) is reported when the data
+        # are loaded, so that task.name can be switched by one override.
+        standard = self.name in FILE_TASKS and self.name != "files"
+        if self.path and not standard:
+            fail("path", 'is only used with task.name = "mnist", "fashion_mnist" or '
+                 '"cifar10"; for your own files use task.name = "files" with task.train',
+                 "name")
+        for key in ("train", "test"):
+            if getattr(self, key) and self.name != "files":
+                fail(key, 'is only used with task.name = "files"', "name")
+        if self.name in ("xor", "parity"):
+            for key in ("n_train", "n_test"):
+                if getattr(self, key):
+                    fail(key, f"must be 0 for task.name = {fmt(self.name)} (a truth table "
+                         "has no subsets)", "name")
+        if self.root and not Path(self.root).is_absolute():
+            return dataclasses.replace(self, root=os.path.abspath(self.root))
+        paths = [self.path, *self.train, *self.test]
+        if not self.root and any(p and not Path(p).is_absolute() for p in paths):
+            # Fix the folder now, so the recorded config names the same files from anywhere.
+            return dataclasses.replace(self, root=os.getcwd())
+        return self
 
 
 @dataclass(frozen=True)
@@ -136,6 +206,13 @@ class MgdConfig(Schema, section="mgd"):
         "Through the periphery the node code is added to each neuron's analog "
         "pre-activation before its ADC, and each synapse multiplies by its DAC's output.",
         choices=("weights", "nodes"))
+    batch: int = option(
+        1, "B, minibatch costs: every τx steps the next B samples of the data order are "
+        "presented together, and each step's cost C(θ + θ̃) and the baseline C₀ are means "
+        "over that batch (as the MGD authors' GPU code, with batch 1000), so E[G per step] "
+        "is the batch-mean ∇C/P; B inferences per pass. 1 = one sample, as before. B > 1 "
+        "needs mgd.target = \"weights\", no periphery and no device read noise.",
+        unit="samples", ge=1, le=1_000_000)
     estimate: str = option(
         "one_sided", 'How C̃ is formed: "one_sided" C̃ = C(θ + θ̃) − C₀, the baseline C₀ '
         'remeasured only when stale; "two_sided" C̃ = (C(θ + θ̃) − C(θ − θ̃))/2, the central '
@@ -144,6 +221,9 @@ class MgdConfig(Schema, section="mgd"):
         choices=("one_sided", "two_sided"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
+        if self.batch > 1 and self.target != "weights":
+            fail("batch", 'must be 1 with mgd.target = "nodes" (each synapse integrates its '
+                 "own presynaptic activity, which a batch mean does not have)", "target")
         if self.estimate == "two_sided" and self.mode != "discrete":
             fail("estimate", 'must be "one_sided" in analog mode (mgd.mode = "analog"): the '
                  "analog cost line high-passes one continuous cost signal", "mode")
@@ -429,7 +509,10 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
     A relative ``chip.device`` path (ending in ``.toml`` or holding a separator) is taken
     relative to the config file's folder, or to the working folder when it comes from an
     override, and stored as an absolute path: the resolved config (a run folder's
-    ``config.toml``) then names the same profile wherever it is read from.
+    ``config.toml``) then names the same profile wherever it is read from. Dataset paths
+    (``task.path``, ``task.train``, ``task.test``) are kept as written, with ``task.root``
+    set to the config file's folder that relative ones are read from; relative dataset
+    paths from an override are made absolute against the working folder.
 
     Parameters
     ----------
@@ -464,6 +547,9 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
         base = Path(source).resolve().parent if from_file else Path.cwd()
         raw["chip"] = {**chip, "device": _resolve_device(chip["device"], base, from_file,
                                                          source_of("chip.device"))}
+    task = raw.get("task")
+    if isinstance(task, Mapping):
+        raw["task"] = _resolve_task_paths(task, key_sources, Path(source).resolve().parent)
     cfg = build_validated(RunConfig, raw, source, source_of=source_of)
     return check_device_set(cfg, _device_source(key_sources, source))
 
@@ -471,6 +557,33 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
 def _device_source(key_sources: Mapping[str, str], default: str) -> str:
     """Origin of the device overrides: the first ``--set device.KEY`` given, else ``default``."""
     return next((v for k, v in key_sources.items() if k.startswith(DEVICE_PREFIX)), default)
+
+
+def _resolve_task_paths(task: Mapping, key_sources: Mapping[str, str], base: Path) -> dict:
+    """Dataset paths of [task]: kept as written in the file, with ``root`` = the file's
+    folder; relative paths (and root) from ``--set`` made absolute against the working
+    folder. Values of the wrong type are left for validation to reject."""
+    out = dict(task)
+
+    def absolute(v, folder):
+        if isinstance(v, str) and v and not Path(v).is_absolute():
+            return os.path.normpath(folder / v)
+        if isinstance(v, list):
+            return [absolute(x, folder) for x in v]
+        return v
+
+    for key in (*TASK_PATH_KEYS, "root"):
+        if f"task.{key}" in key_sources and key in out:
+            out[key] = absolute(out[key], Path.cwd())
+    if "task.root" not in key_sources:
+        if isinstance(out.get("root"), str) and out["root"]:
+            out["root"] = absolute(out["root"], base)
+        elif not out.get("root"):
+            in_file = [out.get(k) for k in TASK_PATH_KEYS if f"task.{k}" not in key_sources]
+            flat = [x for v in in_file for x in (v if isinstance(v, list) else [v])]
+            if any(isinstance(x, str) and x and not Path(x).is_absolute() for x in flat):
+                out["root"] = str(base)
+    return out
 
 
 def _resolve_device(device: str, base: Path, from_file: bool, source: str) -> str:

@@ -77,11 +77,20 @@ def mlp_cost(theta, x, y, sizes, act="sigmoid", out_act="sigmoid", cost="mse"):
     return float(np.mean((a - y) ** 2))
 
 
+def batch_indices(seed, k, B, n):
+    """Samples of presentation k with minibatches of B: the draws k·B … k·B + B − 1 of the
+    sequence of per-epoch permutations (draw d is position d mod n of epoch d // n)."""
+    return [data_order(seed, d // n, n)[d % n] for d in range(k * B, k * B + B)]
+
+
 def mgd_reference(cost, theta0, n_samples, n_steps, *, seed=0, code="cdma", mode="discrete",
-                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, period=0):
+                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, period=0,
+                  batch=1):
     """Straightforward MGD (mgd.md 'One discrete step' and the analog filters).
 
-    ``cost(theta, sample)`` returns the per-sample cost. Returns (theta, G).
+    ``cost(theta, sample)`` returns the per-sample cost; with ``batch`` > 1 ``sample`` is the
+    list of the minibatch's samples (:func:`batch_indices`) and ``cost`` returns their mean.
+    Returns (theta, G).
     """
     theta = np.array(theta0, float)
     P = theta.size
@@ -99,7 +108,8 @@ def mgd_reference(cost, theta0, n_samples, n_steps, *, seed=0, code="cdma", mode
             if k // n_samples != epoch:
                 epoch = k // n_samples
                 order = data_order(seed, epoch, n_samples)
-            sample = order[k % n_samples]
+            sample = order[k % n_samples] if batch == 1 else batch_indices(seed, k, batch,
+                                                                            n_samples)
             stale = True
         if n % tau_p == 0:
             k = n // tau_p

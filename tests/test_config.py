@@ -191,7 +191,8 @@ def test_integral_float_accepted_as_int_and_int_as_float(tmp_path):
     ("[mgd]\neta = nan\n", "mgd.eta = nan: must be a finite number ≥ 0.0"),
     ("[network]\ninit_low = -inf\n", "network.init_low = -inf: must be a finite number"),
     ('[task]\nname = "xr"\n',
-     'task.name = "xr": must be one of "xor", "parity", "digits"; did you mean "xor"?'),
+     'task.name = "xr": must be one of "xor", "parity", "digits", "mnist", '
+     '"fashion_mnist", "cifar10", "files"; did you mean "xor"?'),
     ("mgd = 3\n", "mgd = 3: must be a table [mgd]"),
 ])
 def test_type_errors(tmp_path, text, expected):

@@ -138,6 +138,11 @@ class Chip:
         law (:func:`hwsim.kernels.mlp.forward_read_noise`). "auto": per_neuron when the
         read noise is additive and the chip has no periphery, else per_weight. PCM read
         noise is always per weight.
+    batch : int
+        B ≥ 1, minibatch costs: every τx steps the next B samples of the data order are
+        presented together, and C, C₀ are means over them (B inferences per pass, counted
+        as such). B = 1 is the one-sample chip, bit for bit. B > 1 needs an MLP without
+        periphery, weight perturbation and no device read noise, and at most N samples.
 
     Raises
     ------
@@ -155,8 +160,9 @@ class Chip:
                  optimizer="plain", momentum=0.9,
                  beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
-                 read_noise_model="auto"):
-        for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
+                 read_noise_model="auto", batch=1):
+        for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta),
+                        ("batch", batch)):
             check_int(f"mgd.{name}", v, 1)
         check_int("seed", seed, 0)
         check_int("mgd.fdma_period", fdma_period, 0)
@@ -218,7 +224,19 @@ class Chip:
         self.eta = float(eta)
         self.amplitude = float(amplitude)
         self._clock_p = _clk.ClockParams(np.int64(tau_p), np.int64(tau_x), np.int64(tau_theta),
-                                         np.int64(self.n_samples), np.int64(seed), self.dt)
+                                         np.int64(self.n_samples), np.int64(seed), self.dt,
+                                         np.int64(batch))
+        self.batch = int(batch)
+        if batch > 1:
+            if analytic is not None or network.periphery is not None or target != "weights":
+                raise ConfigError(f"mgd.batch = {batch}: minibatch costs need an MLP without "
+                                  "periphery (DAC/ADC, neuron variation) and mgd.target = "
+                                  "'weights'; use mgd.batch = 1")
+            if batch > self.n_samples:
+                raise ConfigError(f"mgd.batch = {batch}: larger than the {self.n_samples} "
+                                  "training samples")
+            sense = sense._replace(batch=np.zeros(batch, np.int64))
+            cp = cp._replace(batch=np.int64(batch))
         self.source = _codes.SourceParams(
             np.int64(CODES[perturbation]), code_amplitude(perturbation, amplitude, n_pert),
             np.int64(code_period(perturbation, n_pert, fdma_period)), np.int64(seed),
@@ -261,6 +279,10 @@ class Chip:
         self.device = device
         if device is not None and device.model != "Ideal":
             self._attach(device, update_rounding, max_pulses, read_noise_model)
+            if batch > 1 and self.read_noise_model != "none":
+                raise ConfigError(f"mgd.batch = {batch}: minibatch costs are not modelled with "
+                                  f"device read noise yet (the {device.model} device reads "
+                                  "with noise); use mgd.batch = 1")
         elif read_noise_model not in READ_NOISE_MODELS:
             raise ConfigError(f"chip.read_noise_model = {read_noise_model!r}: allowed: "
                               f"{', '.join(READ_NOISE_MODELS)}")
@@ -449,14 +471,14 @@ class Chip:
         """True when :meth:`advance` runs the fused kernel :func:`hwsim.kernels.fast.run_fast`
         (bit-identical to the general driver): an MLP without periphery on ideal synapses,
         discrete mode, weight perturbation by CDMA or Walsh codes, plain optimizer, no
-        write-based perturbation."""
+        write-based perturbation, one sample per step (``batch`` = 1)."""
         return bool(self.fast_path and self._sense.kind == _sense.MLP
                     and self._dev[0][_dk.I_MODEL] == _dk.M_IDEAL and not self._noisy
                     and self._cost_p.mode == _cl.DISCRETE
                     and self.source.code in (_codes.CDMA, _codes.WALSH)
                     and self.source.by_write == 0 and self.source.nodes == 0
                     and self._cost_p.two_sided == 0
-                    and self._opt_p.kind == _opt.PLAIN)
+                    and self._opt_p.kind == _opt.PLAIN and self.batch == 1)
 
     @property
     def bad_step(self) -> int:

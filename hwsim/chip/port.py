@@ -37,13 +37,15 @@ class ChipPort(Protocol):
         """The hardware step now (t = step·dt): stamps writes, keys noise."""
 
     def present(self, sample: int) -> None:
-        """Present training sample number ``sample`` on the input port."""
+        """Present training sample number ``sample`` on the input port (a chip that takes
+        minibatches of B samples is given a sequence of B sample numbers)."""
 
     def apply(self, perturbation) -> None:
         """Apply θ + θ̃ for the next measurement; ``None`` removes the perturbation."""
 
     def measure(self) -> float:
-        """One inference of the current input: the cost C (or C₀ without a perturbation)."""
+        """One inference of the current input: the cost C (or C₀ without a perturbation);
+        with a minibatch, the mean cost over its samples."""
 
     def write(self, request, update: int) -> None:
         """Deliver the update request Δθ (P,) as update number ``update``."""
@@ -73,7 +75,9 @@ class EmulatorPort:
     Parameters
     ----------
     chip : hwsim.chip.Chip
-        With read noise drawn per weight (``read_noise_model="per_weight"``), if any.
+        With read noise drawn per weight (``read_noise_model="per_weight"``), if any. A chip
+        built with ``batch`` = B > 1 is presented B samples at a time and each
+        :meth:`measure` is the mean cost over them (B inferences).
 
     Raises
     ------
@@ -107,6 +111,14 @@ class EmulatorPort:
             self.chip.model.dev[2][_dk.S_TIME] = self._step * self.chip.dt
 
     def present(self, sample):
+        if self.chip.batch > 1:
+            batch = np.asarray(sample, dtype=np.int64).reshape(-1)
+            if batch.shape != (self.chip.batch,):
+                raise ConfigError(f"EmulatorPort.present: the chip takes minibatches of "
+                                  f"{self.chip.batch} samples; got {batch.shape[0]}")
+            self.chip.model.sense.batch[:] = batch
+            self._sample = int(batch[0])
+            return
         self._sample = int(sample)
 
     def apply(self, perturbation):
@@ -152,12 +164,12 @@ class EmulatorPort:
             _sense.measure_one(m.sense, theta, s.zeros if baseline else self._pert,
                                self._sample, out, n, k)
             value = out[0]
-        cnt["baseline_inferences" if baseline else "perturbed_inferences"] += 1
+        cp = c.params.counters  # a pass is cp.batch inferences
+        cnt["baseline_inferences" if baseline else "perturbed_inferences"] += cp.batch
         self._k += 1
-        cp = c.params.counters
         for name, per in (("macs", cp.macs), ("device_reads", cp.reads),
                           ("dac_conversions", cp.dacs), ("adc_conversions", cp.adcs)):
-            cnt[name] += per
+            cnt[name] += per * cp.batch
         return float(value)
 
     def write(self, request, update):

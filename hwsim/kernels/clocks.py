@@ -1,4 +1,5 @@
-"""Stage 1, clocks and data order: which sample is presented, and when codes and updates fall due.
+"""Stage 1, clocks and data order: which sample (or minibatch) is presented, and when codes and
+updates fall due.
 
 Every clock is a whole number of hardware steps (mgd.md, "Notation"): a new input every
 ``tau_x`` steps, a new code value every ``tau_p``, a weight update every ``tau_theta``
@@ -14,9 +15,11 @@ import numpy as np
 from hwsim.kernels._config import jit
 from hwsim.kernels.hashing import STREAM_DATA_ORDER, hash_keyed, stream_key, uniform01
 
-#: Clock parameters: periods in steps, the number of training samples, the master seed and
-#: the step duration ``dt`` in seconds.
-ClockParams = namedtuple("ClockParams", "tau_p tau_x tau_theta n_samples seed dt")
+#: Clock parameters: periods in steps, the number of training samples, the master seed, the
+#: step duration ``dt`` in seconds and ``batch``, the samples B presented together every τx
+#: steps (minibatch costs; 1 = one sample).
+ClockParams = namedtuple("ClockParams", "tau_p tau_x tau_theta n_samples seed dt batch",
+                         defaults=(np.int64(1),))
 
 #: Clock state (one record): the step about to run, the sample presented, the epoch whose
 #: permutation ``order`` holds (-1: none, derived), and the weight updates applied so far.
@@ -43,3 +46,30 @@ def shuffle_order(order, seed, epoch):
         t = order[i]
         order[i] = order[j]
         order[j] = t
+
+
+@jit
+def fill_batch(order, batch, clock, seed, k, n_samples):
+    """The B = len(batch) sample indices of presentation ``k`` into ``batch``.
+
+    Presentation k takes the draws k·B … k·B + B − 1 of the endless sequence of per-epoch
+    permutations (epoch e = draw // N, position draw mod N), so a batch may straddle two
+    epochs, every sample is presented once per epoch, and B = 1 gives the one-sample order.
+    The permutation is rebuilt in ``order`` when its epoch changes; ``clock[0].sample`` is set
+    to the batch's first sample. Depends only on (seed, k), so a call can start anywhere.
+    """
+    B = batch.shape[0]
+    clk = clock[0]
+    d = k * B
+    epoch = d // n_samples
+    pos = d - epoch * n_samples
+    for b in range(B):
+        if clk.order_epoch != epoch:
+            shuffle_order(order, seed, epoch)
+            clk.order_epoch = epoch
+        batch[b] = order[pos]
+        pos += 1
+        if pos == n_samples:
+            pos = 0
+            epoch += 1
+    clk.sample = batch[0]

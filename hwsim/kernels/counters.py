@@ -32,8 +32,9 @@ COUNTER_DOCS = (
 COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
 COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])
 
-#: Fixed counts per inference: MACs, device reads, DAC and ADC conversions.
-CounterParams = namedtuple("CounterParams", "macs reads dacs adcs")
+#: Fixed counts per inference: MACs, device reads, DAC and ADC conversions; ``batch`` the
+#: inferences of one pass (a minibatch of B samples is B inferences).
+CounterParams = namedtuple("CounterParams", "macs reads dacs adcs batch", defaults=(np.int64(1),))
 
 
 def counters() -> np.ndarray:

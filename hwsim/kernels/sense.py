@@ -26,10 +26,34 @@ MLP, PERIPHERY, LINEAR, QUADRATIC, MLP_READ_NOISE = 0, 1, 2, 3, 4
 #: MLP_READ_NOISE is an MLP read through additive Gaussian read noise drawn per neuron
 #: (:func:`hwsim.kernels.mlp.forward_read_noise`): ``read_noise`` = [σ, frozen per step]
 #: and ``read_noise_key`` the stream key of STREAM_READ_NOISE (both unused otherwise).
+#: ``batch`` (B,) int64: the sample indices of the current minibatch (written by the
+#: clocks, :func:`hwsim.kernels.clocks.fill_batch`); empty for one sample per step.
 SenseModel = namedtuple("SenseModel",
                         "kind X Y sizes kinds buf buf_b qbuf per gain offset scale a "
-                        "read_noise read_noise_key",
-                        defaults=(np.zeros(2), np.uint64(0)))
+                        "read_noise read_noise_key batch",
+                        defaults=(np.zeros(2), np.uint64(0), np.zeros(0, np.int64)))
+
+
+@jit
+def _measure_batch(m, theta, pert, want_base, out):
+    """Minibatch MLP costs: ``out[0]`` = (1/B)·Σ_b C(θ + θ̃; x_b), ``out[1]`` = (1/B)·Σ_b C(θ; x_b)
+    over the B samples in ``m.batch``, summed in batch order (deterministic)."""
+    nb = m.batch.shape[0]
+    c = 0.0
+    c0 = 0.0
+    for b in range(nb):
+        x = m.X[m.batch[b]]
+        y = m.Y[m.batch[b]]
+        if want_base:
+            off = forward2(theta, pert, x, m.sizes, m.kinds[0], m.kinds[1], m.buf, m.buf_b,
+                           m.scale)
+            c0 += output_cost(m.buf_b, off, y, m.kinds[1], m.kinds[2])
+        else:
+            off = forward(theta, pert, True, x, m.sizes, m.kinds[0], m.kinds[1], m.buf, m.scale)
+        c += output_cost(m.buf, off, y, m.kinds[1], m.kinds[2])
+    out[0] = c / nb
+    if want_base:
+        out[1] = c0 / nb
 
 
 @jit
@@ -37,10 +61,13 @@ def measure(m, theta, pert, sample, want_base, out, counter):
     """C(θ + θ̃) into ``out[0]`` and, if ``want_base``, C(θ) into ``out[1]``.
 
     ``counter`` (the step) keys converter noise and per-neuron read noise; sub 0 is the
-    perturbed pass, 1 the baseline.
+    perturbed pass, 1 the baseline. With a minibatch (``m.batch`` longer than 1, MLP only)
+    both are means over the batch and ``sample`` is ignored.
     """
     kind = m.kind
-    if kind == MLP:
+    if kind == MLP and m.batch.shape[0] > 1:
+        _measure_batch(m, theta, pert, want_base, out)
+    elif kind == MLP:
         x = m.X[sample]
         y = m.Y[sample]
         if want_base:
@@ -110,10 +137,11 @@ def measure_one(m, theta, pert, sample, out, counter, sub):
 
 @inline
 def count(cnt, cp, perturbed, baseline):
-    """Count ``perturbed`` + ``baseline`` inferences and their fixed per-inference events."""
-    n = perturbed + baseline
-    cnt.perturbed_inferences += perturbed
-    cnt.baseline_inferences += baseline
+    """Count ``perturbed`` + ``baseline`` passes of ``cp.batch`` inferences each and their
+    fixed per-inference events."""
+    n = (perturbed + baseline) * cp.batch
+    cnt.perturbed_inferences += perturbed * cp.batch
+    cnt.baseline_inferences += baseline * cp.batch
     cnt.macs += n * cp.macs
     cnt.device_reads += n * cp.reads
     cnt.dac_conversions += n * cp.dacs

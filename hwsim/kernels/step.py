@@ -29,7 +29,7 @@ from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
 from hwsim.kernels._config import jit
-from hwsim.kernels.clocks import shuffle_order
+from hwsim.kernels.clocks import fill_batch, shuffle_order
 from hwsim.kernels.codes import fill_code
 from hwsim.kernels.devices import I_MODEL, M_IDEAL, S_TIME, apply_update, read_weights
 from hwsim.kernels.nodes import integrate_nodes, measure_nodes, node_pass
@@ -226,12 +226,18 @@ def run_steps(n_steps, p, s, m):
     k_next = (n0 + tau_x - 1) // tau_x
     epoch = k_next // n_samples
     pos = k_next - epoch * n_samples
+    batched = ck.batch > 1
+    if batched and ph_x != 0:  # mid-presentation: rebuild the batch being held
+        fill_batch(s.order, m.sense.batch, s.clock, ck.seed, n0 // tau_x, n_samples)
     for _ in range(n_steps):
         n = clk.step
         if timed:
             S[S_TIME] = n * dt  # writes and reads of this step carry its own time
         new_input = ph_x == 0
-        if new_input:
+        if new_input and batched:
+            fill_batch(s.order, m.sense.batch, s.clock, ck.seed, n // tau_x, n_samples)
+            cl.stale = 1
+        elif new_input:
             if clk.order_epoch != epoch:
                 shuffle_order(s.order, ck.seed, epoch)
                 clk.order_epoch = epoch

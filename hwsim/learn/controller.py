@@ -44,6 +44,11 @@ class MGDController:
         The local update rule on G, as :mod:`hwsim.kernels.optimizer`.
     dtype : numpy dtype
         Precision of the integrators G (the chip's state dtype, for bit-equality).
+    batch : int
+        B ≥ 1: every τx steps present the next B samples of the data order together
+        (presentation k: draws k·B … k·B + B − 1 of the per-epoch permutations, as
+        :func:`hwsim.kernels.clocks.fill_batch`); the port's costs are then batch means.
+        Weight perturbation only.
 
     Attributes
     ----------
@@ -64,7 +69,7 @@ class MGDController:
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
                  target="weights", estimate="one_sided", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
-                 dtype=np.float64):
+                 dtype=np.float64, batch=1):
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
                               f"{', '.join(CODES)} / discrete, analog")
@@ -111,6 +116,22 @@ class MGDController:
                              steps=0)
         self._order = np.zeros(port.n_samples, np.int64)
         self._epoch = -1
+        if int(batch) < 1 or (int(batch) > 1 and target != "weights"):
+            raise ConfigError(f"mgd.batch = {batch}: must be ≥ 1, and 1 with mgd.target = "
+                              "'nodes'")
+        self.batch = int(batch)
+
+    def _batch(self, n):
+        """The B sample numbers of the presentation starting at step n."""
+        B, N = self.batch, self.port.n_samples
+        out = []
+        for d in range(n // self.tau_x * B, (n // self.tau_x + 1) * B):
+            epoch, pos = divmod(d, N)
+            if epoch != self._epoch:
+                shuffle_order(self._order, np.int64(self.seed), np.int64(epoch))
+                self._epoch = epoch
+            out.append(int(self._order[pos]))
+        return out
 
     def _sample(self, n):
         k = n // self.tau_x
@@ -202,7 +223,7 @@ class MGDController:
             port.clock(n)
             new_input = n % self.tau_x == 0
             if new_input:
-                port.present(self._sample(n))
+                port.present(self._sample(n) if self.batch == 1 else self._batch(n))
                 self.stale = True
             if n % self.tau_p == 0:
                 self.code = code_values(self.source, n // self.tau_p, self.Q, self.dtype)

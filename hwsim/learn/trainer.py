@@ -31,7 +31,7 @@ from hwsim.runs import (
     write_json,
 )
 from hwsim.sim import Timeline, periodic
-from hwsim.tasks import load_task
+from hwsim.tasks import changed_files, describe_dataset, load_dataset
 
 
 class StopToken:
@@ -164,10 +164,10 @@ def build_chip(cfg, dataset=None, profile=None):
     Raises
     ------
     ConfigError
-        Unknown profile, a network that does not fit the task or the machine's memory.
+        Unknown profile, a network that does not fit the task or the machine's memory, a
+        missing or malformed dataset file.
     """
-    ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
-                              test_fraction=cfg.task.test_fraction, seed=cfg.seed)
+    ds = dataset or load_dataset(cfg.task, seed=cfg.seed, sizes=cfg.network.sizes)
     n = cfg.network
     profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
     check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
@@ -186,7 +186,8 @@ def build_chip(cfg, dataset=None, profile=None):
                 optimizer=cfg.learn.optimizer,
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
                 clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
-                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model)
+                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
+                batch=m.batch)
     return chip, net, ds
 
 
@@ -476,6 +477,7 @@ class MGDTrainer:
         self.profile_ = (load_profile(saved) if resume and saved.exists() else
                          load_profile(cfg.chip.device, cfg.chip.device_set))
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
+        self.dataset_info_ = describe_dataset(self.dataset_)
         chip = self.chip_
         self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
         for w in self.startup_warnings_:
@@ -504,6 +506,11 @@ class MGDTrainer:
                     raise HwsimError(f"{out}: {CHECKPOINT_NAME} is damaged or not an hwsim "
                                      f"checkpoint (it has no '{e.args[0]}')") from None
                 self._prev_summary = self._check_resumable(out, cfg, chip.step)
+                changed = changed_files(self._prev_summary.get("dataset"), self.dataset_info_)
+                if changed:
+                    raise HwsimError(f"{changed[0]}: the dataset file changed (or is gone) "
+                                     f"since the run in {out} started; resuming would train "
+                                     "on other data: restore the file or start a new run")
                 # Keep exactly the rows an uninterrupted run has by this step (drops a torn
                 # line and the extra end-of-run row of a shorter run).
                 self.metrics_ = [r for r in read_metrics(out / METRICS_NAME)
@@ -736,5 +743,6 @@ class MGDTrainer:
             "compile_s": compile_s,
             "steps_per_s": done / kernel_s if kernel_s > 0 else None,
             "seed": cfg.seed,
+            "dataset": getattr(self, "dataset_info_", None),
             "hwsim_version": __version__,
         }

@@ -1,4 +1,4 @@
-"""Task datasets: XOR, N-bit parity and scikit-learn's bundled handwritten digits.
+"""Built-in task datasets: XOR, N-bit parity and scikit-learn's bundled handwritten digits.
 
 Every task yields inputs ``X`` (N, n_in) float64, one-hot or scalar targets ``Y``
 (N, n_out) float64 and integer labels (N,). Digits are split into a stratified held-out test
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.exceptions import ConfigError
+from hwsim.tasks.prep import stratified_split
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class Dataset:
     Y_test: np.ndarray
     labels_test: np.ndarray
     held_out: bool = True  #: False for truth-table tasks, whose test set is the table itself
+    #: Shape of one sample before flattening into a row of ``X_*``: (8, 8) for digits,
+    #: (28, 28) for MNIST, (3, 32, 32) (channel-first) for CIFAR-10, (n_in,) for flat data.
+    sample_shape: tuple = ()
+    #: The files the arrays were read from, resolved (empty for built-in tasks).
+    files: tuple = ()
 
     @property
     def n_in(self) -> int:
@@ -43,29 +49,34 @@ def _parity(bits: int) -> Dataset:
     labels = (X.sum(axis=1) % 2).astype(np.int64)
     Y = labels[:, None].astype(np.float64)
     name = "xor" if bits == 2 else f"parity{bits}"
-    return Dataset(name, X, Y, labels, X.copy(), Y.copy(), labels.copy(), held_out=False)
+    return Dataset(name, X, Y, labels, X.copy(), Y.copy(), labels.copy(), held_out=False,
+                   sample_shape=(bits,))
+
+
+def digits_arrays():
+    """scikit-learn's bundled 8×8 digits as hwsim uses them: ``(X, labels)``.
+
+    Returns
+    -------
+    X : np.ndarray
+        (1797, 64) float64, pixel intensities 0..16 scaled to [0, 1] (divided by 16).
+    labels : np.ndarray
+        (1797,) int64 in 0..9.
+    """
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return data.data.astype(np.float64) / 16.0, data.target.astype(np.int64)
 
 
 def _digits(test_fraction: float, seed: int) -> Dataset:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    data = load_digits()
-    X = data.data.astype(np.float64) / 16.0  # pixel intensities 0..16 -> [0, 1]
-    labels = data.target.astype(np.int64)
-    n, k = len(labels), 10
-    n_test = int(np.ceil(test_fraction * n))
-    if not k <= n_test <= n - k:  # a stratified split needs every class on both sides
-        raise ConfigError(f"task.test_fraction = {test_fraction}: the digits set has {n} "
-                          f"samples of {k} classes; allowed: {k / n:.4f} to {1 - k / n:.4f}")
-    X_tr, X_te, l_tr, l_te = train_test_split(
-        X, labels, test_size=test_fraction, stratify=labels, random_state=seed % 2**32
-    )
+    X, labels = digits_arrays()
+    X_tr, X_te, l_tr, l_te = stratified_split(X, labels, test_fraction, seed, "the digits set")
     eye = np.eye(10)
     return Dataset(
         "digits",
         np.ascontiguousarray(X_tr), eye[l_tr], l_tr,
-        np.ascontiguousarray(X_te), eye[l_te], l_te,
+        np.ascontiguousarray(X_te), eye[l_te], l_te, sample_shape=(8, 8),
     )
 
 
