@@ -36,9 +36,9 @@ class DiagnosticsConfig(Schema, section="diagnostics"):
         "window's steps (each step's presented sample, so a sample held τx steps counts τx "
         'times: what the estimate averages); "train" the mean over the whole training set.',
         choices=("window", "train"))
-    quantities: tuple[str, ...] = option(
-        ("angle", "snr"), '"angle": the cosine and the angle (degrees); "snr": the '
-        "gradient SNR.", choices=("angle", "snr"), min_len=1)
+    angle: bool = option(True, "Write the cosine and the angle (degrees) between the "
+                         "integrated estimate and the true gradient.")
+    snr: bool = option(True, "Write the gradient SNR of the per-step estimates.")
     quantizer_gradient: str = option(
         "exact", "Derivative of a converter's rounding (chip.inp_res, chip.out_res > 0) in "
         'the true gradient: "exact" 0 (nothing upstream of a quantising converter has a '

@@ -87,9 +87,9 @@ class Diagnostics:
         self.keep, self.new = tau / (tau + 1.0), 1.0 / (tau + 1.0)
         cols = []
         for prefix in ("grad", "node") if self.nodes else ("grad",):
-            if "angle" in d.quantities:
+            if d.angle:
                 cols += [f"{prefix}_cos", f"{prefix}_angle_deg"]
-            if "snr" in d.quantities:
+            if d.snr:
                 cols.append(f"{prefix}_snr")
         self.columns = tuple(cols)
 
