@@ -150,9 +150,18 @@ def diagnostics_for(cfg, chip, network, dataset, build_probe):
 
     Parameters
     ----------
+    cfg : hwsim.config.RunConfig
+    chip : hwsim.chip.chip.Chip
+        The training chip.
+    network : hwsim.chip.network.MLP
+    dataset : hwsim.tasks.Dataset
     build_probe : callable
         ``build_probe(cfg)`` returns a chip built from a config (the trainer's
         ``build_chip``); it is called with ``mgd.eta = 0``.
+
+    Returns
+    -------
+    Diagnostics or None
     """
     if not cfg.diagnostics.enabled:
         return None
