@@ -120,3 +120,21 @@ def test_diagnostics_refused_with_backprop():
                                "diagnostics": {"enabled": True}})
     with pytest.raises(ConfigError, match="diagnostics.enabled"):
         run_experiment(cfg)
+
+
+def test_checkpoints_from_before_diagnostics_and_backprop_still_resume():
+    """With diagnostics off and algorithm "mgd", the config hashes exactly as it did before
+    [diagnostics] and the backprop keys existed (values computed with that hwsim, 444953f)."""
+    from hwsim.chip.profiles import load_profile
+    from hwsim.learn.trainer import defining_hash
+    old = {"d8cd35937197b9209d96c8fa6966b5110113f990527952ecf2c0db3470a5af16": {},
+           "7f8817f61707ba11f2ba2a024b4bb38a4ef664533cd19a67afb456bcabcdf154": {
+               "task": {"name": "xor"}, "mgd": {"eta": 3.0}, "learn": {"optimizer": "adam"}}}
+    for digest, d in old.items():
+        cfg = RunConfig.from_dict(d)
+        assert defining_hash(cfg, load_profile(cfg.chip.device)) == digest
+        # the backprop-only keys never change an MGD run; enabled diagnostics define the run
+        same = cfg.with_overrides({"learn.lr": 0.1, "learn.epochs": 3})
+        assert defining_hash(same, load_profile("ideal")) == digest
+        diag = cfg.with_overrides({"diagnostics.enabled": True})
+        assert defining_hash(diag, load_profile("ideal")) != digest

@@ -80,6 +80,12 @@ def defining_hash(cfg, profile) -> str:
     """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS) and of
     the resolved device profile."""
     d = cfg.to_dict()
+    # Off, [diagnostics] and the backprop-only [learn] keys hash as before they existed, so
+    # older checkpoints resume (hwsim/learn/diagnostics.py, hwsim/learn/backprop.py).
+    if not d["diagnostics"]["enabled"]:
+        d.pop("diagnostics")
+    for name in ("algorithm", "batch_size", "epochs", "lr"):
+        d["learn"].pop(name)
     for key in RESUMABLE_KEYS:
         sec, name = key.split(".")
         d[sec].pop(name, None)
