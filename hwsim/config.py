@@ -32,12 +32,13 @@ from hwsim._schema import (
     Schema, build_validated, fmt, is_section, iter_fields as _iter_schema_fields,
     looks_like_path, option, read_toml, to_plain, unknown_key_error,
 )
+from hwsim.diagnostics_config import DiagnosticsConfig
 from hwsim.exceptions import ConfigError
 from hwsim.hwconfig import HardwareConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
-    "SimConfig", "HardwareConfig",
+    "SimConfig", "HardwareConfig", "DiagnosticsConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS", "DEVICE_PREFIX",
     "check_device_set", "device_set_entries",
@@ -253,6 +254,21 @@ class LearnConfig(Schema, section="learn"):
     eps: float = option(1e-8, "Adam's ε.", unit="weight units", gt=0.0)
     clip: float = option(0.0, "Clip of each synapse's update request to [−clip, clip] "
                          "(a local limiter); 0 = off.", unit="weight units", ge=0.0)
+    algorithm: str = option(
+        "mgd", 'What trains the network: "mgd" the emulated chip (the [mgd] section); '
+        '"backprop" the digital baseline: minibatch SGD on the exact gradient '
+        "(backpropagation) of the same network, task, split and initialisation, with the "
+        "rule above applied to the minibatch gradient (hwsim/learn/backprop.py). Backprop "
+        "trains ideal float64 weights: it refuses a non-ideal chip.device, the periphery and "
+        "sim.dtype = \"float32\"; it ignores [mgd] and sim.steps, sim.dt, sim.eval_every; "
+        "its hardware time is not defined.", choices=("mgd", "backprop"))
+    batch_size: int = option(32, "Backprop only: samples per minibatch (the last one of an "
+                             "epoch may be smaller).", unit="samples", ge=1, le=MAX_STEPS)
+    epochs: int = option(30, "Backprop only: passes over the training set, each in the "
+                         "seeded order of MGD's data-order stream; one evaluation per epoch.",
+                         unit="epochs", ge=1, le=10**6)
+    lr: float = option(0.5, "Backprop only: learning rate η of the update Δθ = −η·(rule "
+                       "applied to the minibatch mean gradient).", ge=0.0)
 
 
 @dataclass(frozen=True)
@@ -425,6 +441,7 @@ class RunConfig(Schema, section=""):
     chip: ChipConfig = field(default_factory=ChipConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "<dict>") -> "RunConfig":

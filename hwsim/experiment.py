@@ -5,6 +5,7 @@ from pathlib import Path
 from hwsim.analysis.plots import learning_curve
 from hwsim.config import RunConfig, load_config
 from hwsim.exceptions import DivergenceError, HwsimError
+from hwsim.learn.backprop import BackpropTrainer
 from hwsim.learn.trainer import RESUMABLE_KEYS, MGDTrainer, TimelineProcessError
 from hwsim.runs import CONFIG_NAME, CURVE_NAME
 
@@ -61,7 +62,9 @@ def _finish(trainer, out, quiet_errors=False):
                            target=cfg.sim.target_accuracy, held_out=trainer.dataset_.held_out,
                            title=title, subtitle=subtitle,
                            log_time={"auto": None, "log": True, "linear": False}[
-                               cfg.sim.plot_time_axis])
+                               cfg.sim.plot_time_axis],
+                           **({"x_axis": trainer.curve_axis_}
+                              if hasattr(trainer, "curve_axis_") else {}))
         except HwsimError:
             if not quiet_errors:
                 raise
@@ -97,8 +100,8 @@ def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=
 
     Returns
     -------
-    MGDTrainer
-        With ``summary_``, ``metrics_``, ``chip_``; ``status_`` may be "unstable" (see
+    MGDTrainer or hwsim.learn.backprop.BackpropTrainer
+        (the latter for ``learn.algorithm = "backprop"``) With ``summary_``, ``metrics_``, ``chip_``; ``status_`` may be "unstable" (see
         ``warnings_``).
 
     Raises
@@ -115,7 +118,9 @@ def run_experiment(config, out_dir=None, overrides=(), *, progress=False, force=
                          "cfg.with_overrides({'section.key': value})")
     else:
         cfg = config
-    trainer = MGDTrainer(cfg, out_dir=out_dir, progress=progress, force=force, stop=stop)
+    # learn.algorithm = "backprop": the digital baseline (hwsim/learn/backprop.py)
+    make = BackpropTrainer if cfg.learn.algorithm == "backprop" else MGDTrainer
+    trainer = make(cfg, out_dir=out_dir, progress=progress, force=force, stop=stop)
     return _train(trainer, out_dir, resume=False)
 
 
@@ -153,5 +158,6 @@ def resume_experiment(run_dir, overrides=(), *, progress=False, stop=None):
         if key not in RESUMABLE_KEYS:
             raise HwsimError(f"override {ov}: a resumed run may only change "
                              f"{', '.join(sorted(RESUMABLE_KEYS))}; start a new run instead")
-    trainer = MGDTrainer(cfg, out_dir=run_dir, progress=progress, stop=stop)
+    make = BackpropTrainer if cfg.learn.algorithm == "backprop" else MGDTrainer
+    trainer = make(cfg, out_dir=run_dir, progress=progress, stop=stop)
     return _train(trainer, run_dir, resume=True)

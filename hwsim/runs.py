@@ -28,7 +28,7 @@ METRICS_COLUMNS = (
     "step", "hardware_time_s", "updates", "pulses", "clipped_writes", "train_cost",
     "train_accuracy", "test_cost", "test_accuracy",
 ) + COUNTER_COLUMNS
-INT_COLUMNS = ("step", "updates", "pulses", "clipped_writes") + COUNTER_COLUMNS
+INT_COLUMNS = ("step", "updates", "pulses", "clipped_writes", "epoch") + COUNTER_COLUMNS
 CONFIG_NAME = "config.toml"
 METRICS_NAME = "metrics.csv"
 SUMMARY_NAME = "summary.json"
@@ -238,6 +238,9 @@ class MetricsWriter:
     path : path
     keep_rows : list of dict, optional
         Rewrite the file to exactly these rows first (a resume keeps what it replays over).
+    columns : tuple of str
+        The header and the keys written from each row (default :data:`METRICS_COLUMNS`;
+        gradient diagnostics append theirs, a backprop run writes fewer).
 
     Raises
     ------
@@ -245,12 +248,13 @@ class MetricsWriter:
         From the constructor, :meth:`write` and :meth:`close`, on any ``OSError``.
     """
 
-    def __init__(self, path, *, keep_rows=None):
+    def __init__(self, path, *, keep_rows=None, columns=METRICS_COLUMNS):
         self.path = Path(path)
+        self.columns = tuple(columns)
         if keep_rows is None or not self.path.exists():
             keep_rows = keep_rows or []
-        text = ",".join(METRICS_COLUMNS) + "\n" + "".join(
-            ",".join(_fmt(r[c]) for c in METRICS_COLUMNS) + "\n" for r in keep_rows)
+        text = ",".join(self.columns) + "\n" + "".join(
+            ",".join(_fmt(r[c]) for c in self.columns) + "\n" for r in keep_rows)
         atomic_write_bytes(self.path, text.encode("utf-8"))
         try:
             self._f = open(self.path, "a", encoding="utf-8", newline="")
@@ -258,9 +262,9 @@ class MetricsWriter:
             raise write_error(self.path, e) from e
 
     def write(self, row: dict) -> None:
-        """Append one row (a dict over METRICS_COLUMNS) and flush it to the OS."""
+        """Append one row (a dict over the writer's columns) and flush it to the OS."""
         try:
-            self._f.write(",".join(_fmt(row[c]) for c in METRICS_COLUMNS) + "\n")
+            self._f.write(",".join(_fmt(row[c]) for c in self.columns) + "\n")
             self._f.flush()
         except OSError as e:
             raise write_error(self.path, e) from e

@@ -78,7 +78,7 @@ def early_learning(rows, *, fraction=0.05, share=0.8) -> bool:
 
 
 def learning_curve(rows, path, *, title="", subtitle="", target=None, held_out=True,
-                   log_time=None):
+                   log_time=None, x_axis=("hardware_time_s", "hardware time (s)")):
     """Save a learning-curve PNG from metrics rows.
 
     Parameters
@@ -98,6 +98,9 @@ def learning_curve(rows, path, *, title="", subtitle="", target=None, held_out=T
         Logarithmic hardware-time axis (symmetric-log, so t = 0 stays on it); None chooses it
         when the first 5 % of the run holds 80 % of the drop in train cost
         (:func:`early_learning`).
+    x_axis : (str, str)
+        The row key of the horizontal axis and its label (a backprop run, which has no
+        hardware time, plots against ``("updates", "minibatch updates")``).
 
     Raises
     ------
@@ -105,7 +108,7 @@ def learning_curve(rows, path, *, title="", subtitle="", target=None, held_out=T
         The file cannot be written; a previous plot at ``path`` is kept.
     """
     test = "test (held out)" if held_out else "test (= truth table)"
-    t = [r["hardware_time_s"] for r in rows]
+    t = [r[x_axis[0]] for r in rows]
     if log_time is None:
         log_time = early_learning(rows)
     fig = new_figure((10, 3.8))
@@ -127,9 +130,9 @@ def learning_curve(rows, path, *, title="", subtitle="", target=None, held_out=T
         if log_time and positive:
             ax.set_xscale("symlog", linthresh=min(positive))
             ax.set_xlim(left=0)  # symlog would otherwise show an empty negative decade
-            ax.set_xlabel("hardware time (s, log scale)")
+            ax.set_xlabel(f"{x_axis[1]}, log scale")
         else:
-            ax.set_xlabel("hardware time (s)")
+            ax.set_xlabel(x_axis[1])
     if title:
         lines = [title, *textwrap.wrap(subtitle, 150)[:3]]
         fig.suptitle("\n".join(lines), fontsize=10)

@@ -105,13 +105,16 @@ def run_command(args) -> int:
                                "resume") from None
     if not args.quiet:
         s = trainer.summary_
-        tgt = (f"target {s['target_accuracy']:.2f} at step {s['steps_to_target']} "
-               f"({s['time_to_target_s']:.4g} s)" if s["steps_to_target"] is not None
+        # A backprop run has no hardware time (summary.json: null, with a note).
+        t_tgt, t_end = s["time_to_target_s"], s["hardware_time_s"]
+        tgt = (f"target {s['target_accuracy']:.2f} at step {s['steps_to_target']}"
+               + ("" if t_tgt is None else f" ({t_tgt:.4g} s)")
+               if s["steps_to_target"] is not None
                else f"target {s['target_accuracy']:.2f} not reached")
+        hw = ", hardware time not defined" if t_end is None else f" = {t_end:.4g} s hardware time"
         print(f"{s['status']}: test accuracy {s['final_test_accuracy']:.4f} "
-              f"(best {s['best_test_accuracy']:.4f}), {tgt}; {s['steps']} steps = "
-              f"{s['hardware_time_s']:.4g} s hardware time, {s['wall_s']:.1f} s wall; "
-              f"run folder {out}")
+              f"(best {s['best_test_accuracy']:.4f}), {tgt}; {s['steps']} steps{hw}, "
+              f"{s['wall_s']:.1f} s wall; run folder {out}")
     # Warnings go to stderr even with --quiet: a run that blew up must not pass unnoticed.
     for w in trainer.warnings_:
         print(f"hwsim: warning: {w}", file=sys.stderr)

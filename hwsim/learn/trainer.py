@@ -25,6 +25,7 @@ from hwsim.chip.network import MLP, n_params
 from hwsim.energy import energy_summary
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
+from hwsim.learn.diagnostics import diagnostics_for, metrics_columns
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
     atomic_write_bytes, load_checkpoint, probe_writable, read_metrics, save_checkpoint, write_error,
@@ -81,6 +82,12 @@ def defining_hash(cfg, profile) -> str:
     the resolved device profile."""
     d = cfg.to_dict()
     d.pop("hardware", None)  # accounting only (hwsim.energy): never changes the trajectory
+    # Off, [diagnostics] and the backprop-only [learn] keys hash as before they existed, so
+    # older checkpoints resume (hwsim/learn/diagnostics.py, hwsim/learn/backprop.py).
+    if not d["diagnostics"]["enabled"]:
+        d.pop("diagnostics")
+    for name in ("algorithm", "batch_size", "epochs", "lr"):
+        d["learn"].pop(name)
     for key in RESUMABLE_KEYS:
         sec, name = key.split(".")
         d[sec].pop(name, None)
@@ -400,6 +407,8 @@ class MGDTrainer:
                "clipped_writes": st.get("clipped_writes", 0), "train_cost": train_cost,
                "train_accuracy": train_acc, "test_cost": test_cost, "test_accuracy": test_acc,
                **chip.counters()}
+        if self._diag is not None:
+            row.update(self._diag.measure(step))
         self.metrics_.append(row)
         if self._writer is not None:
             self._writer.write(row)
@@ -479,6 +488,9 @@ class MGDTrainer:
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         self.dataset_info_ = describe_dataset(self.dataset_)
         chip = self.chip_
+        # Gradient diagnostics ([diagnostics], hwsim/learn/diagnostics.py): None when off.
+        self._diag = diagnostics_for(cfg, chip, self.network_, self.dataset_, lambda c: build_chip(
+            c, self.dataset_, self.profile_)[0])
         self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
         for w in self.startup_warnings_:
             warnings.warn(w, HwsimWarning, stacklevel=2)
@@ -539,7 +551,8 @@ class MGDTrainer:
                 atomic_write_bytes(out / DEVICE_NAME,
                                    profile_to_toml(self.profile_, resolved=True).encode(
                                        "utf-8", "surrogateescape"))
-                self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_))
+                self._writer = MetricsWriter(out / METRICS_NAME, keep_rows=list(self.metrics_),
+                                             columns=metrics_columns(self._diag))
                 if not resume:
                     self._save_checkpoint()  # resumable from the first moment
         except BaseException as e:
