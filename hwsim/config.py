@@ -33,9 +33,11 @@ from hwsim._schema import (
     looks_like_path, option, read_toml, to_plain, unknown_key_error,
 )
 from hwsim.exceptions import ConfigError
+from hwsim.signal_config import CostLineConfig, IntegratorConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
+    "CostLineConfig", "IntegratorConfig",
     "SimConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
@@ -224,6 +226,9 @@ class ChipConfig(Schema, section="chip"):
         "per_neuron when the read noise is additive, mgd.target is weights and there is no "
         "periphery, else per_weight. PCM read noise is always per weight.",
         choices=("auto", "per_neuron", "per_weight"))
+    # The signal path (hwsim/signal_config.py, docs/chip.md): nested sections, off by default.
+    cost_line: CostLineConfig = field(default_factory=CostLineConfig)
+    integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
         if self.inp_noise > 0 and self.inp_bound == 0:

@@ -11,6 +11,7 @@ import numpy as np
 
 from hwsim.chip.network import MLP
 from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period
+from hwsim.chip.signal_path import cost_line_params, integrator_params
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import clocks as _clk
 from hwsim.kernels import codes as _codes
@@ -138,6 +139,10 @@ class Chip:
         law (:func:`hwsim.kernels.mlp.forward_read_noise`). "auto": per_neuron when the
         read noise is additive and the chip has no periphery, else per_weight. PCM read
         noise is always per weight.
+    cost_line, integrator : mapping or None
+        Nonidealities of the global cost line and the local integrators, with the keys of
+        the config sections ``[chip.cost_line]`` and ``[chip.integrator]``
+        (:mod:`hwsim.chip.signal_path`, docs/chip.md); None or ``{}`` is the ideal stage.
 
     Raises
     ------
@@ -155,7 +160,7 @@ class Chip:
                  optimizer="plain", momentum=0.9,
                  beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
-                 read_noise_model="auto"):
+                 read_noise_model="auto", cost_line=None, integrator=None):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             check_int(f"mgd.{name}", v, 1)
         check_int("seed", seed, 0)
@@ -227,6 +232,10 @@ class Chip:
                                           np.int64(estimate == "two_sided"))
         self._int_p = _int.IntegratorParams(1.0 / (amplitude * amplitude),
                                             tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0))
+        self._cost_p = cost_line_params(self._cost_p, cost_line, dt=self.dt, seed=seed,
+                                        target=target)
+        self._int_p = integrator_params(self._int_p, integrator, seed=seed, P=P, mode=mode,
+                                        target=target)
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"learn.optimizer = {optimizer!r}: allowed: {', '.join(OPTIMIZERS)}")
         for name, v in (("learn.momentum", momentum), ("learn.beta2", beta2)):
@@ -249,14 +258,16 @@ class Chip:
         pert = np.zeros(n_pert, self.dtype)
         zeros = np.zeros(P, self.dtype)
         self.state = _step.State(
-            theta=theta, G=np.zeros(P, self.dtype), applied=pert, reference=pert,
+            theta=theta, G=np.zeros(P, self.dtype), applied=pert,
+            reference=(np.zeros(n_pert, self.dtype) if self._cost_p.match and
+                       self._cost_p.latency else pert),
             negative=np.zeros(n_pert if estimate == "two_sided" else 0, self.dtype),
             req=np.zeros(P), m1=np.zeros(n_m1, self.dtype), m2=np.zeros(n_m2, self.dtype),
             order=np.zeros(self.n_samples, dtype=np.int64),
             clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
             counters=_cnt.counters(), driver=np.zeros(3, np.int64),
             rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
-            out=np.zeros(2))
+            out=np.zeros(2), line_mem=_cl.line_mem(self._cost_p.latency))
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
@@ -422,6 +433,20 @@ class Chip:
         """Code period in code steps (Walsh H, FDMA M, TDMA P; 0 for CDMA)."""
         return int(self.source.period)
 
+    def cost_clipped_fraction(self) -> float:
+        """Share of the cost-line broadcasts the quantiser clipped (0.0 before any step)."""
+        c = self.state.counters[0]
+        n = int(c["cost_broadcasts"])
+        return int(c["cost_clipped"]) / n if n else 0.0
+
+    @property
+    def cost_received(self) -> float:
+        """The value of C̃ the synapses received at the last step (after the nonideal line;
+        equal to ``cost_line["ctilde"]`` on an ideal line)."""
+        if self._cost_p.nonideal:
+            return float(self.state.line_mem[_cl.LINE_RECEIVED])
+        return float(self.state.cost_line[0]["ctilde"])
+
     @property
     def cost_line(self) -> dict:
         """The cost line's last values: ``c0``, ``c``, ``ctilde``, ``cprev``, ``stale``."""
@@ -449,13 +474,14 @@ class Chip:
         """True when :meth:`advance` runs the fused kernel :func:`hwsim.kernels.fast.run_fast`
         (bit-identical to the general driver): an MLP without periphery on ideal synapses,
         discrete mode, weight perturbation by CDMA or Walsh codes, plain optimizer, no
-        write-based perturbation."""
+        write-based perturbation, an ideal cost line and ideal integrators."""
         return bool(self.fast_path and self._sense.kind == _sense.MLP
                     and self._dev[0][_dk.I_MODEL] == _dk.M_IDEAL and not self._noisy
                     and self._cost_p.mode == _cl.DISCRETE
                     and self.source.code in (_codes.CDMA, _codes.WALSH)
                     and self.source.by_write == 0 and self.source.nodes == 0
                     and self._cost_p.two_sided == 0
+                    and self._cost_p.nonideal == 0 and self._int_p.nonideal == 0
                     and self._opt_p.kind == _opt.PLAIN)
 
     @property
@@ -478,7 +504,21 @@ class Chip:
 
     #: Saved state arrays (named; the data order and scratch buffers are derived).
     STATE_NAMES = ("theta", "G", "applied", "negative", "m1", "m2", "clock", "cost_line",
-                   "counters", "driver")
+                   "counters", "driver", "line_mem")
+    #: Names a checkpoint of an earlier hwsim may lack: their fresh value is the one an
+    #: earlier chip had (an ideal cost line holds nothing in flight).
+    OPTIONAL_STATE = ("line_mem",)
+
+    @staticmethod
+    def _old_counters(arr, cur):
+        """A counter record of an earlier hwsim (fewer counters) as this one's: the new
+        counters start at 0 (they count events the earlier chip did not have)."""
+        if arr.dtype.names is None or not set(arr.dtype.names) <= set(cur.dtype.names):
+            return arr
+        new = np.zeros_like(cur)
+        for k in arr.dtype.names:
+            new[k] = arr[k]
+        return new
 
     def get_state(self) -> dict:
         """Copy of every named state array, devices included (``device.*``).
@@ -500,10 +540,15 @@ class Chip:
             A missing array, or one whose shape or fields differ from this chip's.
         """
         for name in self.STATE_NAMES:
+            if name not in state and name in self.OPTIONAL_STATE and not (
+                    self._cost_p.latency or self._cost_p.lp_keep):
+                continue
             if name not in state:
                 raise ConfigError(f"state lacks '{name}' (a checkpoint of another hwsim version?)")
             arr = np.asarray(state[name])
             cur = getattr(self.state, name)
+            if name == "counters" and arr.dtype.names != cur.dtype.names:
+                arr = self._old_counters(arr, cur)
             if arr.shape != cur.shape or arr.dtype.names != cur.dtype.names:
                 raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs "
                                   f"{cur.shape}" + (f" with fields {cur.dtype.names}"

@@ -30,6 +30,8 @@ STREAM_ROUNDING = 8  # stochastic rounding of pulse counts
 STREAM_DTOD = 9  # device-to-device sampling at construction
 STREAM_PERIPHERY = 10  # converter noise
 STREAM_NEURON = 11  # per-neuron gain/offset variation
+STREAM_COST_NOISE = 20  # additive noise on the global cost line (one per step)
+STREAM_INT_GAIN = 21  # integrator gain mismatch (dtod, one per synapse, drawn once)
 
 
 @jit

@@ -9,8 +9,10 @@ One discrete step n (mgd.md, "One discrete step"; McCaughan, Oripov et al., APL 
    delivered to the synapses and G is reset (:mod:`.integrator`); the baseline is stale;
 3. perturbation source (:mod:`.codes`): the applied θ̃ and the reference;
 4. sense (:mod:`.sense`): C = C(θ + θ̃), and C₀ = C(θ) when stale;
-5. cost line (:mod:`.cost_line`): C̃ = C − C₀;
-6. integrator: G += C̃·θ̃_ref/Δ²;
+5. cost line (:mod:`.cost_line`): C̃ = C − C₀, then the nonideal line when on (noise,
+   bandwidth, quantiser, latency L; the reference delayed by L when matched);
+6. integrator: G += C̃·θ̃_ref/Δ² (or the nonideal integrator: leak, gain, offset, counter
+   bits, saturation, partial reset);
 7. counters (:mod:`.counters`) throughout.
 
 Analog mode replaces 5–6 with the high-pass of C and the low-pass of G, and writes every step.
@@ -51,9 +53,10 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 #: Adam's moments; empty when the rule has none); ``order`` (N,) the data-order permutation
 #: (derived); ``clock``,
 #: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
-#: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch.
+#: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch;
+#: ``line_mem`` float64 (2 + L,) the nonideal cost line's memory (:func:`.cost_line.line_mem`).
 State = namedtuple("State", "theta G applied reference negative req m1 m2 order clock "
-                            "cost_line counters driver rb0 rb1 zeros out")
+                            "cost_line counters driver rb0 rb1 zeros out line_mem")
 
 #: What the chip is: the sense model and the device tuple of :mod:`.devices`.
 Model = namedtuple("Model", "sense dev")
@@ -214,6 +217,14 @@ def run_steps(n_steps, p, s, m):
     nodes = p.source.nodes == 1
     two_sided = p.cost_line.two_sided == 1
     M = pert.shape[0]  # perturbed quantities: P weights, or M nodes
+    # Signal-path nonidealities (cost line, integrator; docs/chip.md), all off by default.
+    clp = p.cost_line
+    line_on = clp.nonideal == 1
+    lat = clp.latency
+    matched = clp.match == 1 and lat > 0
+    int_ni = ip.nonideal == 1
+    if matched and clk.step - lat >= 0:  # the delayed reference, also after a resume
+        fill_code(ref, p.source, (clk.step - lat) // tau_p)
     # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
     # call and then counted (an integer division per step per clock costs more than the
     # whole 2-2-1 forward pass).
@@ -249,6 +260,9 @@ def run_steps(n_steps, p, s, m):
                 neg = s.negative
                 for i in range(M):
                     neg[i] = -pert[i]
+        if matched and n - lat >= 0 and (n - lat) % tau_p == 0:
+            fill_code(ref, p.source, (n - lat) // tau_p)  # regenerated, not stored
+            cnt.code_generations += M
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
         update_due = ph_t == 0 and n > 0
@@ -258,7 +272,10 @@ def run_steps(n_steps, p, s, m):
                 if eta != 0.0:
                     _write(p, s, dev, clk.updates)
                     cl.stale = 1
-                _int.reset(G)
+                if int_ni:
+                    _int.reset_partial(G, ip.reset_keep)
+                else:
+                    _int.reset(G)
                 clk.updates += 1
             if two_sided:
                 _sense_two_sided(p, s, m, n)
@@ -287,10 +304,13 @@ def run_steps(n_steps, p, s, m):
                     cl.c0 = out[1]
                     cl.stale = 0
                 ct = _cl.discrete(cl, c)
+            cr = _cl.line(clp, s.line_mem, cnt, ct, n) if line_on else ct
             if nodes:
-                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense, clk.sample, False, 0.0, 0.0)
+                integrate_nodes(G, cr * ip.inv_d2, ref, m.sense, clk.sample, False, 0.0, 0.0)
+            elif int_ni:
+                _int.accumulate_nonideal(G, cr * ip.inv_d2, ref, ip)
             else:
-                _int.accumulate(G, ct * ip.inv_d2, ref)
+                _int.accumulate(G, cr * ip.inv_d2, ref)
         else:
             if nodes:
                 _sense_nodes(p, s, m, False, n)
@@ -302,11 +322,12 @@ def run_steps(n_steps, p, s, m):
             if not math.isfinite(c):
                 return fail(s, STATUS_NONFINITE_COST, n)
             ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
+            cr = _cl.line(clp, s.line_mem, cnt, ct, n) if line_on else ct
             if nodes:
-                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense, clk.sample, True, ip.lp_keep,
+                integrate_nodes(G, cr * ip.inv_d2, ref, m.sense, clk.sample, True, ip.lp_keep,
                                 ip.lp_new)
             else:
-                _int.lowpass(G, ct * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
+                _int.lowpass(G, cr * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
             if eta != 0.0:
                 _write(p, s, dev, clk.updates)
             clk.updates += 1

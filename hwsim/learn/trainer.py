@@ -4,6 +4,7 @@ Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, 
 validates, builds and trains, and learned state lands in trailing-underscore attributes.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -182,7 +183,9 @@ def build_chip(cfg, dataset=None, profile=None):
                 optimizer=cfg.learn.optimizer,
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
                 clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
-                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model)
+                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
+                cost_line=dataclasses.asdict(c.cost_line),
+                integrator=dataclasses.asdict(c.integrator))
     return chip, net, ds
 
 
@@ -723,6 +726,7 @@ class MGDTrainer:
             "device_model": chip.device.model if chip.device is not None else "Ideal",
             "device_stats": chip.device_stats(),
             "counters": chip.counters(),
+            "cost_clipped_fraction": chip.cost_clipped_fraction(),
             "pulse_settings": chip.pulse_settings(),
             # Totals over every segment of a resumed run; segment_wall_s is this one alone.
             "wall_s": (self._prev_summary.get("wall_s") or 0.0) + segment,
