@@ -25,6 +25,7 @@ from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import MLP, n_params
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
+from hwsim.learn.converters import adc_warnings, calibrate_config
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
     atomic_write_bytes, load_checkpoint, probe_writable, read_metrics, save_checkpoint, write_error,
@@ -165,10 +166,11 @@ def build_chip(cfg, dataset=None, profile=None):
     """
     ds = dataset or load_task(cfg.task.name, bits=cfg.task.bits,
                               test_fraction=cfg.task.test_fraction, seed=cfg.seed)
+    cfg = calibrate_config(cfg, ds)  # converter ranges measured at start (converter_range)
     n = cfg.network
     profile = profile or load_profile(cfg.chip.device)
     check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
-    net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
+    net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip.converters(),
               seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
@@ -473,9 +475,14 @@ class MGDTrainer:
         # A resumed run uses the profile it started with, even if the file changed since.
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = load_profile(saved if resume and saved.exists() else cfg.chip.device)
+        if any(cfg.chip.needs_calibration()):  # recorded in config.toml (issue 13)
+            self.config = cfg = calibrate_config(cfg, load_task(
+                cfg.task.name, bits=cfg.task.bits, test_fraction=cfg.task.test_fraction,
+                seed=cfg.seed))
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         chip = self.chip_
-        self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
+        self.startup_warnings_ = (startup_warnings(chip, cfg, self.profile_)
+                                  + adc_warnings(cfg, chip, self.dataset_))
         for w in self.startup_warnings_:
             warnings.warn(w, HwsimWarning, stacklevel=2)
         # Taken before set_state: a fresh chip holds the run's initial weights, also on resume.
