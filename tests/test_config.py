@@ -116,7 +116,8 @@ BOUNDARY_CASES = list(_boundary_cases())
 CONTEXT = {"mgd.mode": {"mgd.tau_x": 2}, "chip.inp_res": {"chip.inp_bound": 1.0},
            "chip.out_res": {"chip.out_bound": 1.0},
            "chip.cost_line.bits": {"chip.cost_line.range": 1.0},
-           "chip.integrator.bits": {"chip.integrator.lsb": 1.0}}
+           "chip.integrator.bits": {"chip.integrator.lsb": 1.0},
+           "chip.dac_bits": {"chip.inp_bound": 1.0}, "chip.adc_bits": {"chip.out_bound": 1.0}}
 
 
 @pytest.mark.parametrize("dotted,value,accepted", BOUNDARY_CASES,
