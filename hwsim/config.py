@@ -33,11 +33,11 @@ from hwsim._schema import (
     looks_like_path, option, read_toml, to_plain, unknown_key_error,
 )
 from hwsim.exceptions import ConfigError
-from hwsim.signal_config import CostLineConfig, IntegratorConfig
+from hwsim.signal_config import CostLineConfig, IntegratorConfig, SourceConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
-    "CostLineConfig", "IntegratorConfig",
+    "CostLineConfig", "IntegratorConfig", "SourceConfig",
     "SimConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS",
@@ -245,6 +245,7 @@ class ChipConfig(Schema, section="chip"):
     # The signal path (hwsim/signal_config.py, docs/chip.md): nested sections, off by default.
     cost_line: CostLineConfig = field(default_factory=CostLineConfig)
     integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
+    perturbation: SourceConfig = field(default_factory=SourceConfig)
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
         if self.dac_bits and self.inp_res:

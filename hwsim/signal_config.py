@@ -100,3 +100,47 @@ class IntegratorConfig(Schema, section="chip.integrator"):
         """True when every key is at its ideal default."""
         return not any((self.tau_leak, self.saturation, self.offset, self.gain_dtod,
                         self.bits, self.reset_keep))
+
+
+@dataclass(frozen=True)
+class SourceConfig(Schema, section="chip.perturbation"):
+    """The perturbation source: what the synapses get differs from the code the generators
+    meant (docs/chip.md; weight perturbation added on the read path only). Per code period
+    the nominal code ν comes from the generators (shared, biased); the target is
+    ν_i·α_i·(1 + σ_c·ζ) plus cross-talk χ from the two neighbouring lines (FDMA: its own
+    frequency error and phase jitter); the applied perturbation follows the target through a
+    first-order low-pass. Each integrator correlates with the nominal code or a measured copy
+    of the applied one. Rules: `p_plus` needs CDMA, the `fdma_` keys need FDMA; "row" and
+    "column" need a network."""
+
+    amp_dtod: float = option(0.0, "σ_d: each line's amplitude α_i = 1 + σ_d·ξ_i, drawn once "
+                             "(dtod). Origin: driver and DAC gain mismatch.", ge=0.0)
+    amp_c2c: float = option(0.0, "σ_c: relative amplitude noise, one draw per line per code "
+                            "period (c2c). Origin: supply and reference noise of the drivers.",
+                            ge=0.0)
+    p_plus: float = option(0.5, "p₊: probability that a CDMA generator draws + (½ = fair). "
+                           "Origin: a biased random bit generator.", gt=0.0, lt=1.0)
+    bandwidth_tau: float = option(0.0, "τ of a first-order low-pass of the applied code, "
+                                  "a = τ/(τ + 1) per step (0 = infinite bandwidth). Origin: "
+                                  "the RC of the perturbation lines.", unit="steps", ge=0.0)
+    shared: str = option("none", 'Shared code generators: "row" one per neuron (its weights '
+                         'and bias), "column" one per input (and one for a layer\'s biases), '
+                         '"group" one per group_size consecutive parameters; "none" one per '
+                         "parameter. Shared codes are identical, so each synapse's estimate "
+                         "is the sum of the gradients of its generator's synapses.",
+                         choices=("none", "row", "column", "group"))
+    group_size: int = option(1, 'Parameters per generator with shared = "group".',
+                             unit="parameters", ge=1, le=2**31)
+    crosstalk: float = option(0.0, "χ: each line also carries χ times the targets of its two "
+                              "neighbours (parameter order). Origin: capacitive coupling of "
+                              "adjacent lines.", ge=-1.0, le=1.0)
+    fdma_freq_dtod: float = option(0.0, "ε: each FDMA generator's frequency is f·(1 + ε·ξ), "
+                                   "drawn once (dtod); the reference keeps the nominal one. "
+                                   "Origin: oscillator mismatch.", ge=0.0)
+    fdma_phase_jitter: float = option(0.0, "σ_φ: FDMA phase jitter, one normal draw per "
+                                      "generator per code period. Origin: oscillator phase "
+                                      "noise.", unit="rad", ge=0.0)
+    reference: str = option("nominal", 'What each integrator correlates with: "nominal" the '
+                            'code the generator meant, "measured" a measured copy of the '
+                            "applied perturbation (a design choice: it costs a sense "
+                            "circuit per line).", choices=("nominal", "measured"))

@@ -10,7 +10,7 @@ When evaluations happen, logging and stopping belong to :mod:`hwsim.learn`.
 import numpy as np
 
 from hwsim.chip.network import MLP
-from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period
+from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period, source_noise
 from hwsim.chip.signal_path import cost_line_params, integrator_params
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import clocks as _clk
@@ -62,6 +62,14 @@ def _analytic_sense(kind, a, P):
         raise ConfigError(f"analytic cost slope has shape {a.shape}; the chip has {P} parameters")
     return _sense.SenseModel(np.int64(kind), np.zeros((1, 0)), np.zeros((1, 0)), i0,
                              np.zeros(3, np.int64), f0, f0, f0, f0, f0, f0, 1.0, a)
+
+
+def _source_noise(spec, src, code, network, n_pert, target, estimate, device):
+    """The nonideal source record for the chip (the ideal one when ``spec`` is empty)."""
+    by_write = device is not None and device.model != "Ideal" and \
+        device.params.perturbation_by_write
+    return source_noise(spec, src, code, None if network is None else network.sizes, n_pert,
+                        target=target, two_sided=estimate == "two_sided", by_write=by_write)
 
 
 def _ideal_dev(P, seed, dtype):
@@ -143,6 +151,9 @@ class Chip:
         Nonidealities of the global cost line and the local integrators, with the keys of
         the config sections ``[chip.cost_line]`` and ``[chip.integrator]``
         (:mod:`hwsim.chip.signal_path`, docs/chip.md); None or ``{}`` is the ideal stage.
+    source_noise : mapping or None
+        Nonidealities of the perturbation source, with the keys of ``[chip.perturbation]``
+        (:func:`hwsim.chip.perturbation.source_noise`, docs/chip.md); None or ``{}`` ideal.
 
     Raises
     ------
@@ -160,7 +171,7 @@ class Chip:
                  optimizer="plain", momentum=0.9,
                  beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
-                 read_noise_model="auto", cost_line=None, integrator=None):
+                 read_noise_model="auto", cost_line=None, integrator=None, source_noise=None):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             check_int(f"mgd.{name}", v, 1)
         check_int("seed", seed, 0)
@@ -236,6 +247,12 @@ class Chip:
                                         target=target)
         self._int_p = integrator_params(self._int_p, integrator, seed=seed, P=P, mode=mode,
                                         target=target)
+        self._src_noise, n_buf = _source_noise(source_noise, self.source, perturbation, network,
+                                               n_pert, target, estimate, device)
+        if self._src_noise.measured and self._cost_p.match and self._cost_p.latency:
+            raise ConfigError("chip.perturbation.reference = 'measured' with "
+                              "chip.cost_line.match_delay = true: a delayed copy of the applied "
+                              "perturbation would have to be stored; not modelled")
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"learn.optimizer = {optimizer!r}: allowed: {', '.join(OPTIMIZERS)}")
         for name, v in (("learn.momentum", momentum), ("learn.beta2", beta2)):
@@ -259,15 +276,17 @@ class Chip:
         zeros = np.zeros(P, self.dtype)
         self.state = _step.State(
             theta=theta, G=np.zeros(P, self.dtype), applied=pert,
-            reference=(np.zeros(n_pert, self.dtype) if self._cost_p.match and
-                       self._cost_p.latency else pert),
+            reference=(np.zeros(n_pert, self.dtype) if (self._cost_p.match and
+                       self._cost_p.latency) or (self._src_noise.nonideal and not
+                                                 self._src_noise.measured) else pert),
             negative=np.zeros(n_pert if estimate == "two_sided" else 0, self.dtype),
             req=np.zeros(P), m1=np.zeros(n_m1, self.dtype), m2=np.zeros(n_m2, self.dtype),
             order=np.zeros(self.n_samples, dtype=np.int64),
             clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
             counters=_cnt.counters(), driver=np.zeros(3, np.int64),
             rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
-            out=np.zeros(2), line_mem=_cl.line_mem(self._cost_p.latency))
+            out=np.zeros(2), line_mem=_cl.line_mem(self._cost_p.latency),
+            src_buf=np.zeros(n_buf, self.dtype))
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
@@ -349,7 +368,7 @@ class Chip:
     def params(self) -> _step.Params:
         """Every stage's parameter record, as the driver takes them."""
         return _step.Params(self._clock_p, self.source, self._cost_p, self._int_p, self._opt_p,
-                            self._counter_p, np.int64(self._noisy))
+                            self._counter_p, np.int64(self._noisy), self._src_noise)
 
     @property
     def model(self) -> _step.Model:
@@ -482,6 +501,7 @@ class Chip:
                     and self.source.by_write == 0 and self.source.nodes == 0
                     and self._cost_p.two_sided == 0
                     and self._cost_p.nonideal == 0 and self._int_p.nonideal == 0
+                    and self._src_noise.nonideal == 0
                     and self._opt_p.kind == _opt.PLAIN)
 
     @property

@@ -30,6 +30,7 @@ from collections import namedtuple
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
+from hwsim.kernels import sources as _src
 from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.codes import fill_code
@@ -43,7 +44,9 @@ PERT_WRITE_COUNTER = 1 << 61
 
 #: Every stage's parameters, plus ``noisy_reads`` (1: weights are read through the devices
 #: with read noise on every inference).
-Params = namedtuple("Params", "clock source cost_line integrator optimizer counters noisy_reads")
+#: ``sources`` the nonideal source (:class:`.sources.SourceNoise`).
+Params = namedtuple("Params", "clock source cost_line integrator optimizer counters noisy_reads "
+                              "sources")
 
 #: Every state array. ``theta`` (P,) the weights the network sees; ``G`` (P,) integrators;
 #: ``applied``/``reference`` (P,) the perturbation on the synapses and the one each
@@ -54,9 +57,10 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 #: (derived); ``clock``,
 #: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
 #: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch;
-#: ``line_mem`` float64 (2 + L,) the nonideal cost line's memory (:func:`.cost_line.line_mem`).
+#: ``line_mem`` float64 (2 + L,) the nonideal cost line's memory (:func:`.cost_line.line_mem`);
+#: ``src_buf`` the nonideal source's nominal code, target and generators (empty when ideal).
 State = namedtuple("State", "theta G applied reference negative req m1 m2 order clock "
-                            "cost_line counters driver rb0 rb1 zeros out line_mem")
+                            "cost_line counters driver rb0 rb1 zeros out line_mem src_buf")
 
 #: What the chip is: the sense model and the device tuple of :mod:`.devices`.
 Model = namedtuple("Model", "sense dev")
@@ -177,6 +181,16 @@ def _sense_two_sided(p, s, m, n):
 
 
 @jit
+def _delayed_reference(p, s, ref, k):
+    """The nominal code of period ``k`` into ``ref`` (the reference delayed by the latency)."""
+    if p.sources.nonideal == 1:
+        M = ref.shape[0]
+        _src.nominal_code(ref, s.src_buf[2 * M:], p.source, p.sources, k)
+    else:
+        fill_code(ref, p.source, k)
+
+
+@jit
 def run_steps(n_steps, p, s, m):
     """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
 
@@ -223,8 +237,15 @@ def run_steps(n_steps, p, s, m):
     lat = clp.latency
     matched = clp.match == 1 and lat > 0
     int_ni = ip.nonideal == 1
+    sn = p.sources
+    src_ni = sn.nonideal == 1
+    src_lp = src_ni and sn.lp_keep > 0.0
+    # code values generated per period: one per generator (src_buf = nominal, target, gens)
+    n_gen = s.src_buf.shape[0] - 2 * M if sn.gen.shape[0] > 0 else M
+    if src_ni and clk.step % tau_p != 0:  # the current period's nominal and target (resume)
+        _src.new_period(pert, ref, s.src_buf, p.source, sn, clk.step // tau_p)
     if matched and clk.step - lat >= 0:  # the delayed reference, also after a resume
-        fill_code(ref, p.source, (clk.step - lat) // tau_p)
+        _delayed_reference(p, s, ref, (clk.step - lat) // tau_p)
     # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
     # call and then counted (an integer division per step per clock costs more than the
     # whole 2-2-1 forward pass).
@@ -254,15 +275,22 @@ def run_steps(n_steps, p, s, m):
                 epoch += 1
         new_code = ph_p == 0
         if new_code and not by_write:
-            fill_code(pert, p.source, n // tau_p)
-            cnt.code_generations += M
+            if src_ni:
+                _src.new_period(pert, ref, s.src_buf, p.source, sn, n // tau_p)
+                cnt.code_generations += n_gen
+            else:
+                fill_code(pert, p.source, n // tau_p)
+                cnt.code_generations += M
+        if src_lp:
+            _src.follow(pert, s.src_buf, sn)
+        if (new_code and not by_write) or src_lp:
             if two_sided:
                 neg = s.negative
                 for i in range(M):
                     neg[i] = -pert[i]
         if matched and n - lat >= 0 and (n - lat) % tau_p == 0:
-            fill_code(ref, p.source, (n - lat) // tau_p)  # regenerated, not stored
-            cnt.code_generations += M
+            _delayed_reference(p, s, ref, (n - lat) // tau_p)  # regenerated, not stored
+            cnt.code_generations += n_gen
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
         update_due = ph_t == 0 and n > 0

@@ -187,7 +187,8 @@ def build_chip(cfg, dataset=None, profile=None):
                 clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
                 max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
                 cost_line=dataclasses.asdict(c.cost_line),
-                integrator=dataclasses.asdict(c.integrator))
+                integrator=dataclasses.asdict(c.integrator),
+                source_noise=dataclasses.asdict(c.perturbation))
     return chip, net, ds
 
 
