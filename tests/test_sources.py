@@ -24,9 +24,9 @@ def _setup():
     return net, X, Y, lab, theta
 
 
-def _chip(src=None, code="cdma", amplitude=1e-2, seed=4, **kw):
+def _chip(src=None, code="cdma", amplitude=1e-2, seed=4, tau_theta=10**9, **kw):
     net, X, Y, _, theta = _setup()
-    return Chip(net, X, Y, theta, seed=seed, amplitude=amplitude, eta=0.0, tau_theta=10**9,
+    return Chip(net, X, Y, theta, seed=seed, amplitude=amplitude, eta=0.0, tau_theta=tau_theta,
                 perturbation=code, source_noise=src, **kw)
 
 
@@ -175,3 +175,46 @@ def test_refusals_and_config():
     with pytest.raises(ConfigError, match="chip.perturbation.p_plus = 1.0"):
         RunConfig().with_overrides({"chip.perturbation.p_plus": 1.0})
     assert _chip({}).fast_path_applies() and not _chip(dict(crosstalk=0.1)).fast_path_applies()
+
+
+# Every option of the three signal-path sections, with the state it may change when θ is
+# frozen (η = 0): everything else must stay bit-identical to the ideal chip.
+ISOLATION = [
+    ("cost_line", dict(latency=3), {"G", "line_mem"}),
+    ("cost_line", dict(latency=3, match_delay=True), {"G", "line_mem", "counters"}),
+    ("cost_line", dict(noise_std=1e-3), {"G", "line_mem"}),
+    ("cost_line", dict(bits=4, range=3e-4), {"G", "line_mem", "counters"}),
+    ("cost_line", dict(bandwidth_tau=2.0), {"G", "line_mem"}),
+    ("integrator", dict(tau_leak=20.0), {"G"}),
+    ("integrator", dict(saturation=0.05), {"G"}),
+    ("integrator", dict(offset=1e-4), {"G"}),
+    ("integrator", dict(gain_dtod=0.2), {"G"}),
+    ("integrator", dict(bits=12, lsb=1e-4), {"G"}),
+    ("integrator", dict(reset_keep=0.5), {"G"}),
+    ("source_noise", dict(amp_dtod=0.2), {"G", "applied", "cost_line"}),
+    ("source_noise", dict(amp_c2c=0.2), {"G", "applied", "cost_line"}),
+    ("source_noise", dict(p_plus=0.6), {"G", "applied", "cost_line"}),
+    ("source_noise", dict(bandwidth_tau=2.0), {"G", "applied", "cost_line"}),
+    ("source_noise", dict(shared="row"), {"G", "applied", "cost_line", "counters"}),
+    ("source_noise", dict(crosstalk=0.1), {"G", "applied", "cost_line"}),
+    ("source_noise", dict(amp_dtod=0.2, reference="measured"), {"G", "applied", "cost_line"}),
+]
+
+
+@pytest.mark.parametrize("section,spec,may_change", ISOLATION,
+                         ids=[f"{s}-{'-'.join(d)}" for s, d, _ in ISOLATION])
+def test_each_option_changes_only_its_own_outputs(section, spec, may_change):
+    """θ frozen, 200 steps, tau_theta = 50: the listed state differs from the ideal chip
+    (the option does something) and every other named state array is bit-identical.
+    ``counters`` may differ only in the counter the option owns."""
+    ideal = _chip(None, tau_theta=50)
+    chip = (_chip(spec, tau_theta=50) if section == "source_noise"
+            else _chip(**{section: spec}, tau_theta=50))
+    ideal.advance(200)
+    chip.advance(200)
+    a, b = chip.get_state(), ideal.get_state()
+    changed = {k for k in a if a[k].tobytes() != b[k].tobytes()}
+    assert "G" in changed and changed <= may_change, changed
+    ca, cb = chip.counters(), ideal.counters()
+    own = {"cost_clipped", "code_generations"}
+    assert {k for k in ca if ca[k] != cb[k]} <= own
