@@ -35,9 +35,11 @@ from hwsim._schema import (
 from hwsim.diagnostics_config import DiagnosticsConfig
 from hwsim.exceptions import ConfigError
 from hwsim.hwconfig import HardwareConfig
+from hwsim.signal_config import CostLineConfig, IntegratorConfig, SourceConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
+    "CostLineConfig", "IntegratorConfig", "SourceConfig",
     "SimConfig", "HardwareConfig", "DiagnosticsConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS", "DEVICE_PREFIX",
@@ -310,6 +312,22 @@ class ChipConfig(Schema, section="chip"):
                             ge=0.0, le=1.0)
     out_noise: float = option(0.0, "ADC output noise, standard deviation relative to out_bound.",
                               ge=0.0)
+    dac_bits: int = option(0, "DAC resolution as a bit count: 2^b levels over ±inp_bound, the "
+                           "same as inp_res = 1/(2^b − 1); 0 = use inp_res. Give dac_bits or "
+                           "inp_res, not both.", unit="bits", ge=0, le=52)
+    adc_bits: int = option(0, "ADC resolution as a bit count: 2^b levels over ±out_bound, the "
+                           "same as out_res = 1/(2^b − 1); 0 = use out_res. Give adc_bits or "
+                           "out_res, not both.", unit="bits", ge=0, le=52)
+    converter_range: str = option(
+        "given", '"given": the converter ranges are inp_bound and out_bound as set; '
+        '"calibrate": a converter with a resolution (bits or res) and a bound of 0 gets its '
+        "range from one unperturbed pass at the initial weights over the first "
+        "calibration_samples training samples: 1.1 × the largest abs(layer input) for the DAC, "
+        "1.1 × the largest abs(pre-activation) for the ADC; the values are written into the "
+        "run folder's config.toml (docs/chip.md).", choices=("given", "calibrate"))
+    calibration_samples: int = option(256, "Training samples of the calibration pass "
+                                      '(converter_range = "calibrate").', unit="samples", ge=1,
+                                      le=2**31)
     neuron_gain_dtod: float = option(0.0, "Relative spread of each neuron's fixed activation gain "
                                      "g = 1 + neuron_gain_dtod·ξ (drawn once).", ge=0.0)
     neuron_offset_dtod: float = option(0.0, "Spread of each neuron's fixed pre-activation offset "
@@ -328,6 +346,11 @@ class ChipConfig(Schema, section="chip"):
         "itself (the run's device.toml holds the result). Written by `--set device.KEY=VALUE` "
         "and by sweep axes over `device.KEY`.")
 
+    # The signal path (hwsim/signal_config.py, docs/chip.md): nested sections, off by default.
+    cost_line: CostLineConfig = field(default_factory=CostLineConfig)
+    integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
+    perturbation: SourceConfig = field(default_factory=SourceConfig)
+
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
         for entry in self.device_set:
             try:
@@ -344,19 +367,53 @@ class ChipConfig(Schema, section="chip"):
         if canonical != self.device_set:
             # One spelling per set of overrides: sorted by key, values as tomli_w writes them.
             return dataclasses.replace(self, device_set=canonical)
-        if self.inp_noise > 0 and self.inp_bound == 0:
+        if self.dac_bits and self.inp_res:
+            fail("dac_bits", "must be 0 when chip.inp_res > 0 (give the DAC resolution once, "
+                 "as bits or as a fraction)", "inp_res")
+        if self.adc_bits and self.out_res:
+            fail("adc_bits", "must be 0 when chip.out_res > 0 (give the ADC resolution once, "
+                 "as bits or as a fraction)", "out_res")
+        if self.dac_bits == 1 or self.adc_bits == 1:
+            fail("dac_bits" if self.dac_bits == 1 else "adc_bits",
+                 "must be 0 (off) or at least 2")
+        calibrate = self.converter_range == "calibrate"
+        for bits, bound in (("dac_bits", "inp_bound"), ("adc_bits", "out_bound")):
+            if getattr(self, bits) and getattr(self, bound) == 0 and not calibrate:
+                fail(bits, f"needs chip.{bound} > 0 or chip.converter_range = \"calibrate\" "
+                     "(the converter's range)", bound)
+        # A range still to be calibrated counts as given (it is measured at start).
+        dac = self.inp_bound > 0 or (calibrate and bool(self.dac_bits or self.inp_res))
+        adc = self.out_bound > 0 or (calibrate and bool(self.adc_bits or self.out_res))
+        if self.inp_noise > 0 and not dac:
             fail("inp_noise", "needs chip.inp_bound > 0 (noise is relative to the DAC range)",
                  "inp_bound")
-        if self.inp_res > 0 and self.inp_bound == 0:
+        if self.inp_res > 0 and not dac:
             fail("inp_res", "needs chip.inp_bound > 0 (the resolution is a fraction of the DAC "
                  "range)", "inp_bound")
-        if self.out_res > 0 and self.out_bound == 0:
+        if self.out_res > 0 and not adc:
             fail("out_res", "needs chip.out_bound > 0 (the resolution is a fraction of the ADC "
                  "range)", "out_bound")
-        if self.out_noise > 0 and self.out_bound == 0:
+        if self.out_noise > 0 and not adc:
             fail("out_noise", "needs chip.out_bound > 0 (noise is relative to the ADC range)",
                  "out_bound")
         return self
+
+    def converters(self) -> "ChipConfig":
+        """This section with ``dac_bits``/``adc_bits`` turned into ``inp_res``/``out_res``
+        (1/(2^b − 1): 2^b levels over the range), what the periphery stage takes."""
+        rep: dict[str, Any] = {}
+        if self.dac_bits:
+            rep.update(inp_res=1.0 / (2.0 ** self.dac_bits - 1.0), dac_bits=0)
+        if self.adc_bits:
+            rep.update(out_res=1.0 / (2.0 ** self.adc_bits - 1.0), adc_bits=0)
+        return dataclasses.replace(self, **rep) if rep else self
+
+    def needs_calibration(self) -> tuple[bool, bool]:
+        """(DAC, ADC): whether each converter's range is still to be calibrated."""
+        if self.converter_range != "calibrate":
+            return False, False
+        return (bool(self.dac_bits or self.inp_res) and self.inp_bound == 0,
+                bool(self.adc_bits or self.out_res) and self.out_bound == 0)
 
     def has_periphery(self) -> bool:
         """True when any converter or neuron variation is switched on."""

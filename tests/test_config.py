@@ -47,8 +47,13 @@ def test_defaults_validate_and_match_constructor(tmp_path):
 def test_to_dict_is_complete_and_plain():
     d = RunConfig().to_dict()
     assert isinstance(d["network"]["sizes"], list)
-    flat = {k: v for k, v in d.items() if not isinstance(v, dict)}
-    flat.update({f"{s}.{k}": v for s, sub in d.items() if isinstance(sub, dict) for k, v in sub.items()})
+    def flatten(sub, prefix=""):  # sections nest ([chip.cost_line])
+        out = {}
+        for k, v in sub.items():
+            out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+        return out
+
+    flat = flatten(d)
     assert set(flat) == {dotted for dotted, _ in iter_fields()}
     tomli_w.dumps(d)  # raises on anything TOML cannot hold
 
@@ -109,7 +114,10 @@ def _boundary_cases():
 BOUNDARY_CASES = list(_boundary_cases())
 # Settings that another field must accompany to be valid (cross-field rules).
 CONTEXT = {"mgd.mode": {"mgd.tau_x": 2}, "chip.inp_res": {"chip.inp_bound": 1.0},
-           "chip.out_res": {"chip.out_bound": 1.0}}
+           "chip.out_res": {"chip.out_bound": 1.0},
+           "chip.cost_line.bits": {"chip.cost_line.range": 1.0},
+           "chip.integrator.bits": {"chip.integrator.lsb": 1.0},
+           "chip.dac_bits": {"chip.inp_bound": 1.0}, "chip.adc_bits": {"chip.out_bound": 1.0}}
 
 
 @pytest.mark.parametrize("dotted,value,accepted", BOUNDARY_CASES,

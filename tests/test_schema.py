@@ -48,8 +48,10 @@ def _bad_value(f: dataclasses.Field):
 
 
 def _section_of(dotted: str):
-    section = dotted.rpartition(".")[0]
-    return dict((f.name, f.type) for f in dataclasses.fields(RunConfig)).get(section, RunConfig)
+    cls = RunConfig
+    for part in dotted.split(".")[:-1]:  # sections nest ([chip.cost_line])
+        cls = dict((f.name, f.type) for f in dataclasses.fields(cls))[part]
+    return cls
 
 
 RUN_FIELDS = list(iter_fields())

@@ -10,7 +10,8 @@ When evaluations happen, logging and stopping belong to :mod:`hwsim.learn`.
 import numpy as np
 
 from hwsim.chip.network import MLP
-from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period
+from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period, source_noise
+from hwsim.chip.signal_path import cost_line_params, integrator_params
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import clocks as _clk
 from hwsim.kernels import codes as _codes
@@ -61,6 +62,14 @@ def _analytic_sense(kind, a, P):
         raise ConfigError(f"analytic cost slope has shape {a.shape}; the chip has {P} parameters")
     return _sense.SenseModel(np.int64(kind), np.zeros((1, 0)), np.zeros((1, 0)), i0,
                              np.zeros(3, np.int64), f0, f0, f0, f0, f0, f0, 1.0, a)
+
+
+def _source_noise(spec, src, code, network, n_pert, target, estimate, device):
+    """The nonideal source record for the chip (the ideal one when ``spec`` is empty)."""
+    by_write = device is not None and device.model != "Ideal" and \
+        device.params.perturbation_by_write
+    return source_noise(spec, src, code, None if network is None else network.sizes, n_pert,
+                        target=target, two_sided=estimate == "two_sided", by_write=by_write)
 
 
 def _ideal_dev(P, seed, dtype):
@@ -143,6 +152,13 @@ class Chip:
         presented together, and C, C₀ are means over them (B inferences per pass, counted
         as such). B = 1 is the one-sample chip, bit for bit. B > 1 needs an MLP without
         periphery, weight perturbation and no device read noise, and at most N samples.
+    cost_line, integrator : mapping or None
+        Nonidealities of the global cost line and the local integrators, with the keys of
+        the config sections ``[chip.cost_line]`` and ``[chip.integrator]``
+        (:mod:`hwsim.chip.signal_path`, docs/chip.md); None or ``{}`` is the ideal stage.
+    source_noise : mapping or None
+        Nonidealities of the perturbation source, with the keys of ``[chip.perturbation]``
+        (:func:`hwsim.chip.perturbation.source_noise`, docs/chip.md); None or ``{}`` ideal.
 
     Raises
     ------
@@ -160,7 +176,8 @@ class Chip:
                  optimizer="plain", momentum=0.9,
                  beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
-                 read_noise_model="auto", batch=1):
+                 read_noise_model="auto", batch=1, cost_line=None, integrator=None,
+                 source_noise=None):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta),
                         ("batch", batch)):
             check_int(f"mgd.{name}", v, 1)
@@ -245,6 +262,16 @@ class Chip:
                                           np.int64(estimate == "two_sided"))
         self._int_p = _int.IntegratorParams(1.0 / (amplitude * amplitude),
                                             tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0))
+        self._cost_p = cost_line_params(self._cost_p, cost_line, dt=self.dt, seed=seed,
+                                        target=target)
+        self._int_p = integrator_params(self._int_p, integrator, seed=seed, P=P, mode=mode,
+                                        target=target)
+        self._src_noise, n_buf = _source_noise(source_noise, self.source, perturbation, network,
+                                               n_pert, target, estimate, device)
+        if self._src_noise.measured and self._cost_p.match and self._cost_p.latency:
+            raise ConfigError("chip.perturbation.reference = 'measured' with "
+                              "chip.cost_line.match_delay = true: a delayed copy of the applied "
+                              "perturbation would have to be stored; not modelled")
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"learn.optimizer = {optimizer!r}: allowed: {', '.join(OPTIMIZERS)}")
         for name, v in (("learn.momentum", momentum), ("learn.beta2", beta2)):
@@ -267,14 +294,18 @@ class Chip:
         pert = np.zeros(n_pert, self.dtype)
         zeros = np.zeros(P, self.dtype)
         self.state = _step.State(
-            theta=theta, G=np.zeros(P, self.dtype), applied=pert, reference=pert,
+            theta=theta, G=np.zeros(P, self.dtype), applied=pert,
+            reference=(np.zeros(n_pert, self.dtype) if (self._cost_p.match and
+                       self._cost_p.latency) or (self._src_noise.nonideal and not
+                                                 self._src_noise.measured) else pert),
             negative=np.zeros(n_pert if estimate == "two_sided" else 0, self.dtype),
             req=np.zeros(P), m1=np.zeros(n_m1, self.dtype), m2=np.zeros(n_m2, self.dtype),
             order=np.zeros(self.n_samples, dtype=np.int64),
             clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
             counters=_cnt.counters(), driver=np.zeros(3, np.int64),
             rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
-            out=np.zeros(2))
+            out=np.zeros(2), line_mem=_cl.line_mem(self._cost_p.latency),
+            src_buf=np.zeros(n_buf, self.dtype))
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
@@ -360,7 +391,7 @@ class Chip:
     def params(self) -> _step.Params:
         """Every stage's parameter record, as the driver takes them."""
         return _step.Params(self._clock_p, self.source, self._cost_p, self._int_p, self._opt_p,
-                            self._counter_p, np.int64(self._noisy))
+                            self._counter_p, np.int64(self._noisy), self._src_noise)
 
     @property
     def model(self) -> _step.Model:
@@ -444,6 +475,20 @@ class Chip:
         """Code period in code steps (Walsh H, FDMA M, TDMA P; 0 for CDMA)."""
         return int(self.source.period)
 
+    def cost_clipped_fraction(self) -> float:
+        """Share of the cost-line broadcasts the quantiser clipped (0.0 before any step)."""
+        c = self.state.counters[0]
+        n = int(c["cost_broadcasts"])
+        return int(c["cost_clipped"]) / n if n else 0.0
+
+    @property
+    def cost_received(self) -> float:
+        """The value of C̃ the synapses received at the last step (after the nonideal line;
+        equal to ``cost_line["ctilde"]`` on an ideal line)."""
+        if self._cost_p.nonideal:
+            return float(self.state.line_mem[_cl.LINE_RECEIVED])
+        return float(self.state.cost_line[0]["ctilde"])
+
     @property
     def cost_line(self) -> dict:
         """The cost line's last values: ``c0``, ``c``, ``ctilde``, ``cprev``, ``stale``."""
@@ -471,13 +516,16 @@ class Chip:
         """True when :meth:`advance` runs the fused kernel :func:`hwsim.kernels.fast.run_fast`
         (bit-identical to the general driver): an MLP without periphery on ideal synapses,
         discrete mode, weight perturbation by CDMA or Walsh codes, plain optimizer, no
-        write-based perturbation, one sample per step (``batch`` = 1)."""
+        write-based perturbation, one sample per step (``batch`` = 1), an ideal cost line and
+        ideal integrators."""
         return bool(self.fast_path and self._sense.kind == _sense.MLP
                     and self._dev[0][_dk.I_MODEL] == _dk.M_IDEAL and not self._noisy
                     and self._cost_p.mode == _cl.DISCRETE
                     and self.source.code in (_codes.CDMA, _codes.WALSH)
                     and self.source.by_write == 0 and self.source.nodes == 0
                     and self._cost_p.two_sided == 0
+                    and self._cost_p.nonideal == 0 and self._int_p.nonideal == 0
+                    and self._src_noise.nonideal == 0
                     and self._opt_p.kind == _opt.PLAIN and self.batch == 1)
 
     @property
@@ -500,7 +548,21 @@ class Chip:
 
     #: Saved state arrays (named; the data order and scratch buffers are derived).
     STATE_NAMES = ("theta", "G", "applied", "negative", "m1", "m2", "clock", "cost_line",
-                   "counters", "driver")
+                   "counters", "driver", "line_mem")
+    #: Names a checkpoint of an earlier hwsim may lack: their fresh value is the one an
+    #: earlier chip had (an ideal cost line holds nothing in flight).
+    OPTIONAL_STATE = ("line_mem",)
+
+    @staticmethod
+    def _old_counters(arr, cur):
+        """A counter record of an earlier hwsim (fewer counters) as this one's: the new
+        counters start at 0 (they count events the earlier chip did not have)."""
+        if arr.dtype.names is None or not set(arr.dtype.names) <= set(cur.dtype.names):
+            return arr
+        new = np.zeros_like(cur)
+        for k in arr.dtype.names:
+            new[k] = arr[k]
+        return new
 
     def get_state(self) -> dict:
         """Copy of every named state array, devices included (``device.*``).
@@ -522,10 +584,15 @@ class Chip:
             A missing array, or one whose shape or fields differ from this chip's.
         """
         for name in self.STATE_NAMES:
+            if name not in state and name in self.OPTIONAL_STATE and not (
+                    self._cost_p.latency or self._cost_p.lp_keep):
+                continue
             if name not in state:
                 raise ConfigError(f"state lacks '{name}' (a checkpoint of another hwsim version?)")
             arr = np.asarray(state[name])
             cur = getattr(self.state, name)
+            if name == "counters" and arr.dtype.names != cur.dtype.names:
+                arr = self._old_counters(arr, cur)
             if arr.shape != cur.shape or arr.dtype.names != cur.dtype.names:
                 raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs "
                                   f"{cur.shape}" + (f" with fields {cur.dtype.names}"

@@ -91,6 +91,10 @@ class EmulatorPort:
             # which a port measures one at a time.
             raise ConfigError("EmulatorPort: the chip draws read noise per neuron; build it "
                               "with read_noise_model='per_weight' to drive it through the port")
+        if chip.params.sources.nonideal:
+            raise ConfigError("EmulatorPort: the chip's perturbation source is nonideal "
+                              "([chip.perturbation]); the controller applies the nominal code, "
+                              "so it cannot model it: use Chip.advance")
         self.chip = chip
         self.n_params = chip.P
         self.n_samples = chip.n_samples

@@ -22,6 +22,8 @@ COUNTER_DOCS = (
     ("dac_conversions", "DAC conversions on layer inputs in training inferences (0 without a DAC)"),
     ("adc_conversions", "ADC conversions of pre-activations in training inferences (0 without an ADC)"),
     ("cost_broadcasts", "values of C̃ sent on the global cost line (one per step)"),
+    ("cost_clipped", "broadcasts of C̃ clipped by the cost line's quantiser range "
+                     "(chip.cost_line.bits > 0; else 0)"),
     ("code_generations", "per-parameter code values generated (P per new code period)"),
     ("integrator_ops", "local correlations C̃·θ̃ of the perturbed quantities (P per step; M with node perturbation)"),
     ("synapse_multiplies", "node perturbation: local products g_i·x_j into each synapse's G (P per step)"),

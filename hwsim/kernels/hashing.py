@@ -30,6 +30,13 @@ STREAM_ROUNDING = 8  # stochastic rounding of pulse counts
 STREAM_DTOD = 9  # device-to-device sampling at construction
 STREAM_PERIPHERY = 10  # converter noise
 STREAM_NEURON = 11  # per-neuron gain/offset variation
+STREAM_COST_NOISE = 20  # additive noise on the global cost line (one per step)
+STREAM_INT_GAIN = 21  # integrator gain mismatch (dtod, one per synapse, drawn once)
+STREAM_SRC_AMP = 22  # perturbation amplitude mismatch (dtod, one per line, drawn once)
+STREAM_SRC_C2C = 23  # perturbation amplitude noise (c2c, one per line per code period)
+STREAM_SRC_BIAS = 24  # biased CDMA coin, P(+) != 1/2 (one per generator per code period)
+STREAM_SRC_FREQ = 25  # FDMA frequency error (dtod, one per line, drawn once)
+STREAM_SRC_JITTER = 26  # FDMA phase jitter (one per line per code period)
 
 
 @jit

@@ -9,8 +9,10 @@ One discrete step n (mgd.md, "One discrete step"; McCaughan, Oripov et al., APL 
    delivered to the synapses and G is reset (:mod:`.integrator`); the baseline is stale;
 3. perturbation source (:mod:`.codes`): the applied θ̃ and the reference;
 4. sense (:mod:`.sense`): C = C(θ + θ̃), and C₀ = C(θ) when stale;
-5. cost line (:mod:`.cost_line`): C̃ = C − C₀;
-6. integrator: G += C̃·θ̃_ref/Δ²;
+5. cost line (:mod:`.cost_line`): C̃ = C − C₀, then the nonideal line when on (noise,
+   bandwidth, quantiser, latency L; the reference delayed by L when matched);
+6. integrator: G += C̃·θ̃_ref/Δ² (or the nonideal integrator: leak, gain, offset, counter
+   bits, saturation, partial reset);
 7. counters (:mod:`.counters`) throughout.
 
 Analog mode replaces 5–6 with the high-pass of C and the low-pass of G, and writes every step.
@@ -28,6 +30,7 @@ from collections import namedtuple
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
+from hwsim.kernels import sources as _src
 from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import fill_batch, shuffle_order
 from hwsim.kernels.codes import fill_code
@@ -41,7 +44,9 @@ PERT_WRITE_COUNTER = 1 << 61
 
 #: Every stage's parameters, plus ``noisy_reads`` (1: weights are read through the devices
 #: with read noise on every inference).
-Params = namedtuple("Params", "clock source cost_line integrator optimizer counters noisy_reads")
+#: ``sources`` the nonideal source (:class:`.sources.SourceNoise`).
+Params = namedtuple("Params", "clock source cost_line integrator optimizer counters noisy_reads "
+                              "sources")
 
 #: Every state array. ``theta`` (P,) the weights the network sees; ``G`` (P,) integrators;
 #: ``applied``/``reference`` (P,) the perturbation on the synapses and the one each
@@ -51,9 +56,11 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 #: Adam's moments; empty when the rule has none); ``order`` (N,) the data-order permutation
 #: (derived); ``clock``,
 #: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
-#: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch.
+#: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch;
+#: ``line_mem`` float64 (2 + L,) the nonideal cost line's memory (:func:`.cost_line.line_mem`);
+#: ``src_buf`` the nonideal source's nominal code, target and generators (empty when ideal).
 State = namedtuple("State", "theta G applied reference negative req m1 m2 order clock "
-                            "cost_line counters driver rb0 rb1 zeros out")
+                            "cost_line counters driver rb0 rb1 zeros out line_mem src_buf")
 
 #: What the chip is: the sense model and the device tuple of :mod:`.devices`.
 Model = namedtuple("Model", "sense dev")
@@ -174,6 +181,16 @@ def _sense_two_sided(p, s, m, n):
 
 
 @jit
+def _delayed_reference(p, s, ref, k):
+    """The nominal code of period ``k`` into ``ref`` (the reference delayed by the latency)."""
+    if p.sources.nonideal == 1:
+        M = ref.shape[0]
+        _src.nominal_code(ref, s.src_buf[2 * M:], p.source, p.sources, k)
+    else:
+        fill_code(ref, p.source, k)
+
+
+@jit
 def run_steps(n_steps, p, s, m):
     """Advance MGD by ``n_steps`` hardware steps (or until a non-finite cost).
 
@@ -214,6 +231,21 @@ def run_steps(n_steps, p, s, m):
     nodes = p.source.nodes == 1
     two_sided = p.cost_line.two_sided == 1
     M = pert.shape[0]  # perturbed quantities: P weights, or M nodes
+    # Signal-path nonidealities (cost line, integrator; docs/chip.md), all off by default.
+    clp = p.cost_line
+    line_on = clp.nonideal == 1
+    lat = clp.latency
+    matched = clp.match == 1 and lat > 0
+    int_ni = ip.nonideal == 1
+    sn = p.sources
+    src_ni = sn.nonideal == 1
+    src_lp = src_ni and sn.lp_keep > 0.0
+    # code values generated per period: one per generator (src_buf = nominal, target, gens)
+    n_gen = s.src_buf.shape[0] - 2 * M if sn.gen.shape[0] > 0 else M
+    if src_ni and clk.step % tau_p != 0:  # the current period's nominal and target (resume)
+        _src.new_period(pert, ref, s.src_buf, p.source, sn, clk.step // tau_p)
+    if matched and clk.step - lat >= 0:  # the delayed reference, also after a resume
+        _delayed_reference(p, s, ref, (clk.step - lat) // tau_p)
     # Phases within the tau_x, tau_p and tau_theta periods, derived from the step once per
     # call and then counted (an integer division per step per clock costs more than the
     # whole 2-2-1 forward pass).
@@ -249,12 +281,22 @@ def run_steps(n_steps, p, s, m):
                 epoch += 1
         new_code = ph_p == 0
         if new_code and not by_write:
-            fill_code(pert, p.source, n // tau_p)
-            cnt.code_generations += M
+            if src_ni:
+                _src.new_period(pert, ref, s.src_buf, p.source, sn, n // tau_p)
+                cnt.code_generations += n_gen
+            else:
+                fill_code(pert, p.source, n // tau_p)
+                cnt.code_generations += M
+        if src_lp:
+            _src.follow(pert, s.src_buf, sn)
+        if (new_code and not by_write) or src_lp:
             if two_sided:
                 neg = s.negative
                 for i in range(M):
                     neg[i] = -pert[i]
+        if matched and n - lat >= 0 and (n - lat) % tau_p == 0:
+            _delayed_reference(p, s, ref, (n - lat) // tau_p)  # regenerated, not stored
+            cnt.code_generations += n_gen
         ph_x = ph_x + 1 if ph_x + 1 < tau_x else 0
         ph_p = ph_p + 1 if ph_p + 1 < tau_p else 0
         update_due = ph_t == 0 and n > 0
@@ -264,7 +306,10 @@ def run_steps(n_steps, p, s, m):
                 if eta != 0.0:
                     _write(p, s, dev, clk.updates)
                     cl.stale = 1
-                _int.reset(G)
+                if int_ni:
+                    _int.reset_partial(G, ip.reset_keep)
+                else:
+                    _int.reset(G)
                 clk.updates += 1
             if two_sided:
                 _sense_two_sided(p, s, m, n)
@@ -293,10 +338,13 @@ def run_steps(n_steps, p, s, m):
                     cl.c0 = out[1]
                     cl.stale = 0
                 ct = _cl.discrete(cl, c)
+            cr = _cl.line(clp, s.line_mem, cnt, ct, n) if line_on else ct
             if nodes:
-                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense, clk.sample, False, 0.0, 0.0)
+                integrate_nodes(G, cr * ip.inv_d2, ref, m.sense, clk.sample, False, 0.0, 0.0)
+            elif int_ni:
+                _int.accumulate_nonideal(G, cr * ip.inv_d2, ref, ip)
             else:
-                _int.accumulate(G, ct * ip.inv_d2, ref)
+                _int.accumulate(G, cr * ip.inv_d2, ref)
         else:
             if nodes:
                 _sense_nodes(p, s, m, False, n)
@@ -308,11 +356,12 @@ def run_steps(n_steps, p, s, m):
             if not math.isfinite(c):
                 return fail(s, STATUS_NONFINITE_COST, n)
             ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
+            cr = _cl.line(clp, s.line_mem, cnt, ct, n) if line_on else ct
             if nodes:
-                integrate_nodes(G, ct * ip.inv_d2, ref, m.sense, clk.sample, True, ip.lp_keep,
+                integrate_nodes(G, cr * ip.inv_d2, ref, m.sense, clk.sample, True, ip.lp_keep,
                                 ip.lp_new)
             else:
-                _int.lowpass(G, ct * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
+                _int.lowpass(G, cr * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
             if eta != 0.0:
                 _write(p, s, dev, clk.updates)
             clk.updates += 1

@@ -17,9 +17,13 @@ import math
 import numpy as np
 
 from hwsim.chip.perturbation import CODES, code_amplitude, code_period
+from hwsim.chip.signal_path import cost_line_params, integrator_params
 from hwsim.exceptions import ConfigError
 from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.codes import SourceParams, code_values
+from hwsim.kernels.cost_line import CostLineParams
+from hwsim.kernels.hashing import STREAM_COST_NOISE, hash4, normal_from_bits
+from hwsim.kernels.integrator import IntegratorParams
 
 
 class MGDController:
@@ -49,6 +53,14 @@ class MGDController:
         (presentation k: draws k·B … k·B + B − 1 of the per-epoch permutations, as
         :func:`hwsim.kernels.clocks.fill_batch`); the port's costs are then batch means.
         Weight perturbation only.
+    cost_line, integrator : mapping or None
+        The nonideal cost line and integrators, with the keys of ``[chip.cost_line]`` and
+        ``[chip.integrator]`` (docs/chip.md), written out here in plain Python: noise,
+        bandwidth, quantiser and latency of C̃ (the reference delayed by the latency when
+        matched, regenerated from the code's counter hash); leak, gain mismatch, offset,
+        counter bits, saturation and partial reset of G.
+    dt : float
+        Seconds per step (for ``cost_line["latency_s"]``).
 
     Attributes
     ----------
@@ -69,7 +81,7 @@ class MGDController:
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
                  target="weights", estimate="one_sided", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
-                 dtype=np.float64, batch=1):
+                 dtype=np.float64, batch=1, cost_line=None, integrator=None, dt=1e-6):
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
                               f"{', '.join(CODES)} / discrete, analog")
@@ -111,7 +123,17 @@ class MGDController:
         self.updates = 0
         self.c0 = self.ctilde = self.cprev = 0.0
         self.stale = True
-        self.counters = dict(code_generations=0, cost_broadcasts=0, integrator_ops=0,
+        self.line = cost_line_params(CostLineParams(0, 0.0, 0), cost_line, dt=dt, seed=seed,
+                                     target=target)
+        self.integ = integrator_params(IntegratorParams(0.0, 0.0, 0.0), integrator, seed=seed,
+                                       P=P, mode=mode, target=target)
+        self._lp = 0.0
+        self.received = 0.0
+        self._ring = [0.0] * int(self.line.latency)
+        self._matched = bool(self.line.match) and self.line.latency > 0
+        self.ref = np.zeros(Q, self.dtype)
+        self.counters = dict(code_generations=0, cost_broadcasts=0, cost_clipped=0,
+                             integrator_ops=0,
                              synapse_multiplies=0, update_requests=0, updates_sent=0,
                              steps=0)
         self._order = np.zeros(port.n_samples, np.int64)
@@ -165,6 +187,56 @@ class MGDController:
             self.counters["synapse_multiplies"] += self.P
         self.counters["steps"] += 1
         self.step = n + 1
+
+    def _line(self, ct, n):
+        """The value of C̃ the synapses receive at step n (noise, low-pass, quantiser, delay)."""
+        p = self.line
+        if not p.nonideal:
+            self.received = ct
+            return ct
+        x = ct
+        if p.noise_std > 0.0:
+            x = x + p.noise_std * normal_from_bits(np.uint64(hash4(p.seed, STREAM_COST_NOISE, n, 0)))
+        if p.lp_keep > 0.0:
+            x = p.lp_keep * self._lp + (1.0 - p.lp_keep) * x
+            self._lp = x
+        if p.q_bits > 0:
+            kmax = (1 << (int(p.q_bits) - 1)) - 1
+            lsb = p.q_range / kmax
+            if abs(x) > p.q_range:
+                x = math.copysign(kmax * lsb, x)
+                self.counters["cost_clipped"] += 1
+            else:
+                x = math.floor(x / lsb + 0.5) * lsb
+        if p.latency > 0:
+            slot = n % int(p.latency)
+            x, self._ring[slot] = self._ring[slot], x
+        self.received = float(x)
+        return x
+
+    def _integrate(self, g64, s, ref64):
+        """G after one step: G + s·ref, or the nonideal integrator (leak, gain mismatch,
+        offset, counter bits, saturation), element by element as the integrator stage."""
+        ip = self.integ
+        if not ip.nonideal:
+            return g64 + self._correlate(s, ref64)
+        u = s * ref64
+        if ip.gain.size:
+            u = u * ip.gain
+        if ip.offset != 0.0:
+            u = u + ip.offset
+        if ip.leak_keep != 1.0 or ip.leak_in != 1.0:
+            v = ip.leak_keep * g64 + ip.leak_in * u
+        else:
+            v = g64 + u
+        if ip.q_bits > 0:
+            kmax = float((1 << (int(ip.q_bits) - 1)) - 1)
+            q = v / ip.q_lsb
+            v = np.where(q >= kmax, kmax * ip.q_lsb, np.where(
+                q <= -kmax, -kmax * ip.q_lsb, np.floor(q + 0.5) * ip.q_lsb))
+        if ip.sat > 0.0:
+            v = np.minimum(np.maximum(v, -ip.sat), ip.sat)
+        return v
 
     def _measure_perturbed(self):
         if self.target == "nodes":
@@ -228,19 +300,28 @@ class MGDController:
             if n % self.tau_p == 0:
                 self.code = code_values(self.source, n // self.tau_p, self.Q, self.dtype)
                 self.counters["code_generations"] += self.Q
+            L = int(self.line.latency)
+            if self._matched and n - L >= 0 and (n - L) % self.tau_p == 0:
+                self.ref = code_values(self.source, (n - L) // self.tau_p, self.Q, self.dtype)
+                self.counters["code_generations"] += self.Q
             g64 = G.astype(np.float64)
             code64 = self.code.astype(np.float64)
+            ref64 = self.ref.astype(np.float64) if self._matched else code64
             if self.mode == "discrete":
                 if n % self.tau_theta == 0 and n > 0:
                     if self.eta != 0.0:
                         self._write()
                         self.stale = True
-                    G[:] = 0.0
-                    g64[:] = 0.0
+                    if self.integ.nonideal:
+                        G[:] = self.integ.reset_keep * g64
+                        g64 = G.astype(np.float64)
+                    else:
+                        G[:] = 0.0
+                        g64[:] = 0.0
                     self.updates += 1
                 if self.two_sided:
                     c, ct = self._measure_two_sided(n)
-                    G[:] = g64 + self._correlate(ct * self.inv_d2, code64)
+                    G[:] = self._integrate(g64, self._line(ct, n) * self.inv_d2, ref64)
                     self._close_step(n, ct)
                     continue
                 c = self._measure_perturbed()
@@ -253,7 +334,7 @@ class MGDController:
                 if not math.isfinite(c):
                     raise FloatingPointError(f"non-finite cost at step {n}")
                 ct = c - self.c0
-                G[:] = g64 + self._correlate(ct * self.inv_d2, code64)
+                G[:] = self._integrate(g64, self._line(ct, n) * self.inv_d2, ref64)
             else:
                 c = self._measure_perturbed()
                 if not math.isfinite(c):
@@ -262,7 +343,8 @@ class MGDController:
                     self.cprev = c
                 ct = self.a_hp * (self.ctilde + c - self.cprev)
                 self.cprev = c
-                G[:] = self.lp_keep * g64 + self.lp_new * self._correlate(ct * self.inv_d2, code64)
+                cr = self._line(ct, n)
+                G[:] = self.lp_keep * g64 + self.lp_new * self._correlate(cr * self.inv_d2, ref64)
                 if self.eta != 0.0:
                     self._write()
                 self.updates += 1

@@ -4,6 +4,7 @@ Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, 
 validates, builds and trains, and learned state lands in trailing-underscore attributes.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -26,6 +27,7 @@ from hwsim.energy import energy_summary
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
 from hwsim.learn.diagnostics import diagnostics_for, metrics_columns
+from hwsim.learn.converters import adc_warnings, calibrate_config
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
     atomic_write_bytes, load_checkpoint, probe_writable, read_metrics, save_checkpoint, write_error,
@@ -175,10 +177,11 @@ def build_chip(cfg, dataset=None, profile=None):
         missing or malformed dataset file.
     """
     ds = dataset or load_dataset(cfg.task, seed=cfg.seed, sizes=cfg.network.sizes)
+    cfg = calibrate_config(cfg, ds)  # converter ranges measured at start (converter_range)
     n = cfg.network
     profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
     check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
-    net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip,
+    net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip.converters(),
               seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
@@ -194,7 +197,10 @@ def build_chip(cfg, dataset=None, profile=None):
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
                 clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
                 max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
-                batch=m.batch)
+                batch=m.batch,
+                cost_line=dataclasses.asdict(c.cost_line),
+                integrator=dataclasses.asdict(c.integrator),
+                source_noise=dataclasses.asdict(c.perturbation))
     return chip, net, ds
 
 
@@ -485,13 +491,17 @@ class MGDTrainer:
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = (load_profile(saved) if resume and saved.exists() else
                          load_profile(cfg.chip.device, cfg.chip.device_set))
+        if any(cfg.chip.needs_calibration()):  # recorded in config.toml (issue 13)
+            self.config = cfg = calibrate_config(cfg, load_dataset(
+                cfg.task, seed=cfg.seed, sizes=cfg.network.sizes))
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         self.dataset_info_ = describe_dataset(self.dataset_)
         chip = self.chip_
         # Gradient diagnostics ([diagnostics], hwsim/learn/diagnostics.py): None when off.
         self._diag = diagnostics_for(cfg, chip, self.network_, self.dataset_, lambda c: build_chip(
             c, self.dataset_, self.profile_)[0])
-        self.startup_warnings_ = startup_warnings(chip, cfg, self.profile_)
+        self.startup_warnings_ = (startup_warnings(chip, cfg, self.profile_)
+                                  + adc_warnings(cfg, chip, self.dataset_))
         for w in self.startup_warnings_:
             warnings.warn(w, HwsimWarning, stacklevel=2)
         # Taken before set_state: a fresh chip holds the run's initial weights, also on resume.
@@ -748,6 +758,7 @@ class MGDTrainer:
             "device_model": chip.device.model if chip.device is not None else "Ideal",
             "device_stats": chip.device_stats(),
             "counters": chip.counters(),
+            "cost_clipped_fraction": chip.cost_clipped_fraction(),
             "pulse_settings": chip.pulse_settings(),
             **energy_summary(cfg, chip.counters(), rows),  # [hardware] model: hwsim.energy
             # Totals over every segment of a resumed run; segment_wall_s is this one alone.
