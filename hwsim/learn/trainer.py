@@ -79,6 +79,15 @@ RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.s
                   "sim.plot_time_axis"}
 
 
+#: Keys added after hwsim 0.2.0 (checkpoint schema 2): hashed only when set away from their
+#: defaults, so a checkpoint written before they existed still resumes.
+KEYS_SINCE_0_2 = ("task.path", "task.train", "task.test", "task.root", "task.label",
+                  "task.normalize", "task.n_train", "task.n_test", "mgd.batch",
+                  "chip.device_set", "chip.dac_bits", "chip.adc_bits", "chip.converter_range",
+                  "chip.calibration_samples", "chip.cost_line", "chip.integrator",
+                  "chip.perturbation")
+
+
 def defining_hash(cfg, profile) -> str:
     """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS) and of
     the resolved device profile."""
@@ -93,8 +102,11 @@ def defining_hash(cfg, profile) -> str:
     for key in RESUMABLE_KEYS:
         sec, name = key.split(".")
         d[sec].pop(name, None)
-    if not d["chip"].get("device_set"):
-        d["chip"].pop("device_set", None)  # as before the key existed: old checkpoints resume
+    default = type(cfg)().to_dict()
+    for key in KEYS_SINCE_0_2:  # at their defaults, hashed as before they existed
+        sec, name = key.split(".")
+        if d[sec].get(name) == default[sec][name]:
+            d[sec].pop(name, None)
     text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
