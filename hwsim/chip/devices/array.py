@@ -74,9 +74,10 @@ def _build(params: Any, model: str, n: int, seed: int, dtype: np.dtype) -> tuple
     gamma_up = np.zeros(ncols)
     gamma_down = np.zeros(ncols)
     if code == K.M_LINEAR:
-        gamma_up = -_safe_div(np.abs(p.gamma_up + p.gamma_up_dtod * xi(PID_GAMMA_UP)), b_max)
+        ref_up, ref_down = (p.w_max, p.w_min) if p.mean_bound_reference else (b_max, b_min)
+        gamma_up = -_safe_div(np.abs(p.gamma_up + p.gamma_up_dtod * xi(PID_GAMMA_UP)), ref_up)
         gamma_down = -_safe_div(np.abs(p.gamma_down + p.gamma_down_dtod * xi(PID_GAMMA_DOWN)),
-                                b_min)
+                                ref_down)
     elif code == K.M_SOFT:
         gamma_up = -_safe_div(1.0, b_max)
         gamma_down = -_safe_div(1.0, b_min)
