@@ -43,3 +43,169 @@ def test_mean_bound_reference_default_is_aihwkits_and_ecram_fits_use_it():
     assert params_for("LinearStep").mean_bound_reference is True
     for name in ("ecram_li", "ecram_mo", "capacitor"):
         assert load_profile(name).params.mean_bound_reference is True
+
+
+# ------------------------------------------------------------------ threshold writes and sign
+
+from hwsim.chip.chip import Chip  # noqa: E402
+from hwsim.chip.network import MLP  # noqa: E402
+from hwsim.chip.port import EmulatorPort  # noqa: E402
+from hwsim.exceptions import ConfigError  # noqa: E402
+from hwsim.learn.controller import MGDController  # noqa: E402
+from hwsim.tasks import load_task  # noqa: E402
+
+QUANTISED = dict(dw_min=0.01, w_max=1.0, w_min=-1.0, dw_min_dtod=0.0, dw_min_std=0.0,
+                 up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0, write_noise_std=0.0,
+                 pulse_rounding="nearest")
+P8 = 8
+TAU = P8  # TDMA: one update sees every parameter once, G = exact finite difference
+AMP = 0.02
+
+
+def _quadratic_chip(device_values, eta, **kw):
+    theta0 = np.random.default_rng(0).uniform(-0.4, 0.4, P8)
+    dev = None
+    if device_values is not None:
+        dev = DeviceArray(params_for("ConstantStep", device_values), P8, 1)
+    return Chip(None, np.zeros((4, 1)), None, theta0, seed=1, perturbation="tdma",
+                amplitude=AMP, eta=eta, tau_theta=TAU, analytic=("quadratic", None),
+                device=dev, **kw)
+
+
+def _trajectory(chip, updates):
+    out = []
+    for _ in range(updates):
+        chip.advance(TAU)
+        out.append(chip.theta.copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("k", [1.0, 3.0])
+def test_threshold_writes_follow_the_ideal_trajectory_within_the_quantisation(k):
+    """C = ½‖θ‖², TDMA: exact gradient θ + Δ/2. With residue r (|r| < k·dw_min) the virtual
+    weight u = θ + r obeys u' = (1 − η)u + η·r − η·Δ/2, so |u − θ_ideal| ≤ k·dw_min and
+    |θ − θ_ideal| ≤ 2·k·dw_min at every update (hand derivation, linear contraction)."""
+    eta, n_upd = 0.02, 300  # requests ≈ 0.02·0.4 < dw_min: single writes are sub-step
+    ideal = _trajectory(_quadratic_chip(None, eta), n_upd)
+    dev = _trajectory(_quadratic_chip(QUANTISED, eta, write_threshold=k), n_upd)
+    err = np.abs(dev - ideal).max()
+    assert err <= 2 * k * 0.01 + 1e-12
+    assert np.abs(ideal[-1] - ideal[0]).max() > 0.2  # the trajectory really moves
+    # without the threshold, sub-step requests round to zero pulses and θ never moves
+    plain = _trajectory(_quadratic_chip(QUANTISED, eta), n_upd)
+    assert np.abs(plain - ideal).max() > 10 * 0.01
+
+
+def _ledger(chip, updates, eta):
+    """Σ requests (−η·G before each write), Σ nominal written (the kernel's ``written``)."""
+    req = np.zeros(chip.P)
+    wr = np.zeros(chip.P)
+    chip.advance(TAU)
+    for _ in range(updates):
+        req += -eta * chip.grad.astype(np.float64)
+        chip.advance(TAU)  # the first step writes
+        wr += chip.state.written
+    return req, wr
+
+
+NOISY = dict(dw_min=0.01, w_max=1.0, w_min=-1.0, dw_min_dtod=0.3, dw_min_std=0.5,
+             up_down=0.2, write_noise_std=2.0)
+
+
+def test_threshold_residue_bookkeeping_loses_nothing_nominal():
+    eta = 0.05
+    chip = _quadratic_chip(NOISY, eta, write_threshold=2.0)
+    req, wr = _ledger(chip, 200, eta)
+    res = chip.state.residue
+    np.testing.assert_allclose(wr + res, req, rtol=0, atol=1e-12)
+    assert np.all(np.abs(res) < 2.0 * 0.01 + 1e-12)  # an unwritten residue is below k·dw_min
+    st = chip.device_stats()  # independent: pulse counts × dw_min
+    assert wr.sum() == pytest.approx(0.01 * (st["pulses_up"] - st["pulses_down"]), abs=1e-9)
+    assert chip.counters()["readback_reads"] == 0
+
+
+def test_threshold_residue_bookkeeping_loses_nothing_read_back():
+    """Without read noise, the read-backs sum to the whole change of θ: Σ requests =
+    θ_T − θ_0 + residue (write noise and c2c noise included)."""
+    eta = 0.05
+    chip = _quadratic_chip(NOISY, eta, write_threshold=2.0, write_residue="read_back")
+    theta0 = chip.theta.astype(np.float64).copy()
+    req, wr = _ledger(chip, 200, eta)
+    res = chip.state.residue
+    np.testing.assert_allclose(wr + res, req, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(chip.theta - theta0 + res, req, rtol=0, atol=1e-12)
+    writes = chip.device_stats()["device_writes"]
+    assert writes > 0 and chip.counters()["readback_reads"] == 2 * writes
+
+
+def test_threshold_residue_is_checkpointed_and_resumes_bit_identically():
+    a = _quadratic_chip(NOISY, 0.05, write_threshold=2.0)
+    b = _quadratic_chip(NOISY, 0.05, write_threshold=2.0)
+    a.advance(TAU * 37 + 3)
+    state = a.get_state()
+    assert "residue" in state and np.any(state["residue"] != 0)
+    a.advance(TAU * 20)
+    b.set_state(state)
+    b.advance(TAU * 20)
+    assert np.array_equal(a.theta, b.theta) and np.array_equal(a.state.residue, b.state.residue)
+
+
+def test_sign_updates_send_one_pulse_per_synapse_and_update():
+    eta = 0.05
+    chip = _quadratic_chip(QUANTISED, eta, optimizer="sign", sign_step=1.0)
+    chip.advance(TAU)
+    before = chip.theta.copy()
+    g = chip.grad.copy()
+    chip.advance(1)
+    np.testing.assert_allclose(chip.theta - before, -0.01 * np.sign(g), atol=1e-15)
+    assert chip.device_stats()["pulses"] == np.count_nonzero(g)
+
+
+def test_remedy_options_refused_on_ideal_synapses_and_in_the_controller():
+    with pytest.raises(ConfigError, match="write_threshold = 1.0: needs a pulsed device"):
+        _quadratic_chip(None, 0.1, write_threshold=1.0)
+    with pytest.raises(ConfigError, match="optimizer = 'sign': needs a pulsed device"):
+        _quadratic_chip(None, 0.1, optimizer="sign")
+    with pytest.raises(ConfigError, match="write_residue = 'exact'"):
+        _quadratic_chip(QUANTISED, 0.1, write_threshold=1.0, write_residue="exact")
+    chip = _quadratic_chip(QUANTISED, 0.1)
+    with pytest.raises(ConfigError, match="not available in the plain-Python controller"):
+        MGDController(EmulatorPort(chip), write_threshold=1.0)
+
+
+def test_sign_controller_over_port_equals_fused_driver():
+    ds = load_task("xor")
+    net = MLP([2, 3, 1])
+    p = params_for("ConstantStep", {"dw_min": 0.001, "w_max": 2.0, "w_min": -2.0})
+    rule = dict(amplitude=0.05, eta=0.5, tau_p=2, tau_x=3, tau_theta=4)
+    chips = [Chip(net, ds.X_train, ds.Y_train, net.init_params(3), seed=3,
+                  device=DeviceArray(p, net.n_params, 3), optimizer="sign", sign_step=2.0,
+                  **rule) for _ in range(2)]
+    ctl = MGDController(EmulatorPort(chips[1]), seed=3, optimizer="sign", sign_step=0.002,
+                        **rule)
+    for n in (3, 50, 201):
+        chips[0].advance(n)
+        ctl.run(n)
+        assert np.array_equal(chips[0].theta, chips[1].theta)
+    assert chips[0].device_stats()["pulses"] > 0
+
+
+# ------------------------------------------------------------------ symmetry point
+
+def test_symmetry_point_of_soft_bounds_found_within_two_dw_min():
+    """SoftBounds: |Δw⁺| = dw_up·(1 − w/b_max), |Δw⁻| = dw_down·(1 − w/b_min) are equal at
+    w* = (dw_up − dw_down)/(dw_up/b_max − dw_down/b_min) (solved by hand)."""
+    dw = 0.002
+    p = params_for("SoftBounds", dict(dw_min=dw, w_max=1.25, w_min=-0.75, dw_min_dtod=0.1,
+                                      up_down=0.3, up_down_dtod=0.05, w_max_dtod=0.1,
+                                      w_min_dtod=0.1, dw_min_std=0.3, mult_noise=True))
+    arr = DeviceArray(p, 50, 4)
+    arr.init_weights(np.linspace(-0.6, 1.1, 50))
+    rows = arr.device_parameters()
+    up, down, bmax, bmin = rows["dw_up"], rows["dw_down"], rows["b_max"], rows["b_min"]
+    expect = (up - down) / (up / bmax - down / bmin)
+    assert np.ptp(expect) > 10 * dw  # the points differ from device to device
+    before = arr.theta.copy()
+    found = arr.symmetry_point()
+    assert np.abs(found - expect).max() < 2 * dw
+    assert np.array_equal(arr.theta, before)  # measured on a copy

@@ -35,7 +35,8 @@ DEVICE_COUNTER_DOCS = (
 COUNTER_COLUMNS = _cnt.COUNTER_NAMES + tuple(n for n, _ in DEVICE_COUNTER_DOCS)
 
 OPTIMIZERS = {"plain": _opt.PLAIN, "momentum": _opt.MOMENTUM, "nesterov": _opt.NESTEROV,
-              "adam": _opt.ADAM}
+              "adam": _opt.ADAM, "sign": _opt.SIGN}
+WRITE_RESIDUES = {"nominal": _opt.RESIDUE_NOMINAL, "read_back": _opt.RESIDUE_READ_BACK}
 
 ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
 READ_NOISE_MODELS = ("auto", "per_neuron", "per_weight")
@@ -108,8 +109,17 @@ class Chip:
         C̃ = C(θ + θ̃) − C₀ (the baseline remeasured when stale), or the central difference
         (C(θ + θ̃) − C(θ − θ̃))/2: one more inference per step, no O(Δ) bias, discrete mode
         and no periphery.
-    optimizer : {"plain", "momentum", "nesterov", "adam"}
-        The local update rule on G (:mod:`hwsim.kernels.optimizer`).
+    optimizer : {"plain", "momentum", "nesterov", "adam", "sign"}
+        The local update rule on G (:mod:`hwsim.kernels.optimizer`); "sign" sends
+        Δθ = −sign_step·dw_min·sign(G) (needs a pulsed device).
+    sign_step : float
+        Step of sign updates in units of the device's dw_min (> 0; 1 = one pulse).
+    write_threshold : float
+        Threshold writes: a synapse writes only when its residue plus request reaches
+        write_threshold·dw_min (0 = off; needs a pulsed device; issue 12).
+    write_residue : {"nominal", "read_back"}
+        What threshold writes subtract from the residue: the pulses sent times dw_min, or
+        the change read back from the device (2 reads per write, ``readback_reads``).
     momentum, beta2, eps : float
         β of momentum/Nesterov (Adam's β₁) in [0, 1); Adam's β₂ in [0, 1) and ε > 0.
     clip : float
@@ -153,7 +163,8 @@ class Chip:
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
                  fdma_period=0, dt=1e-6, target="weights", estimate="one_sided",
                  optimizer="plain", momentum=0.9,
-                 beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
+                 beta2=0.999, eps=1e-8, clip=0.0, sign_step=1.0, write_threshold=0.0,
+                 write_residue="nominal", analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
                  read_noise_model="auto"):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
@@ -240,7 +251,27 @@ class Chip:
         self._opt_p = _opt.OptimizerParams(np.int64(OPTIMIZERS[optimizer]), float(eta),
                                            float(momentum), float(beta2), float(eps),
                                            float(clip))
-        n_m1 = P if optimizer != "plain" else 0
+        for name, v, strict in (("learn.sign_step", sign_step, True),
+                                ("learn.write_threshold", write_threshold, False)):
+            if not (np.isfinite(v) and (v > 0 if strict else v >= 0)):
+                raise ConfigError(f"{name} = {v!r}: must be a finite number "
+                                  f"{'>' if strict else '≥'} 0")
+        if write_residue not in WRITE_RESIDUES:
+            raise ConfigError(f"learn.write_residue = {write_residue!r}: allowed: "
+                              f"{', '.join(WRITE_RESIDUES)}")
+        pulsed = device is not None and device.model != "Ideal"
+        if (optimizer == "sign" or write_threshold > 0) and not pulsed:
+            what = ("learn.optimizer = 'sign'" if optimizer == "sign" else
+                    f"learn.write_threshold = {write_threshold!r}")
+            raise ConfigError(f"{what}: needs a pulsed device (chip.device other than "
+                              "'ideal'): its step is counted in units of the device's dw_min")
+        dw_min = float(device.params.dw_min) if pulsed else 0.0
+        self._opt_p = self._opt_p._replace(
+            sign_step=float(sign_step) * dw_min, threshold=float(write_threshold) * dw_min,
+            residue=np.int64(WRITE_RESIDUES[write_residue]))
+        self.write_threshold = float(write_threshold)
+        n_res = P if write_threshold > 0 else 0
+        n_m1 = P if optimizer not in ("plain", "sign") else 0
         n_m2 = P if optimizer == "adam" else 0
         self._counter_p = cp
         self._noisy = 0
@@ -256,7 +287,7 @@ class Chip:
             clock=_clk.clock_state(), cost_line=_cl.cost_line_state(),
             counters=_cnt.counters(), driver=np.zeros(3, np.int64),
             rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
-            out=np.zeros(2))
+            out=np.zeros(2), residue=np.zeros(n_res), written=np.zeros(n_res))
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
@@ -478,7 +509,7 @@ class Chip:
 
     #: Saved state arrays (named; the data order and scratch buffers are derived).
     STATE_NAMES = ("theta", "G", "applied", "negative", "m1", "m2", "clock", "cost_line",
-                   "counters", "driver")
+                   "counters", "driver", "residue")
 
     def get_state(self) -> dict:
         """Copy of every named state array, devices included (``device.*``).
@@ -500,6 +531,8 @@ class Chip:
             A missing array, or one whose shape or fields differ from this chip's.
         """
         for name in self.STATE_NAMES:
+            if name == "residue" and name not in state and self.state.residue.size == 0:
+                continue  # a checkpoint from before threshold writes
             if name not in state:
                 raise ConfigError(f"state lacks '{name}' (a checkpoint of another hwsim version?)")
             arr = np.asarray(state[name])

@@ -518,6 +518,12 @@ def _refresh_all(I, D, S, T, stats, W, WN, DREF, TPROG, theta, counter):
 
 @jit
 def apply_update(dev, theta, req, counter):
+    """Deliver ``req`` (P,) as pulses: :func:`apply_pulses` without recording what was sent."""
+    apply_pulses(dev, theta, req, counter, req, False)
+
+
+@jit
+def apply_pulses(dev, theta, req, counter, written, record):
     """Deliver the requested change ``req[i]`` (the optimizer's update request Δθ) to every
     device as write pulses.
 
@@ -528,6 +534,12 @@ def apply_update(dev, theta, req, counter):
     potentiate G+ for Δ > 0 and G- for Δ < 0. Stuck devices are skipped. Then every device
     decays toward its reset value (lifetime), and every ``refresh_every`` updates all pairs
     are refreshed. ``theta`` (P,) is updated in place; ``counter`` is the update index.
+
+    With ``record`` true, ``written`` (P,) float64 receives the nominal change each weight
+    was sent, d·n·dw_min for n pulses in direction d (0 when no pulse was sent; the request
+    itself on an Ideal device): what a controller that counts its pulses believes it wrote
+    (the threshold-write residue of :mod:`hwsim.kernels.optimizer`). ``written`` is not
+    touched otherwise.
     """
     I, D, S, T, stats, W, WN, DREF, TPROG = dev
     P = theta.shape[0]
@@ -535,8 +547,13 @@ def apply_update(dev, theta, req, counter):
     if model == M_IDEAL:
         for i in range(P):
             theta[i] += req[i]
+            if record:
+                written[i] = req[i]
         stats[ST_UPDATES] += 1
         return
+    if record:
+        for i in range(P):
+            written[i] = 0.0
     seed = I[I_SEED]
     key_c2c = stream_key(seed, STREAM_C2C)
     key_rnd = stream_key(seed, STREAM_ROUNDING)
@@ -590,6 +607,8 @@ def apply_update(dev, theta, req, counter):
                 n = most
                 range_capped += 1
         d = 1 if delta > 0.0 else -1
+        if record:
+            written[i] = d * (n * dw_min)
         c = i
         if one_sided:
             if d < 0:
@@ -877,6 +896,36 @@ def pulse_response(dev, n, counter, out):
                 w[c] = _quantize(I, D, c, v)
         for i in range(P):
             out[k, i] = w[i] - w[P + i] if one_sided else w[i]
+    return out
+
+
+@jit
+def symmetry_point(dev, n_cycles, counter, out):
+    """Measure every device's symmetry point by alternating pulses, on a copy (``dev`` is
+    not changed): from the stored weight fire n_cycles (up, down) pulse pairs with c2c noise
+    at coordinates (counter, device, pulse) and write the mean weight over the second half
+    of the pulses into ``out`` (n_cols,). Where |Δw⁺(w)| = |Δw⁻(w)| a pair leaves w where it
+    is, so the train settles there (Gokmen & Haensch 2020; Kim et al. 2021, "Zero-shifting
+    technique"). One-sided pairs only potentiate, so they have none: out = W there.
+    Returns ``out``."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    ncols = I[I_NCOLS]
+    key_c2c = stream_key(I[I_SEED], STREAM_C2C)
+    noisy = S[S_DW_STD] > 0.0
+    half = n_cycles  # pulses 2·n_cycles in all; average over the last n_cycles of them
+    for c in range(ncols):
+        w = W[c]
+        if I[I_MODEL] == M_IDEAL or I[I_ONE_SIDED] != 0 or D[R_STUCK, c] != 0.0:
+            out[c] = w
+            continue
+        acc = 0.0
+        for k in range(2 * n_cycles):
+            d = 1 if k % 2 == 0 else -1
+            xi = normal_from_bits(hash_sub(key_c2c, counter, c, k)) if noisy else 0.0
+            w = _clip(_step_call(I, D, S, T, c, w, d, xi), D[R_B_MIN, c], D[R_B_MAX, c])
+            if k >= 2 * n_cycles - half:
+                acc += w
+        out[c] = acc / half if half > 0 else w
     return out
 
 

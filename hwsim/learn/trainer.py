@@ -181,7 +181,9 @@ def build_chip(cfg, dataset=None, profile=None):
                 dt=cfg.sim.dt, target=m.target, estimate=m.estimate,
                 optimizer=cfg.learn.optimizer,
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
-                clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
+                clip=cfg.learn.clip, sign_step=cfg.learn.sign_step,
+                write_threshold=cfg.learn.write_threshold,
+                write_residue=cfg.learn.write_residue, device=device, update_rounding=c.update_rounding,
                 max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model)
     return chip, net, ds
 

@@ -424,6 +424,41 @@ class DeviceArray:
             return out
         return K.pulse_response(arr.dev, n, np.int64(self._counter(counter)), out)
 
+    def symmetry_point(self, n_cycles: int = 0, counter: int = 0) -> np.ndarray:
+        """Each device's symmetry point, measured by alternating up/down pulses on a copy.
+
+        Parameters
+        ----------
+        n_cycles : int
+            (up, down) pulse pairs per device (>= 1); 0 = 100 × states, at least 1000 and at
+            most 200,000 (a pair moves w by |Δw⁺| − |Δw⁻|, so the train needs many pairs to
+            reach the point from the stored weight).
+        counter : int
+            Random coordinate of the c2c noise.
+
+        Returns
+        -------
+        ndarray (n_cols,) float64
+            The mean weight over the last n_cycles pulses (weight units); where a device has
+            no interior symmetry point, the bound it walks to. One-sided pairs and stuck
+            devices return their stored value (:func:`hwsim.kernels.devices.symmetry_point`).
+
+        References
+        ----------
+        Gokmen & Haensch, Front. Neurosci. 14:103 (2020) (Tiki-Taka); Kim et al.,
+        "Zero-shifting technique for deep neural network training on resistive cross-point
+        arrays", arXiv:1907.10228 (2019).
+        """
+        n_cycles = int(n_cycles)
+        if n_cycles < 0:
+            raise ValueError(f"n_cycles = {n_cycles}: must be >= 0")
+        if n_cycles == 0:
+            st = self.n_states()
+            n_cycles = int(min(max(100 * st, 1000), 200_000)) if math.isfinite(st) else 1000
+        out = np.empty(int(self.dev[0][K.I_NCOLS]))
+        return K.symmetry_point(self.dev, np.int64(n_cycles),
+                                np.int64(self._counter(counter)), out)
+
     # ------------------------------------------------------------------ inspection
     @property
     def stats(self) -> dict[str, int]:
