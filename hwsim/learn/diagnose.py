@@ -44,10 +44,10 @@ class Diagnosis:
     n_params: int
     symmetry_point_mean_w: float      # mean over devices of the measured symmetry point
     symmetry_point_std_w: float       # its device-to-device spread
-    distance_to_sp_start_w: float     # mean |θ − w*| at the first update
+    distance_to_sp_start_w: float     # mean |w − w*| of the stored w at the first update
     distance_to_sp_end_w: float       # ... after the last
-    walk_toward_sp: float             # mean of Δθ·sign(w* − θ) per update (dw_min)
-    move: float                       # mean |Δθ| per update (dw_min)
+    walk_toward_sp: float             # mean of Δw·sign(w* − w) per update, stored w (dw_min)
+    move: float                       # mean |Δw| per update, stored w (dw_min)
     request: float                    # mean |Δθ_requested| per update (dw_min)
     request_median: float             # median |Δθ_requested|/dw_min
     request_to_write_noise: float     # median |request|/(write_noise_std·dw_min); inf if none
@@ -55,6 +55,7 @@ class Diagnosis:
     pulses_per_update: float          # pulses per synapse and update
     pulses_per_write: float           # pulses per synapse that was written
     zero_pulse_fraction: float        # requests ≠ 0 that round to 0 pulses (expected)
+    written_fraction: float           # requests ≠ 0 that were written (device_writes)
     sign_agreement: float             # written synapses whose Δθ has the request's sign
     one_sided: bool
 
@@ -70,12 +71,12 @@ class Diagnosis:
                 f"{self.steps} steps, {self.updates} updates, {self.n_params} synapses",
                 f"symmetry point w*:                  {sp}"]
         if not self.one_sided:
-            head += [f"mean |θ − w*|, first → last update: {f(self.distance_to_sp_start_w)} → "
+            head += [f"mean |w − w*|, first → last update: {f(self.distance_to_sp_start_w)} → "
                      f"{f(self.distance_to_sp_end_w)} weight units",
                      f"walk toward w* per update:          {f(self.walk_toward_sp)} dw_min "
-                     f"(of a mean move |Δθ| of {f(self.move)} dw_min)"]
+                     f"(of a mean move |Δw| of {f(self.move)} dw_min; stored w)"]
         else:
-            head += [f"mean move |Δθ| per update:          {f(self.move)} dw_min"]
+            head += [f"mean move |Δw| per update:          {f(self.move)} dw_min"]
         return head + [
             f"requested |Δθ| per update:          mean {f(self.request)}, median "
             f"{f(self.request_median)} dw_min",
@@ -84,7 +85,8 @@ class Diagnosis:
             "(dw_min_std·dw_min·√pulses)",
             f"pulses per synapse and update:      {f(self.pulses_per_update)} "
             f"({f(self.pulses_per_write)} per written synapse)",
-            f"requests rounding to zero pulses:   {100 * self.zero_pulse_fraction:.1f} %",
+            f"requests rounding to zero pulses:   {100 * self.zero_pulse_fraction:.1f} % "
+            f"(written: {100 * self.written_fraction:.1f} %)",
             f"writes moving θ the requested way:  {100 * self.sign_agreement:.1f} %",
         ]
 
@@ -138,7 +140,9 @@ def diagnose(profile: str | None = None, cfg: RunConfig | None = None,
     dw = float(p.dw_min)
     P = chip.P
     one_sided = bool(p.one_sided)
-    sp = chip.device.symmetry_point()[:P].astype(np.float64)
+    states = chip.device.n_states()
+    sp = chip.device.symmetry_point(int(min(max(10 * states, 1000), 20_000)))[:P].astype(
+        np.float64)
     if one_sided:
         sp[:] = np.nan  # a potentiation-only pair has no symmetry point
     chip.advance(period)  # the first update is due at the next step
@@ -149,14 +153,17 @@ def diagnose(profile: str | None = None, cfg: RunConfig | None = None,
     pulses0 = chip.device_stats()["pulses"]
     writes0 = chip.device_stats()["device_writes"]
     stochastic = chip.pulse_settings()["pulse_rounding"] == "stochastic"
-    d_start = float(np.abs(chip.theta - sp).mean())
+    W = chip.device.dev[5]  # stored weights (no write-noise offset): what drifts to w*
+    d_start = float(np.abs(W[:P] - sp).mean())
     for _ in range(n_upd):
         before = chip.theta.astype(np.float64)
+        stored = W[:P].astype(np.float64)
         chip.advance(1)
         req = chip.state.req.copy()
         d = chip.theta.astype(np.float64) - before
-        toward += float((d * np.sign(sp - before)).sum())
-        move += float(np.abs(d).sum())
+        ds = W[:P].astype(np.float64) - stored
+        toward += float((ds * np.sign(sp - stored)).sum())
+        move += float(np.abs(ds).sum())
         a = np.abs(req)
         req_abs += float(a.sum())
         reqs.append(a / dw)
@@ -180,7 +187,7 @@ def diagnose(profile: str | None = None, cfg: RunConfig | None = None,
         profile=prof.name, model=prof.model, dw_min=dw, steps=int(chip.step), updates=n_upd,
         n_params=P, symmetry_point_mean_w=float(sp.mean()), symmetry_point_std_w=float(sp.std()),
         distance_to_sp_start_w=d_start,
-        distance_to_sp_end_w=float(np.abs(chip.theta - sp).mean()),
+        distance_to_sp_end_w=float(np.abs(W[:P] - sp).mean()),
         walk_toward_sp=toward / n / dw, move=move / n / dw, request=req_abs / n / dw,
         request_median=float(np.median(x)),
         request_to_write_noise=float(np.median(x) / wn) if wn > 0 else math.inf,
@@ -188,4 +195,5 @@ def diagnose(profile: str | None = None, cfg: RunConfig | None = None,
         else math.inf,
         pulses_per_update=pulses / n, pulses_per_write=pulses / writes if writes else 0.0,
         zero_pulse_fraction=zero / nonzero if nonzero else 0.0,
+        written_fraction=writes / nonzero if nonzero else 0.0,
         sign_agreement=agree / written if written else 0.0, one_sided=one_sided)
