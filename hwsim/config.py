@@ -210,6 +210,12 @@ class ChipConfig(Schema, section="chip"):
     max_pulses: int = option(-1, "Cap on pulses per device per update: −1 = as the device "
                              "profile says (its max_pulses), 0 = no cap.", unit="pulses", ge=-1,
                              le=MAX_STEPS)
+    symmetry_reference: bool = option(
+        False, "Measure each device's symmetry point once by alternating up/down pulses "
+        "(counted in reference_pulses) and subtract it through a reference device per weight, "
+        "so a zero-mean pulse train holds the weight at 0 instead of walking it to the "
+        "symmetry point (Kim et al. 2019, zero-shifting; issue 12). Two-sided pulsed devices "
+        "only; every inference then reads two devices per weight.")
     inp_bound: float = option(0.0, "DAC range ±inp_bound on every layer's inputs (0 = no DAC).",
                               unit="input units", ge=0.0)
     inp_res: float = option(0.0, "DAC resolution as a fraction of the full range: step "

@@ -209,3 +209,38 @@ def test_symmetry_point_of_soft_bounds_found_within_two_dw_min():
     found = arr.symmetry_point()
     assert np.abs(found - expect).max() < 2 * dw
     assert np.array_equal(arr.theta, before)  # measured on a copy
+
+
+def test_symmetry_reference_holds_a_zero_mean_pulse_train_at_zero():
+    """Alternating ± requests walk an asymmetric SoftBounds weight to its w* (the device's
+    own physics); with the reference subtracted the network sees W − w*, which stays ≈ 0."""
+    vals = dict(dw_min=0.005, w_max=1.0, w_min=-1.0, up_down=0.5, dw_min_std=0.0,
+                dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
+    plain = DeviceArray(params_for("SoftBounds", vals), 4, 2)
+    ref = DeviceArray(params_for("SoftBounds", vals), 4, 2)
+    w_star = ref.set_symmetry_reference()
+    np.testing.assert_allclose(w_star, 1 / 3, atol=2 * 0.005)  # 0.005(1−w) = 0.0025(1+w)
+    for arr in (plain, ref):
+        arr.init_weights(np.zeros(4))
+        assert np.array_equal(arr.theta, np.zeros(4))
+        for k in range(4000):
+            arr.write(np.full(4, 0.005 if k % 2 == 0 else -0.005), k)
+    assert np.all(plain.theta > 0.3)  # walked to w* = 1/3
+    assert np.all(np.abs(ref.theta) < 0.02)  # held at 0 (± one step and the estimate)
+    assert ref.stats["reference_pulses"] == 2 * ref.symmetry_cycles() * 4
+    # stored weights really sit at w*: the reference is subtracted, not the physics changed
+    np.testing.assert_allclose(ref.conductances, ref.theta + w_star, atol=1e-12)
+
+
+def test_symmetry_reference_in_a_chip_counts_two_reads_per_weight_and_is_refused_on_pairs():
+    chip = _quadratic_chip(NOISY, 0.05, symmetry_reference=True)
+    chip.advance(3)
+    c = chip.counters()
+    assert c["device_reads"] == 2 * P8 * c["perturbed_inferences"] + 2 * P8 * c[
+        "baseline_inferences"]
+    assert c["reference_pulses"] > 0
+    pair = DeviceArray(load_profile("pcm_pair").params, 4, 1)
+    with pytest.raises(ConfigError, match="needs a two-sided pulsed device"):
+        pair.set_symmetry_reference(10)
+    with pytest.raises(ConfigError, match="symmetry_reference = true: needs a pulsed device"):
+        _quadratic_chip(None, 0.1, symmetry_reference=True)

@@ -31,6 +31,8 @@ DEVICE_COUNTER_DOCS = (
     ("write_pulses_down", "depressing write pulses of training updates"),
     ("write_verify_pulses", "pulses of write-verify programming (initial programming, refreshes)"),
     ("refreshes", "refreshes of one-sided device pairs"),
+    ("reference_pulses", "pulses of the symmetry-point measurement of chip.symmetry_reference "
+                         "(2 per (up, down) cycle per device, once before training)"),
 )
 COUNTER_COLUMNS = _cnt.COUNTER_NAMES + tuple(n for n, _ in DEVICE_COUNTER_DOCS)
 
@@ -137,6 +139,11 @@ class Chip:
         "profile" keeps the device profile's ``pulse_rounding``.
     max_pulses : int
         Cap on pulses per device per update, 0 = none, -1 = the profile's ``max_pulses``.
+    symmetry_reference : bool
+        Measure each device's symmetry point by alternating pulses before training and
+        subtract it through a reference device per weight
+        (:meth:`hwsim.chip.devices.DeviceArray.set_symmetry_reference`): the pulses are in
+        ``reference_pulses``, and every inference reads two devices per weight.
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
     read_noise_model : {"auto", "per_neuron", "per_weight"}
@@ -166,7 +173,7 @@ class Chip:
                  beta2=0.999, eps=1e-8, clip=0.0, sign_step=1.0, write_threshold=0.0,
                  write_residue="nominal", analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
-                 read_noise_model="auto"):
+                 read_noise_model="auto", symmetry_reference=False):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta)):
             check_int(f"mgd.{name}", v, 1)
         check_int("seed", seed, 0)
@@ -291,7 +298,11 @@ class Chip:
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
-            self._attach(device, update_rounding, max_pulses, read_noise_model)
+            self._attach(device, update_rounding, max_pulses, read_noise_model,
+                         bool(symmetry_reference))
+        elif symmetry_reference:
+            raise ConfigError("chip.symmetry_reference = true: needs a pulsed device "
+                              "(chip.device other than 'ideal')")
         elif read_noise_model not in READ_NOISE_MODELS:
             raise ConfigError(f"chip.read_noise_model = {read_noise_model!r}: allowed: "
                               f"{', '.join(READ_NOISE_MODELS)}")
@@ -305,7 +316,8 @@ class Chip:
         return int(9 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
     # -- construction -------------------------------------------------------------------
-    def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto"):
+    def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto",
+                symmetry_reference=False):
         if device.n_devices != self.P or device.dtype != self.dtype:
             raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
                               f"the chip needs {self.P} {self.dtype.name}")
@@ -320,6 +332,8 @@ class Chip:
                                  else _dk.ROUND_NEAREST)
         if max_pulses >= 0:
             I[_dk.I_MAX_PULSES] = max_pulses
+        if symmetry_reference:
+            device.set_symmetry_reference()
         device.init_weights(self.theta)
         # One array: what the devices hold is what the network reads.
         self.state = self.state._replace(theta=device.theta)
@@ -327,7 +341,9 @@ class Chip:
         self._noisy = int(device.params.read_noise != "none")
         self._use_read_noise_model(device, read_noise_model)
         # Every device cell is read by an inference (two per weight on one-sided pairs).
-        self._counter_p = self._counter_p._replace(reads=np.int64(I[_dk.I_NCOLS]))
+        # With a symmetry reference, each weight's reference device is read too.
+        self._counter_p = self._counter_p._replace(
+            reads=np.int64(I[_dk.I_NCOLS] * (2 if symmetry_reference else 1)))
         if device.params.perturbation_by_write:
             if self.estimate != "one_sided":
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.estimate = "
@@ -425,6 +441,7 @@ class Chip:
         out["write_pulses_down"] = st.get("pulses_down", 0)
         out["write_verify_pulses"] = st.get("program_pulses", 0) + st.get("refresh_pulses", 0)
         out["refreshes"] = st.get("refreshes", 0)
+        out["reference_pulses"] = st.get("reference_pulses", 0)
         return out
 
     def drift_to(self, t_s: float) -> None:

@@ -184,7 +184,8 @@ def build_chip(cfg, dataset=None, profile=None):
                 clip=cfg.learn.clip, sign_step=cfg.learn.sign_step,
                 write_threshold=cfg.learn.write_threshold,
                 write_residue=cfg.learn.write_residue, device=device, update_rounding=c.update_rounding,
-                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model)
+                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
+                symmetry_reference=c.symmetry_reference)
     return chip, net, ds
 
 

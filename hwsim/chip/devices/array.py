@@ -453,11 +453,45 @@ class DeviceArray:
         if n_cycles < 0:
             raise ValueError(f"n_cycles = {n_cycles}: must be >= 0")
         if n_cycles == 0:
-            st = self.n_states()
-            n_cycles = int(min(max(100 * st, 1000), 200_000)) if math.isfinite(st) else 1000
+            n_cycles = self.symmetry_cycles()
         out = np.empty(int(self.dev[0][K.I_NCOLS]))
         return K.symmetry_point(self.dev, np.int64(n_cycles),
                                 np.int64(self._counter(counter)), out)
+
+    def symmetry_cycles(self) -> int:
+        """Default (up, down) pairs of :meth:`symmetry_point`: 100 × states in [1000, 200000]."""
+        st = self.n_states()
+        return int(min(max(100 * st, 1000), 200_000)) if math.isfinite(st) else 1000
+
+    def set_symmetry_reference(self, n_cycles: int = 0) -> np.ndarray:
+        """Measure every device's symmetry point w* and subtract it through a reference.
+
+        Each weight gets a reference device holding its w* (measured by
+        :meth:`symmetry_point` at counter ``REFERENCE_COUNTER``), and the network sees
+        W − w*, so a zero-mean pulse train walks the weight to 0 instead of w* (Kim et al.,
+        "Zero-shifting technique", arXiv:1907.10228 (2019)). The 2·n_cycles pulses of every
+        device are added to ``stats["reference_pulses"]``. Call before :meth:`init_weights`
+        (which then places W = θ₀ + w*).
+
+        Returns
+        -------
+        ndarray (P,)
+            The references w* (weight units).
+
+        Raises
+        ------
+        ConfigError
+            One-sided pairs (they only potentiate: no symmetry point) or the Ideal model.
+        """
+        if self.model == "Ideal" or self.params.one_sided:
+            raise ConfigError("chip.symmetry_reference = true: needs a two-sided pulsed device "
+                              f"(the profile is {self.model}"
+                              f"{', one-sided' if self.model != 'Ideal' else ''})")
+        n = int(n_cycles) or self.symmetry_cycles()
+        ref = self.symmetry_point(n, K.REFERENCE_COUNTER)
+        self.dev[1][K.R_REF] = ref
+        self.dev[4][K.ST_REFERENCE_PULSES] += 2 * n * ref.shape[0]
+        return ref.copy()
 
     # ------------------------------------------------------------------ inspection
     @property
