@@ -244,3 +244,37 @@ def test_symmetry_reference_in_a_chip_counts_two_reads_per_weight_and_is_refused
         pair.set_symmetry_reference(10)
     with pytest.raises(ConfigError, match="symmetry_reference = true: needs a pulsed device"):
         _quadratic_chip(None, 0.1, symmetry_reference=True)
+
+
+def test_threshold_write_stage_equals_a_naive_python_reference():
+    """The fused threshold stage (gate, pulses, settle) against tests/naive.py's pulsed update
+    driven by a Python residue, update by update, on a noisy ConstantStep device."""
+    import math
+
+    from hwsim.kernels import devices as K
+    from tests.test_devices import device_dict
+
+    vals = dict(NOISY, pulse_rounding="nearest")
+    eta, k = 0.05, 2.0
+    chip = _quadratic_chip(vals, eta, write_threshold=k)
+    arr = chip.device
+    devs = [device_dict(arr, c) for c in range(P8)]
+    W = arr.dev[5].astype(float).tolist()
+    WN = arr.dev[6].astype(float).tolist()
+    res = [0.0] * P8
+    chip.advance(TAU)
+    for u in range(120):
+        req = (-eta * chip.grad.astype(np.float64)).tolist()
+        acc = [r + q for r, q in zip(res, req)]
+        gated = [a if abs(a) >= k * 0.01 else 0.0 for a in acc]
+        theta, W, WN, _ = naive.device_update(
+            "ConstantStep", devs, W, WN, [-g for g in gated], 1.0, u, 1, dw_min=0.01,
+            stochastic=False, write_std=2.0 * 0.01)
+        written = [math.copysign(math.floor(abs(g) / 0.01 + 0.5) * 0.01, g) if g else 0.0
+                   for g in gated]
+        res = [a - w for a, w in zip(acc, written)]
+        chip.advance(TAU)
+        np.testing.assert_allclose(chip.theta, theta, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(chip.state.residue, res, rtol=0, atol=1e-12)
+    assert arr.stats["device_writes"] > 50
+    assert K.ROW_NAMES[K.R_REF] == "reference"
