@@ -533,7 +533,8 @@ class Chip:
 
         The data order is derived, not stored (``clock.order_epoch`` is saved as -1).
         """
-        state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES}
+        state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES
+                 if name != "residue" or self.state.residue.size}  # residue: threshold writes
         state["clock"][0]["order_epoch"] = -1
         if self.has_devices:
             state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
