@@ -73,7 +73,8 @@ class MGDController:
         if write_threshold != 0.0:
             raise ConfigError(f"learn.write_threshold = {write_threshold!r}: not available in "
                               "the plain-Python controller (a ChipPort reports no pulse counts "
-                              "or read-backs); allowed: 0, or use the fused driver (hwsim.chip.Chip)")
+                              "or read-backs); allowed: 0, or use the fused driver "
+                              "(hwsim.chip.Chip)")
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
                               f"{', '.join(CODES)} / discrete, analog")

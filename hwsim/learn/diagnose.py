@@ -71,8 +71,9 @@ class Diagnosis:
                 f"{self.steps} steps, {self.updates} updates, {self.n_params} synapses",
                 f"symmetry point w*:                  {sp}"]
         if not self.one_sided:
-            head += [f"mean |w − w*|, first → last update: {f(self.distance_to_sp_start_w)} → "
-                     f"{f(self.distance_to_sp_end_w)} weight units",
+            head += [f"mean |w − w*|, first → last update: "
+                     f"{f(self.distance_to_sp_start_w)} → {f(self.distance_to_sp_end_w)} "
+                     "weight units",
                      f"walk toward w* per update:          {f(self.walk_toward_sp)} dw_min "
                      f"(of a mean move |Δw| of {f(self.move)} dw_min; stored w)"]
         else:
