@@ -249,8 +249,10 @@ class LearnConfig(Schema, section="learn"):
         "plain", 'The rule: "plain" Δθ = −η·G (McCaughan, Oripov et al. 2023); "momentum" '
         "heavy ball v ← β·v + G, Δθ = −η·v (Polyak 1964); \"nesterov\" v ← β·v + G, "
         "Δθ = −η·(G + β·v) (Sutskever et al. 2013); \"adam\" (Kingma & Ba 2015), the "
-        "digital reference, with bias-corrected moments.",
-        choices=("plain", "momentum", "nesterov", "adam"))
+        "digital reference, with bias-corrected moments; \"sign\" Δθ = −sign_step·dw_min·"
+        "sign(G) (signSGD, Bernstein et al. 2018: the one-pulse baseline; needs a pulsed "
+        "device).",
+        choices=("plain", "momentum", "nesterov", "adam", "sign"))
     momentum: float = option(0.9, "β of momentum and Nesterov, and Adam's β₁.", ge=0.0, lt=1.0)
     beta2: float = option(0.999, "Adam's β₂ (second-moment decay).", ge=0.0, lt=1.0)
     eps: float = option(1e-8, "Adam's ε.", unit="weight units", gt=0.0)
@@ -271,6 +273,17 @@ class LearnConfig(Schema, section="learn"):
                          unit="epochs", ge=1, le=10**6)
     lr: float = option(0.5, "Backprop only: learning rate η of the update Δθ = −η·(rule "
                        "applied to the minibatch mean gradient).", ge=0.0)
+    sign_step: float = option(1.0, "Step of sign updates (optimizer = \"sign\").",
+                              unit="dw_min", gt=0.0)
+    write_threshold: float = option(
+        0.0, "Threshold writes k (issue 12): each synapse adds its request to a residue and "
+        "writes only when the residue reaches k·dw_min; what was written is subtracted and "
+        "the rest kept (checkpointed). 0 = off (every request is written); needs a pulsed "
+        "device.", unit="dw_min", ge=0.0)
+    write_residue: str = option(
+        "nominal", "What threshold writes subtract from the residue: \"nominal\" = pulses "
+        "sent × dw_min; \"read_back\" = the change read back from the device (two reads per "
+        "write, counted in readback_reads).", choices=("nominal", "read_back"))
 
 
 @dataclass(frozen=True)
@@ -297,6 +310,12 @@ class ChipConfig(Schema, section="chip"):
     max_pulses: int = option(-1, "Cap on pulses per device per update: −1 = as the device "
                              "profile says (its max_pulses), 0 = no cap.", unit="pulses", ge=-1,
                              le=MAX_STEPS)
+    symmetry_reference: bool = option(
+        False, "Measure each device's symmetry point once by alternating up/down pulses "
+        "(counted in reference_pulses) and subtract it through a reference device per weight, "
+        "so a zero-mean pulse train holds the weight at 0 instead of walking it to the "
+        "symmetry point (Kim et al. 2019, zero-shifting; issue 12). Two-sided pulsed devices "
+        "only; every inference then reads two devices per weight.")
     inp_bound: float = option(0.0, "DAC range ±inp_bound on every layer's inputs (0 = no DAC).",
                               unit="input units", ge=0.0)
     inp_res: float = option(0.0, "DAC resolution as a fraction of the full range: step "

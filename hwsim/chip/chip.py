@@ -32,11 +32,14 @@ DEVICE_COUNTER_DOCS = (
     ("write_pulses_down", "depressing write pulses of training updates"),
     ("write_verify_pulses", "pulses of write-verify programming (initial programming, refreshes)"),
     ("refreshes", "refreshes of one-sided device pairs"),
+    ("reference_pulses", "pulses of the symmetry-point measurement of chip.symmetry_reference "
+                         "(2 per (up, down) cycle per device, once before training)"),
 )
 COUNTER_COLUMNS = _cnt.COUNTER_NAMES + tuple(n for n, _ in DEVICE_COUNTER_DOCS)
 
 OPTIMIZERS = {"plain": _opt.PLAIN, "momentum": _opt.MOMENTUM, "nesterov": _opt.NESTEROV,
-              "adam": _opt.ADAM}
+              "adam": _opt.ADAM, "sign": _opt.SIGN}
+WRITE_RESIDUES = {"nominal": _opt.RESIDUE_NOMINAL, "read_back": _opt.RESIDUE_READ_BACK}
 
 ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
 READ_NOISE_MODELS = ("auto", "per_neuron", "per_weight")
@@ -117,8 +120,17 @@ class Chip:
         C̃ = C(θ + θ̃) − C₀ (the baseline remeasured when stale), or the central difference
         (C(θ + θ̃) − C(θ − θ̃))/2: one more inference per step, no O(Δ) bias, discrete mode
         and no periphery.
-    optimizer : {"plain", "momentum", "nesterov", "adam"}
-        The local update rule on G (:mod:`hwsim.kernels.optimizer`).
+    optimizer : {"plain", "momentum", "nesterov", "adam", "sign"}
+        The local update rule on G (:mod:`hwsim.kernels.optimizer`); "sign" sends
+        Δθ = −sign_step·dw_min·sign(G) (needs a pulsed device).
+    sign_step : float
+        Step of sign updates in units of the device's dw_min (> 0; 1 = one pulse).
+    write_threshold : float
+        Threshold writes: a synapse writes only when its residue plus request reaches
+        write_threshold·dw_min (0 = off; needs a pulsed device; issue 12).
+    write_residue : {"nominal", "read_back"}
+        What threshold writes subtract from the residue: the pulses sent times dw_min, or
+        the change read back from the device (2 reads per write, ``readback_reads``).
     momentum, beta2, eps : float
         β of momentum/Nesterov (Adam's β₁) in [0, 1); Adam's β₂ in [0, 1) and ε > 0.
     clip : float
@@ -136,6 +148,11 @@ class Chip:
         "profile" keeps the device profile's ``pulse_rounding``.
     max_pulses : int
         Cap on pulses per device per update, 0 = none, -1 = the profile's ``max_pulses``.
+    symmetry_reference : bool
+        Measure each device's symmetry point by alternating pulses before training and
+        subtract it through a reference device per weight
+        (:meth:`hwsim.chip.devices.DeviceArray.set_symmetry_reference`): the pulses are in
+        ``reference_pulses``, and every inference reads two devices per weight.
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
     read_noise_model : {"auto", "per_neuron", "per_weight"}
@@ -174,10 +191,11 @@ class Chip:
                  amplitude=0.05, eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0,
                  fdma_period=0, dt=1e-6, target="weights", estimate="one_sided",
                  optimizer="plain", momentum=0.9,
-                 beta2=0.999, eps=1e-8, clip=0.0, analytic=None, device=None,
+                 beta2=0.999, eps=1e-8, clip=0.0, sign_step=1.0, write_threshold=0.0,
+                 write_residue="nominal", analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
                  read_noise_model="auto", batch=1, cost_line=None, integrator=None,
-                 source_noise=None):
+                 source_noise=None, symmetry_reference=False):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta),
                         ("batch", batch)):
             check_int(f"mgd.{name}", v, 1)
@@ -285,7 +303,27 @@ class Chip:
         self._opt_p = _opt.OptimizerParams(np.int64(OPTIMIZERS[optimizer]), float(eta),
                                            float(momentum), float(beta2), float(eps),
                                            float(clip))
-        n_m1 = P if optimizer != "plain" else 0
+        for name, v, strict in (("learn.sign_step", sign_step, True),
+                                ("learn.write_threshold", write_threshold, False)):
+            if not (np.isfinite(v) and (v > 0 if strict else v >= 0)):
+                raise ConfigError(f"{name} = {v!r}: must be a finite number "
+                                  f"{'>' if strict else '≥'} 0")
+        if write_residue not in WRITE_RESIDUES:
+            raise ConfigError(f"learn.write_residue = {write_residue!r}: allowed: "
+                              f"{', '.join(WRITE_RESIDUES)}")
+        pulsed = device is not None and device.model != "Ideal"
+        if (optimizer == "sign" or write_threshold > 0) and not pulsed:
+            what = ("learn.optimizer = 'sign'" if optimizer == "sign" else
+                    f"learn.write_threshold = {write_threshold!r}")
+            raise ConfigError(f"{what}: needs a pulsed device (chip.device other than "
+                              "'ideal'): its step is counted in units of the device's dw_min")
+        dw_min = float(device.params.dw_min) if pulsed else 0.0
+        self._opt_p = self._opt_p._replace(
+            sign_step=float(sign_step) * dw_min, threshold=float(write_threshold) * dw_min,
+            residue=np.int64(WRITE_RESIDUES[write_residue]))
+        self.write_threshold = float(write_threshold)
+        n_res = P if write_threshold > 0 else 0
+        n_m1 = P if optimizer not in ("plain", "sign") else 0
         n_m2 = P if optimizer == "adam" else 0
         self._counter_p = cp
         self._noisy = 0
@@ -305,15 +343,20 @@ class Chip:
             counters=_cnt.counters(), driver=np.zeros(3, np.int64),
             rb0=np.zeros(P, self.dtype), rb1=np.zeros(P, self.dtype), zeros=zeros,
             out=np.zeros(2), line_mem=_cl.line_mem(self._cost_p.latency),
-            src_buf=np.zeros(n_buf, self.dtype))
+            src_buf=np.zeros(n_buf, self.dtype), residue=np.zeros(n_res),
+            written=np.zeros(n_res))
         self._dev = _ideal_dev(P, seed, self.dtype)
         self.device = device
         if device is not None and device.model != "Ideal":
-            self._attach(device, update_rounding, max_pulses, read_noise_model)
+            self._attach(device, update_rounding, max_pulses, read_noise_model,
+                         bool(symmetry_reference))
             if batch > 1 and self.read_noise_model != "none":
                 raise ConfigError(f"mgd.batch = {batch}: minibatch costs are not modelled with "
                                   f"device read noise yet (the {device.model} device reads "
                                   "with noise); use mgd.batch = 1")
+        elif symmetry_reference:
+            raise ConfigError("chip.symmetry_reference = true: needs a pulsed device "
+                              "(chip.device other than 'ideal')")
         elif read_noise_model not in READ_NOISE_MODELS:
             raise ConfigError(f"chip.read_noise_model = {read_noise_model!r}: allowed: "
                               f"{', '.join(READ_NOISE_MODELS)}")
@@ -327,7 +370,8 @@ class Chip:
         return int(9 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
     # -- construction -------------------------------------------------------------------
-    def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto"):
+    def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto",
+                symmetry_reference=False):
         if device.n_devices != self.P or device.dtype != self.dtype:
             raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
                               f"the chip needs {self.P} {self.dtype.name}")
@@ -342,6 +386,8 @@ class Chip:
                                  else _dk.ROUND_NEAREST)
         if max_pulses >= 0:
             I[_dk.I_MAX_PULSES] = max_pulses
+        if symmetry_reference:
+            device.set_symmetry_reference()
         device.init_weights(self.theta)
         # One array: what the devices hold is what the network reads.
         self.state = self.state._replace(theta=device.theta)
@@ -349,7 +395,9 @@ class Chip:
         self._noisy = int(device.params.read_noise != "none")
         self._use_read_noise_model(device, read_noise_model)
         # Every device cell is read by an inference (two per weight on one-sided pairs).
-        self._counter_p = self._counter_p._replace(reads=np.int64(I[_dk.I_NCOLS]))
+        # With a symmetry reference, each weight's reference device is read too.
+        self._counter_p = self._counter_p._replace(
+            reads=np.int64(I[_dk.I_NCOLS] * (2 if symmetry_reference else 1)))
         if device.params.perturbation_by_write:
             if self.estimate != "one_sided":
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.estimate = "
@@ -447,6 +495,7 @@ class Chip:
         out["write_pulses_down"] = st.get("pulses_down", 0)
         out["write_verify_pulses"] = st.get("program_pulses", 0) + st.get("refresh_pulses", 0)
         out["refreshes"] = st.get("refreshes", 0)
+        out["reference_pulses"] = st.get("reference_pulses", 0)
         return out
 
     def drift_to(self, t_s: float) -> None:
@@ -548,7 +597,7 @@ class Chip:
 
     #: Saved state arrays (named; the data order and scratch buffers are derived).
     STATE_NAMES = ("theta", "G", "applied", "negative", "m1", "m2", "clock", "cost_line",
-                   "counters", "driver", "line_mem")
+                   "counters", "driver", "line_mem", "residue")
     #: Names a checkpoint of an earlier hwsim may lack: their fresh value is the one an
     #: earlier chip had (an ideal cost line holds nothing in flight).
     OPTIONAL_STATE = ("line_mem",)
@@ -569,7 +618,8 @@ class Chip:
 
         The data order is derived, not stored (``clock.order_epoch`` is saved as -1).
         """
-        state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES}
+        state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES
+                 if name != "residue" or self.state.residue.size}  # residue: threshold writes
         state["clock"][0]["order_epoch"] = -1
         if self.has_devices:
             state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
@@ -587,6 +637,8 @@ class Chip:
             if name not in state and name in self.OPTIONAL_STATE and not (
                     self._cost_p.latency or self._cost_p.lp_keep):
                 continue
+            if name == "residue" and name not in state and self.state.residue.size == 0:
+                continue  # a checkpoint from before threshold writes
             if name not in state:
                 raise ConfigError(f"state lacks '{name}' (a checkpoint of another hwsim version?)")
             arr = np.asarray(state[name])

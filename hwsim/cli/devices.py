@@ -48,6 +48,22 @@ def add_parser(sub):
     q.add_argument("--devices", type=int, default=10, metavar="K", help="devices (default 10)")
     q.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
     q.set_defaults(func=plot_command)
+
+    q = dsub.add_parser("diagnose", help="why a device does or does not train: a short run "
+                        "measured update by update",
+                        description="Run MGD on the profile for a short budget and print, per "
+                        "synapse and update: the walk toward each device's symmetry point "
+                        "(measured by alternating pulses), the requested update against dw_min, "
+                        "the write noise and the pulse noise, pulses per update, and the "
+                        "fraction of requests that round to zero pulses (docs/devices.md).")
+    q.add_argument("profile", metavar="NAME|FILE")
+    q.add_argument("--config", metavar="RUN.toml",
+                   help="run config to diagnose (default: digits 64-32-10, τθ = 50, η = 0.5)")
+    q.add_argument("--steps", type=int, default=20_000, metavar="N",
+                   help="hardware steps (default 20000)")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), as for hwsim run")
+    q.set_defaults(func=diagnose_command)
     return p
 
 
@@ -127,4 +143,20 @@ def plot_command(args) -> int:
     traj = plot_pulse_response(p, out, pulses=args.pulses, devices=args.devices, seed=args.seed)
     n = (traj.shape[0] - 1) // 2
     _echo(f"wrote {out}: {p.name}, {traj.shape[1]} devices, {n} pulses up then {n} down")
+    return 0
+
+
+def diagnose_command(args) -> int:
+    """``hwsim devices diagnose``: measure a short run on a profile."""
+    from hwsim.config import load_config
+    from hwsim.learn.diagnose import default_config, diagnose
+
+    if args.config:
+        cfg = load_config(args.config, args.set).with_overrides({"chip.device": args.profile})
+    else:
+        cfg = default_config(args.profile)
+        if args.set:
+            cfg = cfg.with_overrides(args.set)
+    for line in diagnose(cfg=cfg, steps=args.steps).lines():
+        _echo(line)
     return 0

@@ -30,6 +30,8 @@ COUNTER_DOCS = (
     ("update_requests", "per-parameter update requests Δθ computed by the optimizer (P per update)"),
     ("updates_sent", "weight updates sent to the synapses (discrete: every τθ; analog: every "
                      "step; none when η = 0)"),
+    ("readback_reads", "threshold writes with write_residue = read_back: device reads of a "
+                       "writing synapse before and after its write (2 per write)"),
 )
 COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
 COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])

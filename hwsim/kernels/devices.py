@@ -27,7 +27,7 @@ The device tuple
   drift on, the device's value at time t is ``clip(DREF * f(t - TPROG))``: a write or decay
   step first brings the device to ``S[S_TIME]``, and :func:`apply_drift` brings all of them.
 - ``WN`` float ``(P,)``: write-noise offset of each weight, redrawn at each write; the network
-  sees ``theta[i] = clip(W[i] + WN[i])`` (pairs: ``W[i] - W[P + i] + WN[i]``).
+  sees ``theta[i] = clip(W[i] + WN[i] - D[R_REF, i])`` (pairs: ``W[i] - W[P + i] + WN[i]``).
 - ``DREF`` float ``(n_cols,)``: drift reference: ``W = DREF * f(t - TPROG)`` (= the programmed
   weight until a decay step re-references it).
 - ``TPROG`` float ``(n_cols,)``: hardware time of each device's last write (s).
@@ -89,11 +89,13 @@ DRIFT_NONE, DRIFT_POWER, DRIFT_PCM = 0, 1, 2
 # PowStep exponents γ^±_ij. R_NU: power-law drift exponent; R_NU_XI: the device's N(0,1)
 # draw scaling the PCM ν spread. R_DECAY: per-update decay factor 1 - 1/lifetime_ij (1 = none).
 # R_G_MAX: conductance scale of PCM read noise and drift, max(|b_max|, |b_min|).
+# R_REF: the symmetry-point reference subtracted from weight i's device (two-sided devices;
+# 0 = none): the network sees W − R_REF (Kim et al. 2019, zero-shifting).
 (R_DW_UP, R_DW_DOWN, R_B_MAX, R_B_MIN, R_GAMMA_UP, R_GAMMA_DOWN, R_NU, R_NU_XI, R_RESET,
- R_DECAY, R_STUCK, R_STUCK_VALUE, R_G_MAX) = range(13)
-N_ROWS = 13
+ R_DECAY, R_STUCK, R_STUCK_VALUE, R_G_MAX, R_REF) = range(14)
+N_ROWS = 14
 ROW_NAMES = ("dw_up", "dw_down", "b_max", "b_min", "gamma_up", "gamma_down", "nu", "nu_xi",
-             "reset", "decay", "stuck", "stuck_value", "g_max")
+             "reset", "decay", "stuck", "stuck_value", "g_max", "reference")
 
 # S: model-wide scalars. S_WRITE_STD is absolute (write_noise_std * dw_min).
 (S_TIME, S_DW_MIN, S_DW_STD, S_WRITE_STD, S_STD_ADD, S_STD_SLOPE, S_A_UP, S_A_DOWN,
@@ -105,15 +107,16 @@ N_S = 17
 # pulses are counted separately. ST_CLIPPED counts device writes in which a pulse hit a bound.
 (ST_PULSES, ST_CLIPPED, ST_REFRESHES, ST_UPDATES, ST_INIT_CLIPPED, ST_PROGRAM_CLIPPED,
  ST_PROGRAMS, ST_CAPPED, ST_NONFINITE, ST_REFRESH_PULSES, ST_PROGRAM_PULSES, ST_PULSES_UP,
- ST_PULSES_DOWN, ST_DEVICE_WRITES, ST_RANGE_CAPPED) = range(15)
-N_STATS = 15
+ ST_PULSES_DOWN, ST_DEVICE_WRITES, ST_RANGE_CAPPED, ST_REFERENCE_PULSES) = range(16)
+N_STATS = 16
 STAT_NAMES = ("pulses", "clipped_writes", "refreshes", "updates", "init_clipped",
               "program_clipped", "programs", "capped_updates", "nonfinite_requests",
               "refresh_pulses", "program_pulses", "pulses_up", "pulses_down", "device_writes",
-              "range_capped_writes")
+              "range_capped_writes", "reference_pulses")
 
 # Counter ranges outside any update index (updates use counter = update index >= 0).
 INIT_COUNTER = (1 << 62) - 1
+REFERENCE_COUNTER = (1 << 62) - 2  # the symmetry-point measurement of a reference
 PROGRAM_COUNTER = 1 << 62
 SUB_RESET = 1 << 48  # sub-coordinates of a refresh: reset draw, then its pulses
 
@@ -276,20 +279,22 @@ def _tolerance(I, D, S, c):
 
 @_inline
 def _weight_bounds(I, D, i):
-    """(lo, hi) of weight ``i``: its device's bounds, or the pair's G+ - G- range."""
+    """(lo, hi) of weight ``i``: its device's bounds minus its reference, or the pair's
+    G+ - G- range."""
     if I[I_ONE_SIDED] != 0:
         j = I[I_P] + i
         return D[R_B_MIN, i] - D[R_B_MAX, j], D[R_B_MAX, i] - D[R_B_MIN, j]
-    return D[R_B_MIN, i], D[R_B_MAX, i]
+    return D[R_B_MIN, i] - D[R_REF, i], D[R_B_MAX, i] - D[R_REF, i]
 
 
 @_inline
 def _set_theta(I, D, W, WN, theta, i):
-    """theta[i] = stored weight + write-noise offset, clipped to the weight's bounds."""
+    """theta[i] = stored weight + write-noise offset (− reference), clipped to the weight's
+    bounds."""
     if I[I_ONE_SIDED] != 0:
         v = W[i] - W[I[I_P] + i] + WN[i]
     else:
-        v = W[i] + WN[i]
+        v = W[i] + WN[i] - D[R_REF, i]
     lo, hi = _weight_bounds(I, D, i)
     theta[i] = _clip(v, lo, hi)
 
@@ -518,6 +523,12 @@ def _refresh_all(I, D, S, T, stats, W, WN, DREF, TPROG, theta, counter):
 
 @jit
 def apply_update(dev, theta, req, counter):
+    """Deliver ``req`` (P,) as pulses: :func:`apply_pulses` without recording what was sent."""
+    apply_pulses(dev, theta, req, counter, req, False)
+
+
+@jit
+def apply_pulses(dev, theta, req, counter, written, record):
     """Deliver the requested change ``req[i]`` (the optimizer's update request Δθ) to every
     device as write pulses.
 
@@ -528,6 +539,12 @@ def apply_update(dev, theta, req, counter):
     potentiate G+ for Δ > 0 and G- for Δ < 0. Stuck devices are skipped. Then every device
     decays toward its reset value (lifetime), and every ``refresh_every`` updates all pairs
     are refreshed. ``theta`` (P,) is updated in place; ``counter`` is the update index.
+
+    With ``record`` true, ``written`` (P,) float64 receives the nominal change each weight
+    was sent, d·n·dw_min for n pulses in direction d (0 when no pulse was sent; the request
+    itself on an Ideal device): what a controller that counts its pulses believes it wrote
+    (the threshold-write residue of :mod:`hwsim.kernels.optimizer`). ``written`` is not
+    touched otherwise.
     """
     I, D, S, T, stats, W, WN, DREF, TPROG = dev
     P = theta.shape[0]
@@ -535,8 +552,13 @@ def apply_update(dev, theta, req, counter):
     if model == M_IDEAL:
         for i in range(P):
             theta[i] += req[i]
+            if record:
+                written[i] = req[i]
         stats[ST_UPDATES] += 1
         return
+    if record:
+        for i in range(P):
+            written[i] = 0.0
     seed = I[I_SEED]
     key_c2c = stream_key(seed, STREAM_C2C)
     key_rnd = stream_key(seed, STREAM_ROUNDING)
@@ -590,6 +612,8 @@ def apply_update(dev, theta, req, counter):
                 n = most
                 range_capped += 1
         d = 1 if delta > 0.0 else -1
+        if record:
+            written[i] = d * (n * dw_min)
         c = i
         if one_sided:
             if d < 0:
@@ -642,8 +666,11 @@ def apply_update(dev, theta, req, counter):
         if one_sided:
             _set_theta(I, D, W, WN, theta, i)
         else:
-            v = w + WN[i]
-            theta[i] = b_max if v > b_max else (b_min if v < b_min else v)
+            ref = D[R_REF, c]
+            v = w + WN[i] - ref
+            hi = b_max - ref
+            lo = b_min - ref
+            theta[i] = hi if v > hi else (lo if v < lo else v)
     stats[ST_PULSES] += pulses
     stats[ST_PULSES_UP] += up
     stats[ST_PULSES_DOWN] += pulses - up
@@ -791,7 +818,7 @@ def init_weights(dev, requested, theta):
                 _after_write(I, D, S, W, DREF, TPROG, cn,
                              _clip(gn, D[R_B_MIN, cn], D[R_B_MAX, cn]))
         elif D[R_STUCK, i] == 0.0:
-            _after_write(I, D, S, W, DREF, TPROG, i, v)
+            _after_write(I, D, S, W, DREF, TPROG, i, v + D[R_REF, i])
         _draw_write_noise(S, WN, key_wn, INIT_COUNTER, i, 0)
         _set_theta(I, D, W, WN, theta, i)
     stats[ST_INIT_CLIPPED] += nclip
@@ -838,8 +865,8 @@ def program(dev, targets, theta, max_iterations):
                     _after_write(I, D, S, W, DREF, TPROG, c, W[c])
         elif D[R_STUCK, i] == 0.0:
             _drift_to_now(I, D, S, W, DREF, TPROG, i)
-            stats[ST_PROGRAM_PULSES] += _verify(I, D, S, T, W, i, t, key_c2c, counter, 0,
-                                                max_iterations)
+            stats[ST_PROGRAM_PULSES] += _verify(I, D, S, T, W, i, t + D[R_REF, i], key_c2c,
+                                                counter, 0, max_iterations)
             _after_write(I, D, S, W, DREF, TPROG, i, W[i])
         _draw_write_noise(S, WN, key_wn, counter, i, 0)
         _set_theta(I, D, W, WN, theta, i)
@@ -877,6 +904,36 @@ def pulse_response(dev, n, counter, out):
                 w[c] = _quantize(I, D, c, v)
         for i in range(P):
             out[k, i] = w[i] - w[P + i] if one_sided else w[i]
+    return out
+
+
+@jit
+def symmetry_point(dev, n_cycles, counter, out):
+    """Measure every device's symmetry point by alternating pulses, on a copy (``dev`` is
+    not changed): from the stored weight fire n_cycles (up, down) pulse pairs with c2c noise
+    at coordinates (counter, device, pulse) and write the mean weight over the second half
+    of the pulses into ``out`` (n_cols,). Where |Δw⁺(w)| = |Δw⁻(w)| a pair leaves w where it
+    is, so the train settles there (Gokmen & Haensch 2020; Kim et al. 2021, "Zero-shifting
+    technique"). One-sided pairs only potentiate, so they have none: out = W there.
+    Returns ``out``."""
+    I, D, S, T, stats, W, WN, DREF, TPROG = dev
+    ncols = I[I_NCOLS]
+    key_c2c = stream_key(I[I_SEED], STREAM_C2C)
+    noisy = S[S_DW_STD] > 0.0
+    half = n_cycles  # pulses 2·n_cycles in all; average over the last n_cycles of them
+    for c in range(ncols):
+        w = W[c]
+        if I[I_MODEL] == M_IDEAL or I[I_ONE_SIDED] != 0 or D[R_STUCK, c] != 0.0:
+            out[c] = w
+            continue
+        acc = 0.0
+        for k in range(2 * n_cycles):
+            d = 1 if k % 2 == 0 else -1
+            xi = normal_from_bits(hash_sub(key_c2c, counter, c, k)) if noisy else 0.0
+            w = _clip(_step_call(I, D, S, T, c, w, d, xi), D[R_B_MIN, c], D[R_B_MAX, c])
+            if k >= 2 * n_cycles - half:
+                acc += w
+        out[c] = acc / half if half > 0 else w
     return out
 
 

@@ -27,6 +27,8 @@ compiled code is cached on disk and reused by the next process.
 import math
 from collections import namedtuple
 
+import numpy as np
+
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
@@ -34,13 +36,16 @@ from hwsim.kernels import sources as _src
 from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import fill_batch, shuffle_order
 from hwsim.kernels.codes import fill_code
-from hwsim.kernels.devices import I_MODEL, M_IDEAL, S_TIME, apply_update, read_weights
+from hwsim.kernels.devices import (I_MODEL, M_IDEAL, S_TIME, apply_pulses, apply_update,
+                                   read_weights)
 from hwsim.kernels.nodes import integrate_nodes, measure_nodes, node_pass
 from hwsim.kernels.sense import count, measure, measure_one, sense
 
 STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
 # Random coordinates of perturbation writes, apart from those of weight updates (< 2**61).
 PERT_WRITE_COUNTER = 1 << 61
+# Read-noise coordinates of threshold-write read-backs, apart from the steps' reads.
+READBACK_COUNTER = 1 << 60
 
 #: Every stage's parameters, plus ``noisy_reads`` (1: weights are read through the devices
 #: with read noise on every inference).
@@ -58,9 +63,12 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 #: ``cost_line``, ``counters`` one-element records; ``driver`` int64 [status, bad step, perturbation written into the devices (write-based source)];
 #: ``rb0``, ``rb1``, ``zeros`` (P,) read buffers and zeros; ``out`` float64 (2,) scratch;
 #: ``line_mem`` float64 (2 + L,) the nonideal cost line's memory (:func:`.cost_line.line_mem`);
-#: ``src_buf`` the nonideal source's nominal code, target and generators (empty when ideal).
+#: ``src_buf`` the nonideal source's nominal code, target and generators (empty when ideal);
+#: ``residue`` (P,) float64 the threshold-write residue and ``written`` (P,) float64 what the
+#: last write delivered (both empty when threshold writes are off).
 State = namedtuple("State", "theta G applied reference negative req m1 m2 order clock "
-                            "cost_line counters driver rb0 rb1 zeros out line_mem src_buf")
+                            "cost_line counters driver rb0 rb1 zeros out line_mem src_buf "
+                            "residue written", defaults=(None, None))
 
 #: What the chip is: the sense model and the device tuple of :mod:`.devices`.
 Model = namedtuple("Model", "sense dev")
@@ -76,12 +84,37 @@ def fail(s, status, n):
 
 @jit
 def _write(p, s, dev, k):
-    """Optimizer + device write: deliver Δθ = −η·G as update number ``k``."""
-    _opt.request(p.optimizer, s.G, s.req, s.m1, s.m2, k + 1)
+    """Optimizer + device write: deliver Δθ = −η·G as update number ``k`` (through the
+    threshold gate and its residue when ``p.optimizer.threshold`` > 0)."""
+    op = p.optimizer
+    _opt.request(op, s.G, s.req, s.m1, s.m2, k + 1)
     cnt = s.counters[0]
     cnt.update_requests += s.G.shape[0]
     cnt.updates_sent += 1
-    apply_update(dev, s.theta, s.req, k)
+    if op.threshold > 0.0:
+        _threshold_write(op, s, dev, k)
+    else:
+        apply_update(dev, s.theta, s.req, k)
+
+
+@jit
+def _threshold_write(op, s, dev, k):
+    """Threshold writes (:func:`hwsim.kernels.optimizer.gate`): write where the residue plus
+    the request crosses the threshold, then subtract the nominal or read-back written amount.
+    A read-back reads each writing synapse before and after its write (read-noise coordinates
+    READBACK_COUNTER + k, sub 0 and 1), counted in ``readback_reads``."""
+    n_write = _opt.gate(op, s.req, s.residue)
+    w = s.written
+    if op.residue == _opt.RESIDUE_READ_BACK:
+        read_weights(dev, s.theta, s.rb1, READBACK_COUNTER + k, 0)
+        apply_update(dev, s.theta, s.req, k)
+        read_weights(dev, s.theta, s.rb0, READBACK_COUNTER + k, 1)
+        for i in range(w.shape[0]):
+            w[i] = (s.rb0[i] - np.float64(s.rb1[i])) if s.req[i] != 0.0 else 0.0
+        s.counters[0].readback_reads += 2 * n_write
+    else:
+        apply_pulses(dev, s.theta, s.req, k, w, True)
+    _opt.settle(s.residue, w)
 
 
 @jit

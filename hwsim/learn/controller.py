@@ -46,6 +46,11 @@ class MGDController:
         C̃ = C − C₀, or (C(θ + θ̃) − C(θ − θ̃))/2 (discrete mode).
     optimizer, momentum, beta2, eps, clip
         The local update rule on G, as :mod:`hwsim.kernels.optimizer`.
+    sign_step : float
+        Step of ``optimizer = "sign"`` in weight units (the chip's ``sign_step·dw_min``).
+    write_threshold : float
+        Must be 0: threshold writes need the pulse count or a read-back of every write,
+        which a :class:`~hwsim.chip.port.ChipPort` does not report; use the fused driver.
     dtype : numpy dtype
         Precision of the integrators G (the chip's state dtype, for bit-equality).
     batch : int
@@ -81,7 +86,13 @@ class MGDController:
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
                  target="weights", estimate="one_sided", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
-                 dtype=np.float64, batch=1, cost_line=None, integrator=None, dt=1e-6):
+                 sign_step=0.0, write_threshold=0.0, dtype=np.float64, batch=1,
+                 cost_line=None, integrator=None, dt=1e-6):
+        if write_threshold != 0.0:
+            raise ConfigError(f"learn.write_threshold = {write_threshold!r}: not available in "
+                              "the plain-Python controller (a ChipPort reports no pulse counts "
+                              "or read-backs); allowed: 0, or use the fused driver "
+                              "(hwsim.chip.Chip)")
         if perturbation not in CODES or mode not in ("discrete", "analog"):
             raise ConfigError(f"perturbation {perturbation!r} / mode {mode!r}: allowed: "
                               f"{', '.join(CODES)} / discrete, analog")
@@ -110,9 +121,13 @@ class MGDController:
         self.a_hp = tau_hp / (tau_hp + 1.0)
         self.lp_keep, self.lp_new = tau_theta / (tau_theta + 1.0), 1.0 / (tau_theta + 1.0)
         self.dtype = np.dtype(dtype)
-        if optimizer not in ("plain", "momentum", "nesterov", "adam"):
+        if optimizer not in ("plain", "momentum", "nesterov", "adam", "sign"):
             raise ConfigError(f"learn.optimizer = {optimizer!r}: allowed: plain, momentum, "
-                              "nesterov, adam")
+                              "nesterov, adam, sign")
+        if optimizer == "sign" and not (math.isfinite(sign_step) and sign_step > 0):
+            raise ConfigError(f"sign_step = {sign_step!r}: must be a finite number > 0 (weight "
+                              "units) with optimizer = 'sign'")
+        self.sign_step = float(sign_step)
         self.optimizer, self.beta, self.beta2, self.eps, self.clip = (
             optimizer, float(momentum), float(beta2), float(eps), float(clip))
         self.m1 = np.zeros(P, self.dtype)  # velocity, or Adam's first moment
@@ -259,6 +274,8 @@ class MGDController:
         b, eta = self.beta, self.eta
         if self.optimizer == "plain":
             req = -eta * g
+        elif self.optimizer == "sign":
+            req = -self.sign_step * np.sign(g)
         elif self.optimizer in ("momentum", "nesterov"):
             self.m1[:] = b * self.m1.astype(np.float64) + g
             v = self.m1.astype(np.float64)

@@ -85,7 +85,8 @@ KEYS_SINCE_0_2 = ("task.path", "task.train", "task.test", "task.root", "task.lab
                   "task.normalize", "task.n_train", "task.n_test", "mgd.batch",
                   "chip.device_set", "chip.dac_bits", "chip.adc_bits", "chip.converter_range",
                   "chip.calibration_samples", "chip.cost_line", "chip.integrator",
-                  "chip.perturbation")
+                  "chip.perturbation", "chip.symmetry_reference", "learn.sign_step",
+                  "learn.write_threshold", "learn.write_residue")
 
 
 def defining_hash(cfg, profile) -> str:
@@ -207,8 +208,11 @@ def build_chip(cfg, dataset=None, profile=None):
                 dt=cfg.sim.dt, target=m.target, estimate=m.estimate,
                 optimizer=cfg.learn.optimizer,
                 momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
-                clip=cfg.learn.clip, device=device, update_rounding=c.update_rounding,
-                max_pulses=c.max_pulses, dtype=dtype, read_noise_model=c.read_noise_model,
+                clip=cfg.learn.clip, sign_step=cfg.learn.sign_step,
+                write_threshold=cfg.learn.write_threshold,
+                write_residue=cfg.learn.write_residue, device=device,
+                update_rounding=c.update_rounding, max_pulses=c.max_pulses, dtype=dtype,
+                read_noise_model=c.read_noise_model, symmetry_reference=c.symmetry_reference,
                 batch=m.batch,
                 cost_line=dataclasses.asdict(c.cost_line),
                 integrator=dataclasses.asdict(c.integrator),

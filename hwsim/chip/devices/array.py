@@ -74,9 +74,10 @@ def _build(params: Any, model: str, n: int, seed: int, dtype: np.dtype) -> tuple
     gamma_up = np.zeros(ncols)
     gamma_down = np.zeros(ncols)
     if code == K.M_LINEAR:
-        gamma_up = -_safe_div(np.abs(p.gamma_up + p.gamma_up_dtod * xi(PID_GAMMA_UP)), b_max)
+        ref_up, ref_down = (p.w_max, p.w_min) if p.mean_bound_reference else (b_max, b_min)
+        gamma_up = -_safe_div(np.abs(p.gamma_up + p.gamma_up_dtod * xi(PID_GAMMA_UP)), ref_up)
         gamma_down = -_safe_div(np.abs(p.gamma_down + p.gamma_down_dtod * xi(PID_GAMMA_DOWN)),
-                                b_min)
+                                ref_down)
     elif code == K.M_SOFT:
         gamma_up = -_safe_div(1.0, b_max)
         gamma_down = -_safe_div(1.0, b_min)
@@ -422,6 +423,75 @@ class DeviceArray:
             out[:] = arr.theta
             return out
         return K.pulse_response(arr.dev, n, np.int64(self._counter(counter)), out)
+
+    def symmetry_point(self, n_cycles: int = 0, counter: int = 0) -> np.ndarray:
+        """Each device's symmetry point, measured by alternating up/down pulses on a copy.
+
+        Parameters
+        ----------
+        n_cycles : int
+            (up, down) pulse pairs per device (>= 1); 0 = 100 × states, at least 1000 and at
+            most 200,000 (a pair moves w by |Δw⁺| − |Δw⁻|, so the train needs many pairs to
+            reach the point from the stored weight).
+        counter : int
+            Random coordinate of the c2c noise.
+
+        Returns
+        -------
+        ndarray (n_cols,) float64
+            The mean weight over the last n_cycles pulses (weight units); where a device has
+            no interior symmetry point, the bound it walks to. One-sided pairs and stuck
+            devices return their stored value (:func:`hwsim.kernels.devices.symmetry_point`).
+
+        References
+        ----------
+        Gokmen & Haensch, Front. Neurosci. 14:103 (2020) (Tiki-Taka); Kim et al.,
+        "Zero-shifting technique for deep neural network training on resistive cross-point
+        arrays", arXiv:1907.10228 (2019).
+        """
+        n_cycles = int(n_cycles)
+        if n_cycles < 0:
+            raise ValueError(f"n_cycles = {n_cycles}: must be >= 0")
+        if n_cycles == 0:
+            n_cycles = self.symmetry_cycles()
+        out = np.empty(int(self.dev[0][K.I_NCOLS]))
+        return K.symmetry_point(self.dev, np.int64(n_cycles),
+                                np.int64(self._counter(counter)), out)
+
+    def symmetry_cycles(self) -> int:
+        """Default (up, down) pairs of :meth:`symmetry_point`: 100 × states in [1000, 200000]."""
+        st = self.n_states()
+        return int(min(max(100 * st, 1000), 200_000)) if math.isfinite(st) else 1000
+
+    def set_symmetry_reference(self, n_cycles: int = 0) -> np.ndarray:
+        """Measure every device's symmetry point w* and subtract it through a reference.
+
+        Each weight gets a reference device holding its w* (measured by
+        :meth:`symmetry_point` at counter ``REFERENCE_COUNTER``), and the network sees
+        W − w*, so a zero-mean pulse train walks the weight to 0 instead of w* (Kim et al.,
+        "Zero-shifting technique", arXiv:1907.10228 (2019)). The 2·n_cycles pulses of every
+        device are added to ``stats["reference_pulses"]``. Call before :meth:`init_weights`
+        (which then places W = θ₀ + w*).
+
+        Returns
+        -------
+        ndarray (P,)
+            The references w* (weight units).
+
+        Raises
+        ------
+        ConfigError
+            One-sided pairs (they only potentiate: no symmetry point) or the Ideal model.
+        """
+        if self.model == "Ideal" or self.params.one_sided:
+            raise ConfigError("chip.symmetry_reference = true: needs a two-sided pulsed device "
+                              f"(the profile is {self.model}"
+                              f"{', one-sided' if self.model != 'Ideal' else ''})")
+        n = int(n_cycles) or self.symmetry_cycles()
+        ref = self.symmetry_point(n, K.REFERENCE_COUNTER)
+        self.dev[1][K.R_REF] = ref
+        self.dev[4][K.ST_REFERENCE_PULSES] += 2 * n * ref.shape[0]
+        return ref.copy()
 
     # ------------------------------------------------------------------ inspection
     @property

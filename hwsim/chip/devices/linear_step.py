@@ -12,9 +12,10 @@ _M = ("LinearStep",)
 class LinearStepParams(PulsedParams):
     """Linear step: w ← w + d·Δw^d·(γ^d_ij·w + 1 + dw_min_std·ξ) (additive noise) or
     d·Δw^d·(γ^d_ij·w + 1)·(1 + dw_min_std·ξ) (mult_noise), then clipped; slopes
-    γ⁺_ij = −|gamma_up + gamma_up_dtod·ξ|/b_max,ij, γ⁻_ij = −|gamma_down + gamma_down_dtod·ξ|/b_min,ij
-    (docs/devices.md; aihwkit ``LinearStepDevice``). The deterministic factor γ·w + 1 is held
-    at ≥ 0, so a step never reverses direction."""
+    γ⁺_ij = −|gamma_up + gamma_up_dtod·ξ|/w_max, γ⁻_ij = −|gamma_down + gamma_down_dtod·ξ|/w_min
+    with ``mean_bound_reference`` (aihwkit's default), or divided by each device's own
+    b_max,ij / b_min,ij without it (docs/devices.md; aihwkit ``LinearStepDevice``). The
+    deterministic factor γ·w + 1 is held at ≥ 0, so a step never reverses direction."""
 
     gamma_up: float = option(
         0.0, "Up-step slope γ⁺: 0.1 means the up step is 10 % smaller at b_max than at w = 0.",
@@ -31,3 +32,8 @@ class LinearStepParams(PulsedParams):
     mult_noise: bool = option(
         True, "Multiplicative c2c noise (the whole step scales by 1 + dw_min_std·ξ) instead of "
         "additive (dw_min_std·ξ added to the factor).", models=_M, sampled=FIXED)
+    mean_bound_reference: bool = option(
+        True, "Divide each device's slope by the mean bounds w_max / w_min (true, aihwkit's "
+        "default ls_mean_bound_reference) or by the device's own drawn bounds b_max,ij / "
+        "b_min,ij (false): with true the step at a device's own bound is not exactly "
+        "1 − gamma of the step at 0.", models=_M, sampled=FIXED)
