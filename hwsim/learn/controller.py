@@ -85,8 +85,8 @@ class MGDController:
 
     def __init__(self, port, *, seed=0, perturbation="cdma", mode="discrete", amplitude=0.05,
                  eta=1.0, tau_p=1, tau_x=1, tau_theta=1, tau_hp=10.0, fdma_period=0,
-                 target="weights", estimate="one_sided", optimizer="plain", momentum=0.9, beta2=0.999, eps=1e-8, clip=0.0,
-                 sign_step=0.0, write_threshold=0.0, dtype=np.float64, batch=1,
+                 target="weights", estimate="one_sided", optimizer="plain", momentum=0.9,
+                 beta2=0.999, eps=1e-8, clip=0.0, sign_step=0.0, write_threshold=0.0, dtype=np.float64, batch=1,
                  cost_line=None, integrator=None, dt=1e-6):
         if write_threshold != 0.0:
             raise ConfigError(f"learn.write_threshold = {write_threshold!r}: not available in "
