@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 LIMIT = 300_000
 CODES = ("cdma", "walsh", "fdma", "tdma")
 MODES = ("discrete", "analog")
+NAMES = {"cdma": "CDMA", "walsh": "Walsh", "fdma": "FDMA", "tdma": "TDMA"}
 
 
 def main():
@@ -54,7 +55,7 @@ def main():
             ax.text(x, r["median"] * 1.08, f"η={r['eta']:g}\n{r['reached']}/{r['n']}",
                     ha="center", fontsize=7)
     ax.axhline(LIMIT, color="k", lw=0.8, ls=":", label="step limit (not reached)")
-    ax.set_xticks(range(len(CODES)), [c.upper() for c in CODES])
+    ax.set_xticks(range(len(CODES)), [NAMES[c] for c in CODES])
     ax.set_yscale("log")
     ax.set_ylim(1e3, 1e6)
     ax.set_ylabel("steps to 100 % (median, min–max; best η)")
@@ -76,7 +77,10 @@ def main():
             each = ", ".join(
                 f"{e:g}: {statistics.median([s if s is not None else LIMIT for s in runs[(mode, c, e)]]):,.0f}"
                 for e in grid)
-            print(f"| {mode} | {c.upper()} | {r['eta']:g}{edge} | {r['median']:,.0f} | "
+            if r["reached"] == 0:
+                print(f"| {mode} | {NAMES[c]} | – | never | – | 0/{r['n']} | {each} |")
+                continue
+            print(f"| {mode} | {NAMES[c]} | {r['eta']:g}{edge} | {r['median']:,.0f} | "
                   f"{r['lo']:,} – {r['hi']:,} | {r['reached']}/{r['n']} | {each} |")
 
 
