@@ -48,6 +48,10 @@ def _spec(spec, defaults, section):
     return out
 
 
+#: Most steps a cost-line value may be in flight (the bound of ``chip.cost_line.latency``).
+MAX_LATENCY = 2**24
+
+
 def latency_steps(latency, latency_s, dt):
     """L in steps from ``latency`` (steps) or ``latency_s`` (seconds): a value sent at step n
     arrives at the first step at or after n·dt + latency_s (x = latency_s/dt rounded when
@@ -56,7 +60,7 @@ def latency_steps(latency, latency_s, dt):
     Raises
     ------
     ConfigError
-        Both given.
+        Both given, or more than :data:`MAX_LATENCY` steps.
     """
     if latency and latency_s:
         raise ConfigError(f"chip.cost_line.latency = {latency} and chip.cost_line.latency_s = "
@@ -65,7 +69,12 @@ def latency_steps(latency, latency_s, dt):
         return int(latency)
     x = latency_s / dt
     n = round(x)
-    return int(n if abs(x - n) <= 1e-6 else math.ceil(x))
+    steps = int(n if abs(x - n) <= 1e-6 else math.ceil(x))
+    if steps > MAX_LATENCY:
+        raise ConfigError(f"chip.cost_line.latency_s = {latency_s}: {steps} steps of "
+                          f"sim.dt = {dt} s; allowed: at most {MAX_LATENCY} steps (the line "
+                          "holds every value in flight)")
+    return steps
 
 
 def cost_line_params(base, spec: Mapping | None, *, dt: float, seed: int, target: str):

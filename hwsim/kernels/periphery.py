@@ -25,8 +25,11 @@ PER_SIZE = 7
 
 @jit
 def quantize(x, bound, res):
-    """Saturate to ±bound and round to the grid of step res·2·bound (bound 0: pass through)."""
-    if bound <= 0.0:
+    """Saturate to ±bound and round to the grid of step res·2·bound (bound 0: pass through).
+
+    NaN passes through (case R2: a converter must not hide a non-finite weight from the
+    divergence guard; Numba's math.floor would turn it into a finite integer)."""
+    if bound <= 0.0 or x != x:
         return x
     if x > bound:
         x = bound
