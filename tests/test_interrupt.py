@@ -78,7 +78,7 @@ def test_ctrl_c_is_honoured_promptly_on_a_slow_device(tmp_path):
     waited = time.time() - t0
     assert proc.returncode == ExitCode.INTERRUPTED, err
     print(f"stopped {waited:.2f} s after SIGINT")
-    assert waited < 4.0, waited  # a hang guard; the call sizes are tested below
+    assert waited < 15.0, waited  # a hang guard (loaded machines); call sizes are tested below
 
 
 def test_kernel_calls_are_sized_to_a_fraction_of_a_second(monkeypatch):

@@ -286,6 +286,10 @@ class Chip:
                                         target=target)
         self._src_noise, n_buf = _source_noise(source_noise, self.source, perturbation, network,
                                                n_pert, target, estimate, device)
+        # Per-synapse parameters in the state dtype, like the device rows (case D10).
+        self._int_p = self._int_p._replace(gain=self._int_p.gain.astype(self.dtype))
+        self._src_noise = self._src_noise._replace(amp=self._src_noise.amp.astype(self.dtype),
+                                                   freq=self._src_noise.freq.astype(self.dtype))
         if self._src_noise.measured and self._cost_p.match and self._cost_p.latency:
             raise ConfigError("chip.perturbation.reference = 'measured' with "
                               "chip.cost_line.match_delay = true: a delayed copy of the applied "

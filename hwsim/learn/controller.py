@@ -142,6 +142,8 @@ class MGDController:
                                      target=target)
         self.integ = integrator_params(IntegratorParams(0.0, 0.0, 0.0), integrator, seed=seed,
                                        P=P, mode=mode, target=target)
+        # Per-synapse gains in the state dtype, as the chip holds them (case D10).
+        self.integ = self.integ._replace(gain=self.integ.gain.astype(self.dtype))
         self._lp = 0.0
         self.received = 0.0
         self._ring = [0.0] * int(self.line.latency)
