@@ -229,3 +229,13 @@ def test_latency_with_node_perturbation_is_refused():
              cost_line=dict(latency=2))
     with pytest.raises(ConfigError, match="chip.cost_line.bits = 9: needs"):
         Chip(net, ds.X_train, ds.Y_train, net.init_params(3), cost_line=dict(bits=9))
+
+
+def test_latency_in_seconds_is_capped_like_latency_in_steps():  # the kind of case D11
+    from hwsim.chip.signal_path import MAX_LATENCY, latency_steps
+    from hwsim.exceptions import ConfigError
+
+    assert latency_steps(0, 0.3, 0.1) == 3
+    with pytest.raises(ConfigError, match="latency_s = 20.0.*at most"):
+        latency_steps(0, 20.0, 1e-6)
+    assert latency_steps(0, MAX_LATENCY * 1e-6, 1e-6) == MAX_LATENCY

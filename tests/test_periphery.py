@@ -105,3 +105,19 @@ def test_quantisation_blocks_small_perturbations_and_larger_amplitude_recovers(t
         d = dict(base, mgd={"amplitude": amp, "eta": 1.0})
         acc[amp] = MGDTrainer(RunConfig.from_dict(d)).run().summary_["final_test_accuracy"]
     assert acc[0.5] > 0.85 and acc[0.05] < acc[0.5] - 0.2
+
+
+@pytest.mark.parametrize("over", [["chip.out_bound=4.0", "chip.adc_bits=6"],
+                                  ["chip.inp_bound=1.0", "chip.dac_bits=6"]])
+def test_R2_the_nan_guard_fires_through_converters(over):  # case R2
+    """A converter's clip must not turn a NaN weight into a finite signal the guard misses."""
+    from hwsim.config import load_config
+    from hwsim.learn import build_chip
+
+    assert np.isnan(quantize(float("nan"), 1.0, 1 / 63))
+    cfg = load_config("examples/xor.toml", over)
+    chip, _, _ = build_chip(cfg)
+    st = {k: v.copy() for k, v in chip.get_state().items()}
+    st["theta"][1] = np.nan  # layer 0: seen by the DAC'd input's product and the ADC
+    chip.set_state(st)
+    assert chip.advance(10) != 0
