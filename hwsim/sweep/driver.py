@@ -154,6 +154,17 @@ def run_sweep(sweep_file, out=None, *, workers=None, scheduler=None, dask_local=
         lock.release()
 
 
+def _record(fut, t, results) -> None:
+    """Store a finished task's result (a lost worker is a failed run, named as such)."""
+    try:
+        res = fut.result()
+    except Exception as e:  # the worker died, or the executor broke
+        res = {key: t[key] for key in ("run_id", "point", "replicate", "seed", "values")}
+        res.update(status="failed", error="worker lost: " + one_line(e), wall_s=None,
+                   summary={})
+    results[t["run_id"]] = res
+
+
 def _drive(spec, out, tasks, workers, scheduler, dask_local, progress) -> SweepOutcome:
     results, pending = {}, []
     for t in tasks:
@@ -177,20 +188,30 @@ def _drive(spec, out, tasks, workers, scheduler, dask_local, progress) -> SweepO
         if pending:
             with open_executor(workers, scheduler, dask_local) as ex:
                 futures = {ex.submit(run_task, t): t for t in pending}
-                for fut in cf.as_completed(futures):
-                    t = futures[fut]
+                try:
+                    for fut in cf.as_completed(futures):
+                        _record(fut, futures[fut], results)
+                        write_results(path, results.values(), spec.axes)
+                        if bar is not None:
+                            last = results[futures[fut]["run_id"]]["status"]
+                            bar.update(1)
+                            bar.set_postfix_str(f"last: {last}", refresh=False)
+                except KeyboardInterrupt:
+                    # Start nothing more; keep every run that finished (runs in flight have no
+                    # result.json and are redone on resume).
+                    for fut in futures:
+                        fut.cancel()
                     try:
-                        res = fut.result()
-                    except Exception as e:  # the worker died, or the executor broke
-                        res = {key: t[key] for key in ("run_id", "point", "replicate", "seed",
-                                                        "values")}
-                        res.update(status="failed", error="worker lost: " + one_line(e),
-                                   wall_s=None, summary={})
-                    results[t["run_id"]] = res
+                        ex.shutdown(wait=False, cancel_futures=True)
+                    except TypeError:  # an executor without cancel_futures (Dask's)
+                        ex.shutdown(wait=False)
+                    for fut, t in futures.items():
+                        if fut.done() and not fut.cancelled() and fut.exception() is None:
+                            results[t["run_id"]] = fut.result()
                     write_results(path, results.values(), spec.axes)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix_str(f"last: {res['status']}", refresh=False)
+                    raise KeyboardInterrupt(
+                        f"sweep interrupted: {len(results)} of {len(tasks)} runs finished, in "
+                        f"{path}; run the same hwsim sweep command again to resume") from None
     finally:
         if bar is not None:
             bar.close()
