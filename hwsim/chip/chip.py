@@ -409,6 +409,8 @@ class Chip:
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
                                   "'discrete' (the analog filters read a continuous signal)")
             self.source = self.source._replace(by_write=np.int64(1))
+            if self.state.written.size != self.P:  # scratch of the perturbation writes' count
+                self.state = self.state._replace(written=np.zeros(self.P))
 
     def _use_read_noise_model(self, device, model):
         """Switch additive read noise to per-neuron draws when ``model`` asks for it."""
@@ -529,6 +531,20 @@ class Chip:
         c = self.state.counters[0]
         n = int(c["cost_broadcasts"])
         return int(c["cost_clipped"]) / n if n else 0.0
+
+    def perturbation_clipped_fraction(self) -> float:
+        """Share of the perturbation writes (write-based perturbation) in which a pulse hit a
+        device bound: ``pert_clipped / pert_writes`` (0.0 without perturbation writes)."""
+        c = self.state.counters[0]
+        n = int(c["pert_writes"])
+        return int(c["pert_clipped"]) / n if n else 0.0
+
+    def perturbation_zero_fraction(self) -> float:
+        """Share of the perturbation writes that rounded to zero pulses:
+        ``pert_zero_pulses / pert_writes`` (0.0 without perturbation writes)."""
+        c = self.state.counters[0]
+        n = int(c["pert_writes"])
+        return int(c["pert_zero_pulses"]) / n if n else 0.0
 
     @property
     def cost_received(self) -> float:

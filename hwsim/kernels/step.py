@@ -32,6 +32,7 @@ import numpy as np
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
+from hwsim.kernels import pert_write as _pw
 from hwsim.kernels import sources as _src
 from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import fill_batch, shuffle_order
@@ -122,7 +123,8 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
     """Sense with the code held in the devices (write-based perturbation, discrete mode).
 
     Remove the code (as pulses) for a baseline read, then write the new code; what the pulses
-    really deliver is the physics. Perturbation writes use their own random coordinates.
+    really deliver is the physics. Perturbation writes use their own random coordinates and
+    are counted at the device limits (:mod:`.pert_write`: clipped, zero pulses).
     """
     cnt = s.counters[0]
     dev = m.dev
@@ -137,7 +139,7 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
     if want_base and written == 1:
         for i in range(P):
             req[i] = -pert[i]
-        apply_update(dev, theta, req, k)  # θ -= code
+        _pw.code_write(dev, theta, req, k, s.written, cnt)  # θ -= code
         written = 0
     if want_base:
         if noisy:
@@ -155,7 +157,7 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
             cnt.code_generations += P
         for i in range(P):
             req[i] += pert[i]
-        apply_update(dev, theta, req, k + 1)  # θ += new − old code
+        _pw.code_write(dev, theta, req, k + 1, s.written, cnt)  # θ += new − old code
         written = 1
     if noisy:
         read_weights(dev, theta, s.rb0, n, 0)
