@@ -39,6 +39,9 @@ COUNTER_DOCS = (
                      "perturbation was clipped)"),
     ("pert_zero_pulses", "perturbation writes whose change rounded to zero pulses (nothing "
                          "written: |Δ| < dw_min/2 with nearest rounding, or a stochastic 0)"),
+    ("noise_readback_reads", "write-noise perturbation source (chip.perturbation.kind = "
+                             "write_noise): device reads before and after each period's pulse "
+                             "pair (2 per device per code period; else 0)"),
 )
 COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
 COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])

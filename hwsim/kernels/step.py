@@ -31,6 +31,7 @@ import numpy as np
 
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
+from hwsim.kernels import noise_source as _wns
 from hwsim.kernels import optimizer as _opt
 from hwsim.kernels import pert_write as _pw
 from hwsim.kernels import sources as _src
@@ -253,7 +254,8 @@ def run_steps(n_steps, p, s, m):
     tau_theta = ck.tau_theta
     dt = ck.dt
     analog = p.cost_line.mode == _cl.ANALOG
-    by_write = p.source.by_write == 1 and not analog
+    by_write = p.source.by_write >= 1 and not analog  # 2: the write-noise source
+    wn_src = p.source.by_write == 2
     noisy = p.noisy_reads == 1
     eta = p.optimizer.eta
     ip = p.integrator
@@ -355,8 +357,10 @@ def run_steps(n_steps, p, s, m):
                     return fail(s, STATUS_NONFINITE_BASE, n)
                 ct = _cl.two_sided(c, out[1])
             else:
-                want_base = cl.stale == 1
-                if by_write:
+                want_base = cl.stale == 1 or (wn_src and new_code)
+                if wn_src:
+                    _wns.sense(p, s, m, want_base, new_code, n)
+                elif by_write:
                     _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)
                 elif nodes:
                     _sense_nodes(p, s, m, want_base, n)

@@ -108,6 +108,9 @@ def defining_hash(cfg, profile) -> str:
         sec, name = key.split(".")
         if d[sec].get(name) == default[sec][name]:
             d[sec].pop(name, None)
+    pert = d["chip"].get("perturbation")
+    if isinstance(pert, dict) and pert.get("kind") == "code":
+        pert.pop("kind")  # the default source, hashed as before chip.perturbation.kind existed
     text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -157,9 +160,13 @@ def startup_warnings(chip, cfg, profile) -> list:
     if not chip.has_devices or chip.target != "weights":
         return []
     p, A, out = profile.params, float(chip.source.code_amp), []
+    if chip.source_kind == "write_noise":  # the perturbation's rms is that of the pulse pair
+        A = math.sqrt(chip.write_noise_variance)
     name = f"'{profile.name}'"
+    given = (f"mgd.amplitude = {cfg.mgd.amplitude:g} gives" if chip.source_kind == "code" else
+             "chip.perturbation.kind = 'write_noise' (√v of the pulse pair) gives")
     if p.read_noise == "additive" and p.read_noise_std > 0 and A < p.read_noise_std:
-        out.append(f"mgd.amplitude = {cfg.mgd.amplitude:g} gives each weight a perturbation "
+        out.append(f"{given} each weight a perturbation "
                    f"A = {A:.3g}, below the read noise device.read_noise_std = "
                    f"{p.read_noise_std:g} of {name} (A/σ = {A / p.read_noise_std:.2g}): the "
                    "cost change will be mostly read noise; raise mgd.amplitude, or set "
