@@ -113,6 +113,17 @@ class SourceConfig(Schema, section="chip.perturbation"):
     of the applied one. Rules: `p_plus` needs CDMA, the `fdma_` keys need FDMA; "row" and
     "column" need a network."""
 
+    kind: str = option("code", 'The source: "code" a generated code (mgd.perturbation); '
+                       '"write_noise" no code: each code period writes a pair of pulses '
+                       "(+dw_min, −dw_min) to every device and reads back what they did "
+                       "(2 reads per device, counter noise_readback_reads); that change stays "
+                       "in the devices as the perturbation and is each synapse's reference, "
+                       "G scaled by 1/(P·v), v = 2(dw_min_std·dw_min)² + "
+                       "2(write_noise_std·dw_min)². Needs a pulsed profile with write noise, "
+                       "discrete mode, weight perturbation, one-sided estimate, τx and τθ "
+                       "multiples of τp, and the other keys here at their defaults. Origin: "
+                       "in-memory zeroth-order training with intrinsic device noise.",
+                       choices=("code", "write_noise"))
     amp_dtod: float = option(0.0, "σ_d: each line's amplitude α_i = 1 + σ_d·ξ_i, drawn once "
                              "(dtod). Origin: driver and DAC gain mismatch.", ge=0.0)
     amp_c2c: float = option(0.0, "σ_c: relative amplitude noise, one draw per line per code "

@@ -42,6 +42,7 @@ OPTIMIZERS = {"plain": _opt.PLAIN, "momentum": _opt.MOMENTUM, "nesterov": _opt.N
 WRITE_RESIDUES = {"nominal": _opt.RESIDUE_NOMINAL, "read_back": _opt.RESIDUE_READ_BACK}
 
 ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
+SOURCE_KINDS = ("code", "write_noise")  # chip.perturbation.kind
 READ_NOISE_MODELS = ("auto", "per_neuron", "per_weight")
 
 
@@ -284,6 +285,11 @@ class Chip:
                                         target=target)
         self._int_p = integrator_params(self._int_p, integrator, seed=seed, P=P, mode=mode,
                                         target=target)
+        source_noise = dict(source_noise or {})
+        self.source_kind = source_noise.pop("kind", "code")
+        if self.source_kind not in SOURCE_KINDS:
+            raise ConfigError(f"chip.perturbation.kind = {self.source_kind!r}: allowed: "
+                              f"{', '.join(SOURCE_KINDS)}")
         self._src_noise, n_buf = _source_noise(source_noise, self.source, perturbation, network,
                                                n_pert, target, estimate, device)
         # Per-synapse parameters in the state dtype, like the device rows (case D10).
@@ -364,6 +370,8 @@ class Chip:
         elif read_noise_model not in READ_NOISE_MODELS:
             raise ConfigError(f"chip.read_noise_model = {read_noise_model!r}: allowed: "
                               f"{', '.join(READ_NOISE_MODELS)}")
+        if self.source_kind == "write_noise":
+            self._use_write_noise_source(device, tau_p, tau_x, tau_theta)
 
     @staticmethod
     def estimate_bytes(P: int, n_samples: int, dtype=np.float64) -> int:
@@ -413,6 +421,47 @@ class Chip:
                 raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
                                   "'discrete' (the analog filters read a continuous signal)")
             self.source = self.source._replace(by_write=np.int64(1))
+            if self.state.written.size != self.P:  # scratch of the perturbation writes' count
+                self.state = self.state._replace(written=np.zeros(self.P))
+
+    def _use_write_noise_source(self, device, tau_p, tau_x, tau_theta):
+        """``chip.perturbation.kind = "write_noise"``: no code; each code period writes a
+        pulse pair (+dw_min, −dw_min) to every device and reads back what it did, the
+        reference of every integrator (:mod:`hwsim.kernels.noise_source`). The integrator
+        scale is 1/(P·v), v = 2(σ_c2c·dw_min)² + 2(write_noise_std·dw_min)² the expected
+        variance of the read-back change (exact for ConstantStep without dtod)."""
+        what = 'chip.perturbation.kind = "write_noise"'
+        if device is None or device.model == "Ideal":
+            raise ConfigError(f"{what}: needs a pulsed device with write noise (chip.device "
+                              "other than 'ideal')")
+        p = device.params
+        dw = float(p.dw_min)
+        v = 2.0 * (float(p.dw_min_std) * dw) ** 2 + 2.0 * (float(p.write_noise_std) * dw) ** 2
+        if not v > 0.0:
+            raise ConfigError(f"{what}: device profile '{device.model}' has no write noise "
+                              "(device.dw_min_std = 0 and device.write_noise_std = 0): a pulse "
+                              "pair would do nothing random; use kind = 'code'")
+        for bad, why in ((self.mode != "discrete", "mgd.mode = 'discrete' (analog mode "
+                          "writes every step; the pulse pairs need code periods)"),
+                         (self.target != "weights", "mgd.target = 'weights'"),
+                         (self.estimate != "one_sided", "mgd.estimate = 'one_sided'"),
+                         (bool(p.perturbation_by_write), "device.perturbation_by_write = false "
+                          "(the write noise is the perturbation; there is no code to write)"),
+                         (bool(self._src_noise.nonideal), "the other chip.perturbation keys "
+                          "at their defaults (they shape a generated code)"),
+                         (bool(self._cost_p.match and self._cost_p.latency),
+                          "chip.cost_line.match_delay = false (the read-back reference cannot "
+                          "be regenerated)"),
+                         (tau_x % tau_p != 0 or tau_theta % tau_p != 0,
+                          f"mgd.tau_x ({tau_x}) and mgd.tau_theta ({tau_theta}) multiples of "
+                          f"mgd.tau_p ({tau_p}): every baseline is sensed before a pulse pair")):
+            if bad:
+                raise ConfigError(f"{what}: needs {why}")
+        self.write_noise_variance = v
+        self.source = self.source._replace(by_write=np.int64(2))
+        self._int_p = self._int_p._replace(inv_d2=1.0 / (self.P * v))
+        self.state = self.state._replace(reference=np.zeros(self.P, self.dtype),
+                                         written=np.zeros(self.P))
 
     def _use_read_noise_model(self, device, model):
         """Switch additive read noise to per-neuron draws when ``model`` asks for it."""
@@ -534,6 +583,20 @@ class Chip:
         n = int(c["cost_broadcasts"])
         return int(c["cost_clipped"]) / n if n else 0.0
 
+    def perturbation_clipped_fraction(self) -> float:
+        """Share of the perturbation writes (write-based perturbation) in which a pulse hit a
+        device bound: ``pert_clipped / pert_writes`` (0.0 without perturbation writes)."""
+        c = self.state.counters[0]
+        n = int(c["pert_writes"])
+        return int(c["pert_clipped"]) / n if n else 0.0
+
+    def perturbation_zero_fraction(self) -> float:
+        """Share of the perturbation writes that rounded to zero pulses:
+        ``pert_zero_pulses / pert_writes`` (0.0 without perturbation writes)."""
+        c = self.state.counters[0]
+        n = int(c["pert_writes"])
+        return int(c["pert_zero_pulses"]) / n if n else 0.0
+
     @property
     def cost_received(self) -> float:
         """The value of C̃ the synapses received at the last step (after the nonideal line;
@@ -625,6 +688,8 @@ class Chip:
         state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES
                  if name != "residue" or self.state.residue.size}  # residue: threshold writes
         state["clock"][0]["order_epoch"] = -1
+        if self.source_kind == "write_noise":  # the read-back reference is not regenerable
+            state["reference"] = self.state.reference.copy()
         if self.has_devices:
             state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
         return state
@@ -654,6 +719,10 @@ class Chip:
                                   f"{cur.shape}" + (f" with fields {cur.dtype.names}"
                                                    if cur.dtype.names else ""))
             cur[...] = arr
+        if self.source_kind == "write_noise":
+            if "reference" not in state:
+                raise ConfigError("state lacks 'reference' (the write-noise source's read-back)")
+            self.state.reference[...] = np.asarray(state["reference"])
         self.state.clock[0]["order_epoch"] = -1  # rebuild the data order lazily
         if self.has_devices:
             self.device.set_state({k[7:]: v for k, v in state.items() if k.startswith("device.")})

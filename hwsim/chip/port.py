@@ -91,6 +91,11 @@ class EmulatorPort:
             # which a port measures one at a time.
             raise ConfigError("EmulatorPort: the chip draws read noise per neuron; build it "
                               "with read_noise_model='per_weight' to drive it through the port")
+        if chip.source_kind != "code":
+            raise ConfigError("EmulatorPort: chip.perturbation.kind = "
+                              f"{chip.source_kind!r}: the devices' write noise is the "
+                              "perturbation, which a controller's code cannot apply: use "
+                              "Chip.advance")
         if chip.params.sources.nonideal:
             raise ConfigError("EmulatorPort: the chip's perturbation source is nonideal "
                               "([chip.perturbation]); the controller applies the nominal code, "

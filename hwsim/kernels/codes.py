@@ -27,7 +27,7 @@ CDMA, WALSH, FDMA, TDMA = 0, 1, 2, 3
 #: Source parameters: code kind, per-element amplitude A, code period (Walsh H, FDMA M, TDMA
 #: P, 0 for CDMA; with M nodes in place of P for node perturbation), master seed,
 #: ``by_write`` (1: the code is written into the devices as pulses instead of added on the
-#: read path) and ``nodes`` (1: the code perturbs the M neurons' pre-activations, not the
+#: read path; 2: no code, the devices' write noise is the perturbation, :mod:`.noise_source`) and ``nodes`` (1: the code perturbs the M neurons' pre-activations, not the
 #: P weights; :mod:`.nodes`).
 SourceParams = namedtuple("SourceParams", "code code_amp period seed by_write nodes")
 

@@ -32,6 +32,16 @@ COUNTER_DOCS = (
                      "step; none when η = 0)"),
     ("readback_reads", "threshold writes with write_residue = read_back: device reads of a "
                        "writing synapse before and after its write (2 per write)"),
+    ("pert_writes", "write-based perturbation (device.perturbation_by_write): synapse "
+                    "perturbation writes with a non-zero change (code in, code out, or the "
+                    "change to the next code; else 0)"),
+    ("pert_clipped", "perturbation writes in which a pulse hit a device bound (the written "
+                     "perturbation was clipped)"),
+    ("pert_zero_pulses", "perturbation writes whose change rounded to zero pulses (nothing "
+                         "written: |Δ| < dw_min/2 with nearest rounding, or a stochastic 0)"),
+    ("noise_readback_reads", "write-noise perturbation source (chip.perturbation.kind = "
+                             "write_noise): device reads before and after each period's pulse "
+                             "pair (2 per device per code period; else 0)"),
 )
 COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
 COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])

@@ -31,7 +31,9 @@ import numpy as np
 
 from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import integrator as _int
+from hwsim.kernels import noise_source as _wns
 from hwsim.kernels import optimizer as _opt
+from hwsim.kernels import pert_write as _pw
 from hwsim.kernels import sources as _src
 from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import fill_batch, shuffle_order
@@ -122,7 +124,8 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
     """Sense with the code held in the devices (write-based perturbation, discrete mode).
 
     Remove the code (as pulses) for a baseline read, then write the new code; what the pulses
-    really deliver is the physics. Perturbation writes use their own random coordinates.
+    really deliver is the physics. Perturbation writes use their own random coordinates and
+    are counted at the device limits (:mod:`.pert_write`: clipped, zero pulses).
     """
     cnt = s.counters[0]
     dev = m.dev
@@ -137,7 +140,7 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
     if want_base and written == 1:
         for i in range(P):
             req[i] = -pert[i]
-        apply_update(dev, theta, req, k)  # θ -= code
+        _pw.code_write(dev, theta, req, k, s.written, cnt)  # θ -= code
         written = 0
     if want_base:
         if noisy:
@@ -155,7 +158,7 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
             cnt.code_generations += P
         for i in range(P):
             req[i] += pert[i]
-        apply_update(dev, theta, req, k + 1)  # θ += new − old code
+        _pw.code_write(dev, theta, req, k + 1, s.written, cnt)  # θ += new − old code
         written = 1
     if noisy:
         read_weights(dev, theta, s.rb0, n, 0)
@@ -251,7 +254,8 @@ def run_steps(n_steps, p, s, m):
     tau_theta = ck.tau_theta
     dt = ck.dt
     analog = p.cost_line.mode == _cl.ANALOG
-    by_write = p.source.by_write == 1 and not analog
+    by_write = p.source.by_write >= 1 and not analog  # 2: the write-noise source
+    wn_src = p.source.by_write == 2
     noisy = p.noisy_reads == 1
     eta = p.optimizer.eta
     ip = p.integrator
@@ -353,8 +357,10 @@ def run_steps(n_steps, p, s, m):
                     return fail(s, STATUS_NONFINITE_BASE, n)
                 ct = _cl.two_sided(c, out[1])
             else:
-                want_base = cl.stale == 1
-                if by_write:
+                want_base = cl.stale == 1 or (wn_src and new_code)
+                if wn_src:
+                    _wns.sense(p, s, m, want_base, new_code, n)
+                elif by_write:
                     _sense_by_write(p, s, m, want_base, new_code, n, n // tau_p)
                 elif nodes:
                     _sense_nodes(p, s, m, want_base, n)

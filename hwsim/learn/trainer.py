@@ -108,6 +108,9 @@ def defining_hash(cfg, profile) -> str:
         sec, name = key.split(".")
         if d[sec].get(name) == default[sec][name]:
             d[sec].pop(name, None)
+    pert = d["chip"].get("perturbation")
+    if isinstance(pert, dict) and pert.get("kind") == "code":
+        pert.pop("kind")  # the default source, hashed as before chip.perturbation.kind existed
     text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -157,9 +160,13 @@ def startup_warnings(chip, cfg, profile) -> list:
     if not chip.has_devices or chip.target != "weights":
         return []
     p, A, out = profile.params, float(chip.source.code_amp), []
+    if chip.source_kind == "write_noise":  # the perturbation's rms is that of the pulse pair
+        A = math.sqrt(chip.write_noise_variance)
     name = f"'{profile.name}'"
+    given = (f"mgd.amplitude = {cfg.mgd.amplitude:g} gives" if chip.source_kind == "code" else
+             "chip.perturbation.kind = 'write_noise' (√v of the pulse pair) gives")
     if p.read_noise == "additive" and p.read_noise_std > 0 and A < p.read_noise_std:
-        out.append(f"mgd.amplitude = {cfg.mgd.amplitude:g} gives each weight a perturbation "
+        out.append(f"{given} each weight a perturbation "
                    f"A = {A:.3g}, below the read noise device.read_noise_std = "
                    f"{p.read_noise_std:g} of {name} (A/σ = {A / p.read_noise_std:.2g}): the "
                    "cost change will be mostly read noise; raise mgd.amplitude, or set "
@@ -168,8 +175,21 @@ def startup_warnings(chip, cfg, profile) -> list:
         out.append(f"mgd.amplitude = {cfg.mgd.amplitude:g} gives each weight a perturbation "
                    f"A = {A:.3g}, below one write pulse device.dw_min = {p.dw_min:g} of {name} "
                    f"(A/dw_min = {A / p.dw_min:.2g}): a written perturbation rounds to few or "
-                   "no pulses; raise mgd.amplitude")
+                   f"no pulses ({_zero_pulse_note(A, p.dw_min, chip.pulse_settings())}); "
+                   "raise mgd.amplitude")
     return out
+
+
+def _zero_pulse_note(A, dw_min, pulses) -> str:
+    """The expected share of code writes of size A that round to zero pulses, with the
+    pulse rounding in effect (nearest: all below dw_min/2; stochastic: 1 − A/dw_min)."""
+    if pulses.get("pulse_rounding") == "nearest":
+        z = 1.0 if A < 0.5 * dw_min else 0.0
+        why = "A < dw_min/2" if z else "A ≥ dw_min/2"
+        return (f"nearest rounding, {why}: expected perturbation_zero_fraction {z:g} for "
+                "code writes of size A")
+    return (f"stochastic rounding: expected perturbation_zero_fraction 1 − A/dw_min = "
+            f"{1.0 - A / dw_min:.2g} for code writes of size A")
 
 
 def build_chip(cfg, dataset=None, profile=None):
@@ -775,6 +795,8 @@ class MGDTrainer:
             "device_stats": chip.device_stats(),
             "counters": chip.counters(),
             "cost_clipped_fraction": chip.cost_clipped_fraction(),
+            "perturbation_clipped_fraction": chip.perturbation_clipped_fraction(),
+            "perturbation_zero_fraction": chip.perturbation_zero_fraction(),
             "pulse_settings": chip.pulse_settings(),
             **energy_summary(cfg, chip.counters(), rows),  # [hardware] model: hwsim.energy
             # Totals over every segment of a resumed run; segment_wall_s is this one alone.
