@@ -9,6 +9,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hwsim.config import RunConfig
@@ -152,3 +153,31 @@ def test_w2_the_driver_dies(tmp_path):  # case W2
     assert "holds a different sweep (its base config differs" in changed.stderr
     assert (out / "results.csv").read_bytes() == results_before
     assert snapshot(finished(out)) == after
+
+
+def test_w2_a_changed_dataset_file_is_refused_not_mixed(tmp_path):  # case W2
+    """A sweep over a dataset file: after the file changes, a re-run that would add runs on
+    the new data next to runs on the old is refused, and nothing in the folder changes."""
+    from hwsim.exceptions import HwsimError
+    from hwsim.sweep import run_sweep
+    from hwsim.sweep.tasks import RESULT_NAME
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 4))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0.5).astype(np.int64))
+    xor = (Path(__file__).resolve().parent.parent / "examples" / "xor.toml").read_text()
+    base = xor.replace('name = "xor"', 'name = "files"\ntrain = ["d.npz"]').replace(
+        "sizes = [2, 2, 1]", "sizes = [4, 3, 2]").replace("steps = 50_000", "steps = 500")
+    (tmp_path / "base.toml").write_text(base, encoding="utf-8")
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('base = "base.toml"\n[grid]\n"mgd.eta" = [0.5, 1.0]\n', encoding="utf-8")
+    out = tmp_path / "out"
+    first = run_sweep(sweep, out, workers=1, progress=False)
+    assert first.ran == 2
+    lost = out / "runs" / first.results[1]["run_id"]
+    (lost / RESULT_NAME).unlink()  # a run lost when the driver died
+    np.savez(tmp_path / "d.npz", X=X[::-1], y=(X[::-1, 0] > 0.5).astype(np.int64))
+    before = (out / "results.csv").read_bytes()
+    with pytest.raises(HwsimError, match="d.npz changed since run"):
+        run_sweep(sweep, out, workers=1, progress=False)
+    assert (out / "results.csv").read_bytes() == before

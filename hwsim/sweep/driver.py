@@ -154,6 +154,30 @@ def run_sweep(sweep_file, out=None, *, workers=None, scheduler=None, dask_local=
         lock.release()
 
 
+def _check_same_data(out: Path, finished) -> None:
+    """Refuse to add runs to a sweep whose finished runs trained on dataset files that have
+    changed since (case W2: a sweep is never mixed)."""
+    seen = {}
+    for res in finished:
+        for f in ((res.get("summary") or {}).get("dataset") or {}).get("files") or []:
+            path, digest = f.get("path"), f.get("sha256")
+            if not path or path in seen:
+                continue
+            try:
+                h = hashlib.sha256()
+                with open(path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                seen[path] = h.hexdigest()
+            except OSError:
+                seen[path] = None
+            if seen[path] != digest:
+                why = "is gone" if seen[path] is None else "changed"
+                raise HwsimError(f"{out}: dataset file {path} {why} since run {res['run_id']} "
+                                 "of this sweep trained on it; its results would be mixed "
+                                 "with this data's: give another --out, or restore the file")
+
+
 def _record(fut, t, results) -> None:
     """Store a finished task's result (a lost worker is a failed run, named as such)."""
     try:
@@ -173,6 +197,7 @@ def _drive(spec, out, tasks, workers, scheduler, dask_local, progress) -> SweepO
             results[t["run_id"]] = done
         else:
             pending.append(t)
+    _check_same_data(out, results.values())
     skipped = len(results)
     path = out / RESULTS_NAME
     write_results(path, results.values(), spec.axes)
