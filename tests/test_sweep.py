@@ -120,6 +120,13 @@ def test_latin_hypercube_puts_one_sample_in_each_stratum():
     ("[random]\nsamples = 2\n\"mgd.eta\" = { low = 0.0, high = 1.0, log = true }\n",
      "log = true needs low > 0"),
     ("[grids]\n\"mgd.eta\" = [0.1]\n", "grids = "),
+    # case C1: typos in a sweep file name the nearest key
+    ("[grd]\n\"mgd.eta\" = [0.1]\n", "did you mean 'grid'"),
+    ("[sweep]\nreplicate = 2\n[grid]\n\"mgd.eta\" = [0.1]\n", "did you mean 'replicates'"),
+    ("[random]\nsamples = 2\nmethd = \"lhs\"\n\"mgd.eta\" = { low = 0.1, high = 1.0 }\n",
+     "did you mean 'method'"),
+    ("[random]\nsamples = 2\n\"mgd.eta\" = { lo = 0.1, high = 1.0 }\n",
+     "unknown key 'lo'; did you mean 'log' or 'low'"),
 ])
 def test_bad_sweep_files_are_refused_naming_the_key(tmp_path, body, expected):
     with pytest.raises(ConfigError) as e:

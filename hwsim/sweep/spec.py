@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from hwsim._schema import did_you_mean
 from hwsim.config import RunConfig, fmt, load_config, read_toml
 from hwsim.exceptions import ConfigError
 
@@ -141,6 +142,10 @@ def _block_points(block: str, table: Any, source: str) -> tuple[list[dict], list
         return [{k: axes[k][i] for k in keys} for i in range(n)], keys
     # random
     settings = {k: table[k] for k in _RANDOM_KEYS if k in table}
+    for k, v in table.items():  # a setting's typo, not an axis (axes are tables)
+        if k not in _RANDOM_KEYS and not isinstance(v, Mapping):
+            _fail(source, f"random.{k}", v, "unknown key (valid: samples, method, seed, or a "
+                  f"dotted config key = {{ low = ..., high = ... }}){did_you_mean(k, _RANDOM_KEYS)}")
     ranges = _flatten({k: v for k, v in table.items() if k not in _RANDOM_KEYS}, source, block,
                       lambda v: "low" in v or "high" in v)
     n = settings.get("samples")
@@ -157,9 +162,11 @@ def _block_points(block: str, table: Any, source: str) -> tuple[list[dict], list
               '"mgd.eta" = { low = 0.01, high = 1.0, log = true })')
     for k, r in ranges.items():
         key = f"random.{k}"
-        if not isinstance(r, Mapping) or set(r) - set(_RANGE_KEYS) or not {"low", "high"} <= set(r):
+        bad = sorted(set(r) - set(_RANGE_KEYS)) if isinstance(r, Mapping) else []
+        if not isinstance(r, Mapping) or bad or not {"low", "high"} <= set(r):
+            hint = f"; unknown key '{bad[0]}'{did_you_mean(bad[0], _RANGE_KEYS)}" if bad else ""
             _fail(source, key, r, "must be a table { low = ..., high = ... } with optional "
-                  "log = true and int = true")
+                  f"log = true and int = true{hint}")
         lo, hi = r["low"], r["high"]
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
                    for x in (lo, hi)) or not lo < hi:
@@ -264,7 +271,8 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
     doc = read_toml(path, "sweep file")
     for k in doc:
         if k not in _TOP:
-            _fail(source, k, doc[k], f"unknown key (valid: {', '.join(_TOP)})")
+            _fail(source, k, doc[k], f"unknown key (valid: {', '.join(_TOP)})"
+                  f"{did_you_mean(k, _TOP)}")
     base = doc.get("base")
     if not isinstance(base, str) or not base:
         _fail(source, "base", base, "required: the path of the base run config, relative "
@@ -278,7 +286,8 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
         _fail(source, "sweep", settings, "must be a table [sweep]")
     for k in settings:
         if k not in _SWEEP_KEYS:
-            _fail(source, f"sweep.{k}", settings[k], f"unknown key (valid: {', '.join(_SWEEP_KEYS)})")
+            _fail(source, f"sweep.{k}", settings[k], f"unknown key (valid: "
+                  f"{', '.join(_SWEEP_KEYS)}){did_you_mean(k, _SWEEP_KEYS)}")
     replicates = settings.get("replicates", 1)
     if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 1:
         _fail(source, "sweep.replicates", replicates, "must be an integer ≥ 1")
