@@ -7,6 +7,8 @@ the same chip as a :class:`~hwsim.chip.port.ChipPort` that a plain-Python contro
 When evaluations happen, logging and stopping belong to :mod:`hwsim.learn`.
 """
 
+import os
+
 import numpy as np
 
 from hwsim.chip.network import MLP
@@ -83,6 +85,16 @@ def _ideal_dev(P, seed, dtype):
     I[_dk.I_MODEL], I[_dk.I_P], I[_dk.I_SEED] = _dk.M_IDEAL, P, seed
     return dev
 
+
+
+def kernels_on_disk() -> bool:
+    """Whether the step driver has compiled code in its on-disk Numba cache (so a run loads
+    it in about a second instead of compiling): an index file of ``run_steps`` exists."""
+    cache = getattr(_step.run_steps, "_cache", None)
+    path = getattr(cache, "cache_path", None)
+    if not path or not os.path.isdir(path):
+        return False
+    return any(f.startswith("step.run_steps-") and f.endswith(".nbi") for f in os.listdir(path))
 
 class Chip:
     """An MLP chip trained on-chip by MGD.

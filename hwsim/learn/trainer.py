@@ -19,7 +19,7 @@ import numpy as np
 import tomli_w
 
 from hwsim import __version__
-from hwsim.chip.chip import Chip
+from hwsim.chip.chip import Chip, kernels_on_disk
 from hwsim.chip.devices import DeviceArray
 from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import MLP, n_params
@@ -577,7 +577,7 @@ class MGDTrainer:
             start = chip.step
 
             # Compile before timing so steps_per_s measures the training loop only.
-            if self.progress and not _k.run_steps.signatures:
+            if self.progress and not _k.run_steps.signatures and not kernels_on_disk():
                 # Not yet loaded in this process: from the on-disk cache in about a second, or
                 # compiled once per hwsim version and machine.
                 print("hwsim: compiling kernels (first run only: 10-40 s)...", file=sys.stderr,
