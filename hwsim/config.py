@@ -498,7 +498,8 @@ class SimConfig(Schema, section="sim"):
                  "dt")
         if self.time_limit_s > 0 and self.steps != 0:
             if self.steps != SimConfig.__dataclass_fields__["steps"].default:
-                fail("steps", "must be 0 or omitted when sim.time_limit_s > 0", "time_limit_s")
+                fail("steps", "must be 0 or omitted when sim.time_limit_s > 0 (one budget "
+                     "rules: add --set sim.steps=0 to run by time)", "time_limit_s")
             # Store 0 so to_dict() shows which budget rules and round-trips unambiguously.
             return dataclasses.replace(self, steps=0)
         return self

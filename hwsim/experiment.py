@@ -155,9 +155,10 @@ def resume_experiment(run_dir, overrides=(), *, progress=False, stop=None):
     cfg = load_config(run_dir / CONFIG_NAME, overrides)  # typos get the nearest-key error
     for ov in overrides:
         key = ov.split("=", 1)[0].strip()
-        if key not in RESUMABLE_KEYS:
+        if key not in RESUMABLE_KEYS and not key.startswith("hardware."):
             raise HwsimError(f"override {ov}: a resumed run may only change "
-                             f"{', '.join(sorted(RESUMABLE_KEYS))}; start a new run instead")
+                             f"{', '.join(sorted(RESUMABLE_KEYS))} and the accounting keys "
+                             "hardware.*; start a new run instead")
     make = BackpropTrainer if cfg.learn.algorithm == "backprop" else MGDTrainer
     trainer = make(cfg, out_dir=run_dir, progress=progress, stop=stop)
     return _train(trainer, run_dir, resume=True)

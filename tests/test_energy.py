@@ -215,3 +215,29 @@ def test_hwsim_energy_errors(tiny_run, tmp_path, capsys):
     assert "did you mean 'read_j'" in capsys.readouterr().err
     assert main(["energy", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_resume_may_reprice_and_backprop_runs_are_not_priced(tmp_path, capsys):
+    """[hardware] is accounting only: a resume may change it (the new prices land in the
+    summary); a backprop run has no chip events, and hwsim energy says so."""
+    from pathlib import Path
+
+    from hwsim.exceptions import HwsimError
+    from hwsim.experiment import resume_experiment
+
+    EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+    cfg = load_config(EXAMPLES / "xor.toml", ["sim.steps=1000", "sim.eval_every=500"])
+    first = run_experiment(cfg, tmp_path / "r")
+    tr = resume_experiment(tmp_path / "r", ["sim.steps=2000", "hardware.read_j=2e-13"])
+    assert tr.summary_["steps"] == 2000
+    reads = tr.summary_["counters"]["device_reads"]
+    assert tr.summary_["energy_breakdown_j"]["device_reads"] == pytest.approx(reads * 2e-13,
+                                                                             rel=1e-12, abs=0)
+    assert first.summary_["energy_breakdown_j"]["device_reads"] != pytest.approx(
+        first.summary_["counters"]["device_reads"] * 2e-13, rel=1e-12, abs=0)
+    bp = run_experiment(load_config(EXAMPLES / "digits_backprop.toml", ["learn.epochs=1"]),
+                        tmp_path / "bp")
+    assert bp.summary_["hardware_time_s"] is None
+    with pytest.raises(HwsimError, match="backprop run .*no hardware energy"):
+        run_energy(tmp_path / "bp")

@@ -60,6 +60,10 @@ def run_energy(run_dir, overrides=()) -> dict:
         summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         summary = {}
+    if cfg.learn.algorithm != "mgd":
+        raise HwsimError(f"{run_dir}: a {cfg.learn.algorithm} run (learn.algorithm); it has no "
+                         "chip events, so no hardware energy or time: hwsim energy prices MGD "
+                         "runs")
     counters = summary.get("counters")
     if counters is None:
         if not rows:
