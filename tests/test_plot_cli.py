@@ -161,3 +161,17 @@ def test_missing_column_names_the_columns_that_exist(tmp_path, capsys):
     empty = write_results(tmp_path / "empty.csv", rows=[{"run_id": "a", "mgd.eta": 1}])
     assert main(["plot", str(empty), "--x", "mgd.eta", "--y", "steps_to_target"]) == 2
     assert "no run has a value" in capsys.readouterr().err
+
+
+def test_left_out_runs_are_said_and_bad_paths_are_named(tmp_path, capsys):
+    rows, _ = sweep_rows()
+    path = write_results(tmp_path / "results.csv", rows=rows)
+    assert main(["plot", str(path), "--x", "mgd.eta", "--y", "steps_to_target", "--hue",
+                 "mgd.perturbation", "--out", str(tmp_path / "s.png")]) == 0
+    err = capsys.readouterr().err
+    assert "2 run(s) without a value of steps_to_target" in err  # one failed, one not reached
+    assert main(["plot", str(tmp_path / "nope")]) == 2
+    assert "nope: not found" in capsys.readouterr().err
+    assert main(["plot", str(path), "--x", "mgd.eta", "--y", "final_test_accuracy", "--out",
+                 str(tmp_path / "no" / "x.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -198,13 +198,19 @@ def plot_metric(path, x, y, out, *, hue=None, logx=False, logy=False, spread="mi
         label = f"{hue} = {key}" if hue else None
         ax.plot(xv, line["mean"], marker="o", color=f"C{i % 10}", label=label)
         ax.fill_between(xv, line["lo"], line["hi"], color=f"C{i % 10}", alpha=0.2, lw=0)
+        for px, py, n, miss in zip(xv, line["mean"], line["n"], line["missing"]):
+            if miss:  # a mean over the runs that have a value: say how many
+                ax.annotate(f"{n}/{n + miss}", (px, py), textcoords="offset points",
+                            xytext=(4, 4), fontsize=7, color=f"C{i % 10}")
     if not numeric:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats])
     ax.set_xscale("log" if logx else "linear")
     ax.set_yscale("log" if logy else "linear")
     ax.set_xlabel(x)
     what = "min–max" if spread == "minmax" else "± 1 std"
-    ax.set_ylabel(f"{y} (mean, band {what} over seeds)")
+    missing = sum(sum(line["missing"]) for line in data.values())
+    note = "; k/n: runs with a value" if missing else ""
+    ax.set_ylabel(f"{y} (mean, band {what} over seeds{note})")
     if hue:
         ax.legend()
     _save(fig, out)

@@ -45,6 +45,12 @@ def plot_command(args) -> int:
     from hwsim.exceptions import HwsimError
 
     first = Path(args.paths[0])
+    for p in args.paths:
+        if not Path(p).exists():
+            raise HwsimError(f"{p}: not found (give a sweep's results.csv or run folders)")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise HwsimError(f"--out {args.out}: the folder {Path(args.out).resolve().parent} does "
+                         "not exist")
     if first.is_dir():
         if args.pareto or args.hue:
             raise HwsimError("--pareto and --hue need a results.csv, not run folders")
@@ -64,7 +70,14 @@ def plot_command(args) -> int:
                 raise HwsimError(f"{first}: give --x KEY and --y METRIC (or --pareto)")
             out = (Path(args.out) if args.out
                    else first.with_name(f"{first.stem}_{args.y}_vs_{args.x}.png"))
-            plot_metric(first, args.x, args.y, out, hue=args.hue, logx=args.logx,
-                        logy=args.logy, spread=args.spread)
+            data = plot_metric(first, args.x, args.y, out, hue=args.hue, logx=args.logx,
+                               logy=args.logy, spread=args.spread)
+            missing = sum(sum(line["missing"]) for line in data.values())
+            if missing:
+                import sys
+
+                print(f"hwsim: warning: {missing} run(s) without a value of {args.y} (failed, "
+                      "or the target not reached) are left out of the means; each such point "
+                      "is marked k/n", file=sys.stderr)
     print(f"wrote {out}")
     return 0
