@@ -296,7 +296,8 @@ def _existing(given: str, key: str, root: str) -> Path:
     p = resolve_path(given, root)
     if not p.is_file():
         what = "is a folder, not a file" if p.is_dir() else "file not found"
-        raise ConfigError(f"{key} = {given!r}: {what}: looked for {p} ({_where(root)})")
+        where = "" if Path(given).is_absolute() else f" ({_where(root)})"  # --set: absolute
+        raise ConfigError(f"{key} = {given!r}: {what}: looked for {p}{where}")
     return p
 
 
