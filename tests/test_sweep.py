@@ -248,3 +248,14 @@ def test_bad_executor_options_fail_before_anything_is_written(tmp_path, capsys, 
     assert main(["sweep", str(sweep), "--out", str(tmp_path / "out"), *flags]) == 2
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_is_never_written_into_a_sweep_folder(tmp_path, capsys):
+    sweep = write_sweep(tmp_path, "[grid]\n\"mgd.eta\" = [0.5]\n", steps=500)
+    out = tmp_path / "out"
+    run_sweep(sweep, out, workers=1, progress=False)
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["run", str(EXAMPLES / "xor.toml"), "--quiet", "--set", "sim.steps=500",
+                 "--out", str(out), "--force"]) == 2
+    assert "is a sweep folder" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before

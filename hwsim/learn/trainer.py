@@ -353,6 +353,10 @@ class MGDTrainer:
         if out.exists() and not out.is_dir():
             raise HwsimError(f"{out}: exists and is not a folder; choose another output "
                              "folder")
+        if (out / "sweep.json").exists() or (out / "results.csv").exists():
+            raise HwsimError(f"{out}: is a sweep folder (it holds sweep.json or results.csv); "
+                             "a run there would be mixed with the sweep's files: choose another "
+                             "output folder")
         if out.is_dir() and not self.force and any((out / f).exists() for f in self._RUN_FILES):
             raise HwsimError(f"{out}: already holds a run (or a {CONFIG_NAME}); choose another "
                              "output folder, resume it, or replace it with force=True (the "
