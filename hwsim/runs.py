@@ -303,3 +303,25 @@ def read_metrics(path) -> list:
         except ValueError:
             continue
     return rows
+
+
+def target_hit(rows, target):
+    """The first metrics row whose test accuracy reaches ``target``, or None."""
+    return next((r for r in rows if r["test_accuracy"] >= target), None)
+
+
+def curve_summary(rows, target) -> dict:
+    """The summary.json fields every run folder shares, from its metrics rows (dicts, as
+    :func:`read_metrics` returns): final and best test accuracy, final costs, the target and
+    the step that first reached it (None where there are no rows or no hit)."""
+    acc = [r["test_accuracy"] for r in rows]
+    hit = target_hit(rows, target)
+    return {
+        "final_test_accuracy": acc[-1] if acc else None,
+        "best_test_accuracy": max(acc) if acc else None,
+        "final_train_cost": rows[-1]["train_cost"] if rows else None,
+        "final_test_cost": rows[-1]["test_cost"] if rows else None,
+        "target_accuracy": target,
+        "steps_to_target": hit["step"] if hit else None,
+    }
+

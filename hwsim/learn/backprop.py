@@ -35,7 +35,7 @@ from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.optimizer import OptimizerParams, request
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, METRICS_COLUMNS, METRICS_NAME, SUMMARY_NAME,
-    MetricsWriter, atomic_write_bytes, write_json,
+    MetricsWriter, atomic_write_bytes, curve_summary, target_hit, write_json,
 )
 from hwsim.tasks import load_task
 
@@ -225,17 +225,11 @@ class BackpropTrainer:
 
     def _summary(self, status, message, updates, epoch, wall):
         cfg, rows = self.config, self.metrics_
-        acc = [r["test_accuracy"] for r in rows]
-        hit = next((r for r in rows if r["test_accuracy"] >= cfg.sim.target_accuracy), None)
+        hit = target_hit(rows, cfg.sim.target_accuracy)
         return {
             "status": status, "message": message, "warnings": [], "algorithm": "backprop",
             "note": NOTE,
-            "final_test_accuracy": acc[-1] if acc else None,
-            "best_test_accuracy": max(acc) if acc else None,
-            "final_train_cost": rows[-1]["train_cost"] if rows else None,
-            "final_test_cost": rows[-1]["test_cost"] if rows else None,
-            "target_accuracy": cfg.sim.target_accuracy,
-            "steps_to_target": hit["step"] if hit else None,
+            **curve_summary(rows, cfg.sim.target_accuracy),
             "epochs_to_target": hit["epoch"] if hit else None,
             "time_to_target_s": None, "steps": updates, "updates": updates, "epochs": epoch,
             "hardware_time_s": None, "n_params": self.network_.n_params if rows else None,

@@ -30,8 +30,8 @@ from hwsim.learn.diagnostics import diagnostics_for, metrics_columns
 from hwsim.learn.converters import adc_warnings, calibrate_config
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
-    atomic_write_bytes, load_checkpoint, probe_writable, read_metrics, save_checkpoint, write_error,
-    write_json,
+    atomic_write_bytes, curve_summary, load_checkpoint, probe_writable, read_metrics,
+    save_checkpoint, target_hit, write_error, write_json,
 )
 from hwsim.sim import Timeline, periodic
 from hwsim.tasks import changed_files, describe_dataset, load_dataset
@@ -774,8 +774,7 @@ class MGDTrainer:
     def _summary(self, status, start, wall0, kernel_s, compile_s):
         cfg, chip = self.config, self.chip_
         rows = self.metrics_
-        acc = [r["test_accuracy"] for r in rows]
-        hit = next((r for r in rows if r["test_accuracy"] >= cfg.sim.target_accuracy), None)
+        hit = target_hit(rows, cfg.sim.target_accuracy)
         done = chip.step - start
         segment = time.perf_counter() - wall0
         return {
@@ -783,12 +782,7 @@ class MGDTrainer:
             "message": self.divergence_ or self._failure,
             "warnings": list(self.warnings_),
             "startup_warnings": list(getattr(self, "startup_warnings_", [])),
-            "final_test_accuracy": acc[-1] if acc else None,
-            "best_test_accuracy": max(acc) if acc else None,
-            "final_train_cost": rows[-1]["train_cost"] if rows else None,
-            "final_test_cost": rows[-1]["test_cost"] if rows else None,
-            "target_accuracy": cfg.sim.target_accuracy,
-            "steps_to_target": hit["step"] if hit else None,
+            **curve_summary(rows, cfg.sim.target_accuracy),
             "time_to_target_s": hit["hardware_time_s"] if hit else None,
             "steps": chip.step,
             "hardware_time_s": chip.step * cfg.sim.dt,
