@@ -21,7 +21,7 @@ docs/chip.md), gives E[G per step] = ∇C/P as a ±A code does.
 from hwsim.kernels import pert_write as _pw
 from hwsim.kernels._config import jit
 from hwsim.kernels.devices import S_DW_MIN, read_weights
-from hwsim.kernels.sense import count, measure, measure_one
+from hwsim.kernels.sense import count, stored_cost
 
 # Random coordinates of perturbation writes (as step.PERT_WRITE_COUNTER) and of the
 # read-backs, apart from the steps' reads (< 2**59) and threshold read-backs (2**60 + k).
@@ -42,11 +42,7 @@ def sense(p, s, m, want_base, new_code, n):
     noisy = p.noisy_reads == 1
     sample = s.clock[0].sample
     if want_base:
-        if noisy:
-            read_weights(dev, theta, s.rb1, n, 1)
-            measure_one(m.sense, s.rb1, s.zeros, sample, s.out, n, 1)
-        else:
-            measure_one(m.sense, theta, s.zeros, sample, s.out, n, 1)
+        stored_cost(m.sense, dev, noisy, theta, s.rb1, s.zeros, sample, s.out, n, 1)
         s.out[1] = s.out[0]
         count(cnt, p.counters, 0, 1)
     if new_code:
@@ -63,9 +59,5 @@ def sense(p, s, m, want_base, new_code, n):
         for i in range(P):
             ref[i] = s.rb0[i] - s.rb1[i]
         cnt.noise_readback_reads += 2 * P
-    if noisy:
-        read_weights(dev, theta, s.rb0, n, 0)
-        measure(m.sense, s.rb0, s.zeros, sample, False, s.out, n)
-    else:
-        measure(m.sense, theta, s.zeros, sample, False, s.out, n)
+    stored_cost(m.sense, dev, noisy, theta, s.rb0, s.zeros, sample, s.out, n, 0)
     count(cnt, p.counters, 1, 0)

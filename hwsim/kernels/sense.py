@@ -135,6 +135,19 @@ def measure_one(m, theta, pert, sample, out, counter, sub):
         measure(m, theta, pert, sample, False, out, counter)
 
 
+@jit
+def stored_cost(m, dev, noisy, theta, buf, zeros, sample, out, n, sub):
+    """C of the weights as the devices hold them (nothing added on the read path) into
+    ``out[0]``, as the ``sub``-th inference of step ``n``: read through the devices into
+    ``buf`` (read-noise sub-coordinate ``sub``) when ``noisy``. Used when the perturbation
+    is written into the devices."""
+    if noisy:
+        read_weights(dev, theta, buf, n, sub)
+        measure_one(m, buf, zeros, sample, out, n, sub)
+    else:
+        measure_one(m, theta, zeros, sample, out, n, sub)
+
+
 @inline
 def count(cnt, cp, perturbed, baseline):
     """Count ``perturbed`` + ``baseline`` passes of ``cp.batch`` inferences each and their

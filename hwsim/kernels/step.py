@@ -41,7 +41,7 @@ from hwsim.kernels.codes import fill_code
 from hwsim.kernels.devices import (I_MODEL, M_IDEAL, S_TIME, apply_pulses, apply_update,
                                    read_weights)
 from hwsim.kernels.nodes import integrate_nodes, measure_nodes, node_pass
-from hwsim.kernels.sense import count, measure, measure_one, sense
+from hwsim.kernels.sense import count, measure_one, sense, stored_cost
 
 STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
 # Random coordinates of perturbation writes, apart from those of weight updates (< 2**61).
@@ -143,11 +143,7 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
         _pw.code_write(dev, theta, req, k, s.written, cnt)  # θ -= code
         written = 0
     if want_base:
-        if noisy:
-            read_weights(dev, theta, s.rb1, n, 1)
-            measure_one(m.sense, s.rb1, s.zeros, sample, s.out, n, 1)
-        else:
-            measure_one(m.sense, theta, s.zeros, sample, s.out, n, 1)
+        stored_cost(m.sense, dev, noisy, theta, s.rb1, s.zeros, sample, s.out, n, 1)
         s.out[1] = s.out[0]
         count(cnt, p.counters, 0, 1)
     if new_code or written == 0:
@@ -160,11 +156,7 @@ def _sense_by_write(p, s, m, want_base, new_code, n, k_code):
             req[i] += pert[i]
         _pw.code_write(dev, theta, req, k + 1, s.written, cnt)  # θ += new − old code
         written = 1
-    if noisy:
-        read_weights(dev, theta, s.rb0, n, 0)
-        measure(m.sense, s.rb0, s.zeros, sample, False, s.out, n)
-    else:
-        measure(m.sense, theta, s.zeros, sample, False, s.out, n)
+    stored_cost(m.sense, dev, noisy, theta, s.rb0, s.zeros, sample, s.out, n, 0)
     count(cnt, p.counters, 1, 0)
     s.driver[2] = written
 
