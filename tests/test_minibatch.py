@@ -17,6 +17,7 @@ from hwsim.exceptions import ConfigError
 from hwsim.experiment import resume_experiment, run_experiment
 from hwsim.learn.controller import MGDController
 from tests import naive
+from tests.test_mgd_facts import fd_gradient
 
 SIZES = [3, 4, 2]
 
@@ -81,15 +82,6 @@ def test_training_matches_the_naive_reference(data, code, tau, mode):
     assert np.allclose(c.theta, ref, rtol=0, atol=1e-12)
     assert np.allclose(c.grad, G, rtol=0, atol=1e-10)
     assert not np.allclose(c.theta, theta0, atol=1e-3)  # it trained
-
-
-def fd_gradient(f, theta, h=1e-6):
-    g = np.zeros_like(theta)
-    for i in range(theta.size):
-        e = np.zeros_like(theta)
-        e[i] = h
-        g[i] = (f(theta + e) - f(theta - e)) / (2 * h)
-    return g
 
 
 def test_walsh_estimate_is_the_batch_mean_gradient_over_P(data):
