@@ -1,4 +1,4 @@
-"""Where the relative paths of a run config are read from (used by :func:`hwsim.config.load_config`).
+"""Where the relative paths of a run config are read from (for hwsim.config.load_config).
 
 A relative ``chip.device`` profile path is taken relative to the config file's folder (or
 the working folder when it comes from ``--set``) and made absolute; dataset paths of
