@@ -113,10 +113,19 @@ class FieldError(ConfigError):
         Returns
         -------
         ConfigError
+            ``"ORIGIN: key = value: requirement"``; for a rule over several keys whose values
+            came from different places (the file and ``--set``) the message ends by naming
+            the origin of each, ``"(network.sizes from run.toml, network.cost from --set
+            network.cost=cross_entropy)"``.
         """
-        sources = [source_of(prefix + k) for k in (self.field, *self.related)]
+        keys = [prefix + k for k in (self.field, *self.related)]
+        sources = [source_of(k) for k in keys]
         src = next((s for s in sources if s != source_of("")), sources[0])
-        return ConfigError(f"{src}: {prefix}{self.key} = {fmt(self.value)}: {self.requirement}")
+        where = ""
+        if len(set(sources)) > 1:  # a cross-key rule over keys from different places
+            where = " (" + ", ".join(f"{k} from {s}" for k, s in zip(keys, sources)) + ")"
+        return ConfigError(f"{src}: {prefix}{self.key} = {fmt(self.value)}: "
+                           f"{self.requirement}{where}")
 
 
 def _scalar(value: Any, typ: type, m: Mapping[str, Any], key: str, prefix: str) -> Any:

@@ -26,13 +26,13 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import tomli_w
 
 from hwsim._configdoc import markdown
 from hwsim._schema import (
-    Schema, build_validated, fmt, is_section, iter_fields as _iter_schema_fields,
+    FieldError, Schema, build_validated, fmt, is_section, iter_fields as _iter_schema_fields,
     option, read_toml, to_plain, unknown_key_error,
 )
 from hwsim.config_paths import resolve_device, resolve_task_paths
@@ -72,6 +72,38 @@ class RunConfig(Schema, section=""):
     sim: SimConfig = field(default_factory=SimConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+
+    def _resolve(self, fail: Callable[..., NoReturn]) -> "RunConfig":
+        # Rules across sections (the chip checks them too, for library use): raised on the
+        # dotted keys, so the loader names where each key came from (file or --set).
+        def broken(key: str, value: Any, requirement: str, *related: str) -> NoReturn:
+            raise FieldError(key, value, requirement, related)
+
+        mgd, line, integ, src = self.mgd, self.chip.cost_line, self.chip.integrator, \
+            self.chip.perturbation
+        if mgd.target == "nodes":
+            if line.latency > 0 or line.latency_s / self.sim.dt > 1e-6:  # L > 0 steps
+                key = "latency" if line.latency > 0 else "latency_s"
+                broken(f"chip.cost_line.{key}", getattr(line, key), 'needs mgd.target = '
+                       '"weights" (node perturbation multiplies by the current presynaptic '
+                       "activity, which a delayed line does not match)", "mgd.target")
+            if src != SourceConfig():
+                key = next(f.name for f in dataclasses.fields(src)
+                           if getattr(src, f.name) != f.default)
+                broken(f"chip.perturbation.{key}", getattr(src, key), "a nonideal perturbation "
+                       'source needs mgd.target = "weights"', "mgd.target")
+        on = next((f.name for f in dataclasses.fields(integ) if getattr(integ, f.name)), None)
+        if on and (mgd.mode != "discrete" or mgd.target != "weights"):
+            broken(f"chip.integrator.{on}", getattr(integ, on), "the nonideal integrator needs "
+                   'mgd.mode = "discrete" and mgd.target = "weights"', "mgd.mode", "mgd.target")
+        if src.p_plus != 0.5 and mgd.perturbation != "cdma":
+            broken("chip.perturbation.p_plus", src.p_plus, 'a code bias needs mgd.perturbation '
+                   '= "cdma"', "mgd.perturbation")
+        for key in ("fdma_freq_dtod", "fdma_phase_jitter"):
+            if getattr(src, key) and mgd.perturbation != "fdma":
+                broken(f"chip.perturbation.{key}", getattr(src, key), "needs mgd.perturbation "
+                       '= "fdma"', "mgd.perturbation")
+        return self
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "<dict>") -> "RunConfig":
