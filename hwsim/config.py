@@ -54,7 +54,8 @@ __all__ = [
     "SimConfig", "HardwareConfig", "DiagnosticsConfig",
     "load_config", "dump_config", "config_markdown", "iter_fields", "option", "read_toml",
     "build_validated", "fmt", "parse_override", "set_dotted", "MAX_STEPS", "DEVICE_PREFIX",
-    "check_device_set", "device_set_entries", "FILE_TASKS", "BUILTIN_TASKS", "TASK_PATH_KEYS",
+    "check_device_set", "device_set_entries", "device_set_from_args", "FILE_TASKS",
+    "BUILTIN_TASKS", "TASK_PATH_KEYS",
 ]
 
 
@@ -318,6 +319,41 @@ def iter_fields(cls: type = RunConfig,
 DEVICE_PREFIX = "device."
 
 
+
+
+def device_set_from_args(args: Iterable[str]) -> tuple[str, ...]:
+    """``chip.device_set`` lines from ``--set device.KEY=VALUE`` arguments alone.
+
+    For commands that take a device profile rather than a run config (``hwsim devices show``,
+    ``hwsim devices plot``): the same parsing as ``hwsim run --set``.
+
+    Parameters
+    ----------
+    args : iterable of str
+        ``"device.KEY=VALUE"`` strings; the value is parsed as one TOML value (or a bare
+        string), later ones winning.
+
+    Returns
+    -------
+    tuple of str
+        Canonical ``"KEY = value"`` lines (:func:`device_set_entries`), to pass to
+        :func:`hwsim.chip.profiles.load_profile`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the ``--set`` argument: no ``=``, a key outside ``device.``, a dotted device
+        key or a value TOML cannot hold.
+    """
+    raw: dict[str, Any] = {}
+    for arg in args:
+        source = f"--set {arg}"
+        dotted, value = parse_override(arg, source)
+        if not dotted.startswith(DEVICE_PREFIX):
+            raise ConfigError(f"{source}: only device.KEY=VALUE keys apply here (a key of the "
+                              "profile's [device] table, e.g. device.dw_min=0.01)")
+        _set_device_key(raw, dotted[len(DEVICE_PREFIX):], value, source)
+    return device_set_entries(raw.get("chip", {}).get("device_set", ()))
 
 
 def _set_device_key(d: dict, key: str, value: Any, source: str) -> None:

@@ -111,3 +111,34 @@ def test_cross_section_rules_hold_for_direct_construction():
     base.with_overrides({"chip.cost_line.latency": 2, "chip.integrator.saturation": 1.0,
                          "chip.perturbation.p_plus": 0.6})
     base.with_overrides({"mgd.perturbation": "fdma", "chip.perturbation.fdma_freq_dtod": 0.01})
+
+
+# ---------------------------------------------------------------- (c) devices show/plot --set
+
+def test_devices_show_takes_device_overrides(capsys):
+    from hwsim.cli import main
+
+    assert main(["devices", "show", "reram_es", "--set", "device.dw_min=0.01",
+                 "--set", "device.up_down=0.1"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()
+            if line.startswith("device.")}
+    assert rows["device.dw_min"] == "0.01" and rows["device.up_down"] == "0.1"
+    assert "states:      200  " in out  # (w_max − w_min)/dw_min = 2/0.01
+    assert main(["devices", "show", "reram_es", "--set", "device.dw_mn=0.01"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim: error: --set device.dw_mn=0.01 (device profile reram_es): "
+                          "device.dw_mn: unknown key; did you mean 'dw_min'?")
+    assert main(["devices", "show", "reram_es", "--set", "mgd.eta=1"]) == 2
+    assert "--set mgd.eta=1: only device.KEY=VALUE keys apply here" in capsys.readouterr().err
+
+
+def test_devices_plot_takes_device_overrides(tmp_path, capsys):
+    from hwsim.cli import main
+
+    out = tmp_path / "p.png"
+    assert main(["devices", "plot", "reram_es", "--set", "device.dw_min=0.01", "--out",
+                 str(out), "--devices", "2"]) == 0
+    # Default pulses: 1.2 × states = 1.2 × 2/0.01 = 240 (the override reached the plot).
+    assert "2 devices, 240 pulses up then 240 down" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -128,7 +128,9 @@ def _doc_lines() -> list[str]:
         "",
         "`plot` drives K devices up N pulses and then down N pulses and draws the weight "
         "against the pulse number (thin line per device, bold mean): the curve to hold next "
-        "to measured data.",
+        "to measured data. `show` and `plot` take `--set device.KEY=VALUE` (repeatable) to "
+        "override a `[device]` key of the profile, exactly as `hwsim run --set device.KEY=VALUE` "
+        "does (e.g. `hwsim devices plot reram_es --set device.dw_min=0.01`).",
         "",
         "## Profile format",
         "",
@@ -182,7 +184,8 @@ def _doc_lines() -> list[str]:
         "|---|---|---|---|",
     ]
     for s in profile_summaries():
-        out.append(f"| `{s.name}` | {s.model} | {format_states(s.states)} | {cell_text(s.source)} |")
+        out.append(f"| `{s.name}` | {s.model} | {format_states(s.states)} | "
+                   f"{cell_text(s.source)} |")
     out.append("")
     out.append("Each profile's `notes` say how the published values map onto parameters "
                "(`hwsim devices show NAME`).")
