@@ -142,3 +142,117 @@ def test_devices_plot_takes_device_overrides(tmp_path, capsys):
     # Default pulses: 1.2 × states = 1.2 × 2/0.01 = 240 (the override reached the plot).
     assert "2 devices, 240 pulses up then 240 down" in capsys.readouterr().out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- (d) clean times, (e) corrupt summary
+
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """xor, dt = 0.1 s, evaluated every 3 steps, 6 steps: the times 3·0.1 and 6·0.1 are the
+    binary products 0.30000000000000004 and 0.6000000000000001."""
+    from hwsim.cli import main
+
+    out = tmp_path_factory.mktemp("tidy") / "r"
+    assert main(["run", str(EXAMPLES / "xor.toml"), "--out", str(out), "--quiet",
+                 "--set", "sim.dt=0.1", "--set", "sim.eval_every=3",
+                 "--set", "sim.steps=6"]) == 0
+    return out
+
+
+def test_written_hardware_times_print_cleanly(tiny_run):
+    from hwsim.runs import clean_time, read_metrics
+
+    assert 3 * 0.1 == 0.30000000000000004 and clean_time(3 * 0.1) == 0.3  # the noise, gone
+    assert clean_time(6 * 0.1) == 0.6 and clean_time(clean_time(6 * 0.1)) == 0.6
+    assert clean_time(2e-7 + 1e-22) == 2e-7 and clean_time(None) is None
+    text = (tiny_run / "metrics.csv").read_text(encoding="utf-8")
+    times = [line.split(",")[1] for line in text.splitlines()[1:]]
+    assert times == ["0.0", "0.3", "0.6"]
+    s = json.loads((tiny_run / "summary.json").read_text(encoding="utf-8"))
+    assert s["hardware_time_s"] == 0.6 and '"hardware_time_s": 0.6,' in \
+        (tiny_run / "summary.json").read_text(encoding="utf-8")
+    assert [r["hardware_time_s"] for r in read_metrics(tiny_run / "metrics.csv")] == \
+        [0.0, 0.3, 0.6]
+
+
+@pytest.mark.parametrize("damage", [b'{"wall_s": 3.', b"[1, 2]", b"\xff\xfe{}"])
+def test_resume_refuses_a_corrupt_summary(tiny_run, tmp_path, capsys, damage):
+    import shutil
+
+    from hwsim.cli import main
+
+    out = tmp_path / "r"
+    shutil.copytree(tiny_run, out)
+    (out / "summary.json").write_bytes(damage)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["run", "--resume", str(out), "--quiet", "--set", "sim.steps=9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hwsim: error: {out / 'summary.json'}: ") and err.count("\n") == 1
+    assert "restore it, or delete it" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+
+
+def test_resume_without_a_summary_still_works(tiny_run, tmp_path):
+    import shutil
+
+    from hwsim.cli import main
+
+    out = tmp_path / "r"
+    shutil.copytree(tiny_run, out)
+    (out / "summary.json").unlink()
+    assert main(["run", "--resume", str(out), "--quiet", "--set", "sim.steps=9"]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["steps"] == 9 and s["wall_s"] == s["segment_wall_s"]
+
+
+# ---------------------------------------------------------------- (f) SIGTERM on a sweep
+
+def _group_alive(pgid: int) -> list[int]:
+    """PIDs of live (not zombie) processes in process group ``pgid`` (Linux /proc)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigterm_ends_a_sweep_cleanly(tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "sw.toml").write_text(
+        f'base = "{(EXAMPLES / "xor.toml").as_posix()}"\n'
+        'set = ["sim.steps=1000000000", "sim.eval_every=1000000"]\n'
+        '[grid]\n"mgd.eta" = [0.5, 1.0]\n', encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "hwsim", "sweep", "sw.toml", "--out", "out",
+                             "--workers", "1", "--quiet"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        # Wait for the event, not for a time: the worker has begun a run (its folder exists).
+        runs = tmp_path / "out" / "runs"
+        while not (runs.exists() and any(runs.iterdir())):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=120)[1]  # EOF only once no worker holds stderr
+        deadline = time.monotonic() + 60  # a bound on a hang, not a measurement
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group_alive(proc.pid) == []  # no worker outlives the driver
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 130
+    assert "leaked semaphore" not in err and "Traceback" not in err
+    assert err.startswith("hwsim: sweep interrupted: 0 of 2 runs finished")
