@@ -31,7 +31,8 @@ consequences, both printed here against the measured chip (docs/reproductions/co
 
 Setting: 3-bit parity on 3-8-1 (P = 41) at θ0 of examples/parity4.toml (seed 2), training
 sample 1 held; part 1 with η = 0, Δ = 1e-3, τθ = 10⁹ and --sweeps sweeps of the P slots;
-part 2 with η = 0.05, Δ = 0.05, τθ = 1, 2,000 steps; part 3 with all 8 samples in turn
+the same law on 3-h-1 networks (P = 11 to 161); part 2 with η = 0.05, Δ = 0.05, τθ = 1,
+2,000 steps; part 3 with all 8 samples in turn
 (τx = 10) for 20,000 steps at the codes sweep's setting and at one that learns.
 """
 
@@ -43,6 +44,7 @@ import numpy as np
 
 from hwsim.chip.chip import Chip
 from hwsim.chip.gradient import backprop
+from hwsim.chip.network import MLP
 from hwsim.config import load_config
 from hwsim.learn import build_chip
 
@@ -96,6 +98,19 @@ def main():
         law = tdma_analog_estimate(true, tau_p, tau_hp)
         print(f"| {tau_p} | {tau_hp:g} | {angle(G, true):.1f}° | {angle(law, true):.1f}° | "
               f"{np.linalg.norm(G - law) / np.linalg.norm(law):.3f} |")
+    print("\nThe static law vs P (3-h-1 networks, Xavier θ0 of seed 2, sample 1, τp = 1, τhp = 10):")
+    print("| h | P | measured angle | law | zero-mean projection |\n|---:|---:|---:|---:|---:|")
+    for h in (2, 8, 16, 32):
+        net_h = MLP([3, h, 1])
+        th = net_h.init_params(2, "xavier")
+        g = backprop(net_h, th, X, Y).grad
+        steps = args.sweeps * g.size
+        c = Chip(net_h, X, Y, th, seed=1, perturbation="tdma", mode="analog", amplitude=1e-3,
+                 eta=0.0, tau_p=1, tau_x=2 ** 40, tau_hp=10.0, tau_theta=tau_theta)
+        c.advance(steps)
+        G = c.grad * (tau_theta + 1) / steps
+        print(f"| {h} | {g.size} | {angle(G, g):.1f}° | "
+              f"{angle(tdma_analog_estimate(g, 1, 10.0), g):.1f}° | {angle(g - g.mean(), g):.1f}° |")
     print("\nCommon-mode law (η = 0.05, Δ = 0.05, τθ = 1, 2,000 steps, one input):")
     print("| τhp | C(0) | C(N) | ΔΣθ measured | ΔΣθ law |\n|---:|---:|---:|---:|---:|")
     eta, amp, n = 0.05, 0.05, 2000
