@@ -125,7 +125,7 @@ def test_common_mode_law_exact(xor_sample, tau_p, tau_hp, tau_theta):
 def test_common_mode_law_with_input_changes():
     """Inputs changing every τx = 5 (the restarts drop the jumps between inputs): Σθ follows
     the sum of the within-presentation cost changes, exactly; learning each presentation's
-    input lowers its cost, so the sum only grows and Σθ drifts up without bound."""
+    input lowers its cost, so the sum keeps growing and Σθ drifts up with it."""
     ds = load_task("xor")
     net = MLP([2, 2, 1])
     theta = net.init_params(5, "uniform")

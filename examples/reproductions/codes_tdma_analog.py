@@ -25,8 +25,8 @@ consequences, both printed here against the measured chip (docs/reproductions/co
    (exact, any cost; C the measured perturbed costs). Whatever lowers the cost while an input
    is held (the learning itself) raises every parameter: ΔΣθ ≈ (η·τhp/Δ)·(cost removed).
    With inputs changing every τx the high-pass restarts and drops the jumps between inputs,
-   so the per-presentation decreases add up and Σθ drifts without bound until the sigmoids
-   saturate; the ratio η·τhp/Δ sets how fast (50 in the codes sweep: η = 0.25, τhp = 10,
+   so the per-presentation decreases add up and Σθ drifts up for as long as the samples'
+   costs are being lowered, saturating the sigmoids; the ratio η·τhp/Δ sets how fast (50 in the codes sweep: η = 0.25, τhp = 10,
    Δ = 0.05).
 
 Setting: 3-bit parity on 3-8-1 (P = 41) at θ0 of examples/parity4.toml (seed 2), training
