@@ -48,7 +48,9 @@ def check_cross_section(cfg: Any) -> None:
                        if getattr(src, f.name) != f.default)
             broken(f"chip.perturbation.{key}", getattr(src, key), "a nonideal perturbation "
                    'source needs mgd.target = "weights"', "mgd.target")
-    on = next((f.name for f in dataclasses.fields(integ) if getattr(integ, f.name)), None)
+    # The keys that make the integrator nonideal (lsb alone does not: it needs bits).
+    on = next((k for k in ("tau_leak", "saturation", "offset", "gain_dtod", "bits",
+                           "reset_keep") if getattr(integ, k)), None)
     if on and (mgd.mode != "discrete" or mgd.target != "weights"):
         broken(f"chip.integrator.{on}", getattr(integ, on), "the nonideal integrator needs "
                'mgd.mode = "discrete" and mgd.target = "weights"', "mgd.mode", "mgd.target")
