@@ -32,9 +32,10 @@ import tomli_w
 
 from hwsim._configdoc import markdown
 from hwsim._schema import (
-    FieldError, Schema, build_validated, fmt, is_section, iter_fields as _iter_schema_fields,
+    Schema, build_validated, fmt, is_section, iter_fields as _iter_schema_fields,
     option, read_toml, to_plain, unknown_key_error,
 )
+from hwsim.config_device import DEVICE_PREFIX, check_device_set, set_device_key
 from hwsim.config_paths import resolve_device, resolve_task_paths
 from hwsim.exceptions import ConfigError
 from hwsim.sections.chip import ChipConfig, device_set_entries
@@ -44,6 +45,7 @@ from hwsim.sections.learn import LearnConfig
 from hwsim.sections.limits import MAX_STEPS
 from hwsim.sections.mgd import MgdConfig
 from hwsim.sections.network import NetworkConfig
+from hwsim.sections.rules import check_cross_section
 from hwsim.sections.signal import CostLineConfig, IntegratorConfig, SourceConfig
 from hwsim.sections.sim import SimConfig
 from hwsim.sections.task import BUILTIN_TASKS, FILE_TASKS, TASK_PATH_KEYS, TaskConfig
@@ -75,35 +77,7 @@ class RunConfig(Schema, section=""):
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "RunConfig":
-        # Rules across sections (the chip checks them too, for library use): raised on the
-        # dotted keys, so the loader names where each key came from (file or --set).
-        def broken(key: str, value: Any, requirement: str, *related: str) -> NoReturn:
-            raise FieldError(key, value, requirement, related)
-
-        mgd, line, integ, src = self.mgd, self.chip.cost_line, self.chip.integrator, \
-            self.chip.perturbation
-        if mgd.target == "nodes":
-            if line.latency > 0 or line.latency_s / self.sim.dt > 1e-6:  # L > 0 steps
-                key = "latency" if line.latency > 0 else "latency_s"
-                broken(f"chip.cost_line.{key}", getattr(line, key), 'needs mgd.target = '
-                       '"weights" (node perturbation multiplies by the current presynaptic '
-                       "activity, which a delayed line does not match)", "mgd.target")
-            if src != SourceConfig():
-                key = next(f.name for f in dataclasses.fields(src)
-                           if getattr(src, f.name) != f.default)
-                broken(f"chip.perturbation.{key}", getattr(src, key), "a nonideal perturbation "
-                       'source needs mgd.target = "weights"', "mgd.target")
-        on = next((f.name for f in dataclasses.fields(integ) if getattr(integ, f.name)), None)
-        if on and (mgd.mode != "discrete" or mgd.target != "weights"):
-            broken(f"chip.integrator.{on}", getattr(integ, on), "the nonideal integrator needs "
-                   'mgd.mode = "discrete" and mgd.target = "weights"', "mgd.mode", "mgd.target")
-        if src.p_plus != 0.5 and mgd.perturbation != "cdma":
-            broken("chip.perturbation.p_plus", src.p_plus, 'a code bias needs mgd.perturbation '
-                   '= "cdma"', "mgd.perturbation")
-        for key in ("fdma_freq_dtod", "fdma_phase_jitter"):
-            if getattr(src, key) and mgd.perturbation != "fdma":
-                broken(f"chip.perturbation.{key}", getattr(src, key), "needs mgd.perturbation "
-                       '= "fdma"', "mgd.perturbation")
+        check_cross_section(self)  # the rules across sections (hwsim/sections/rules.py)
         return self
 
     @classmethod
@@ -315,12 +289,6 @@ def iter_fields(cls: type = RunConfig,
 
 # ---------------------------------------------------------------------------- device keys
 
-#: Prefix of a dotted key naming a ``[device]`` key of the resolved profile (``device.dw_min``).
-DEVICE_PREFIX = "device."
-
-
-
-
 def device_set_from_args(args: Iterable[str]) -> tuple[str, ...]:
     """``chip.device_set`` lines from ``--set device.KEY=VALUE`` arguments alone.
 
@@ -352,62 +320,8 @@ def device_set_from_args(args: Iterable[str]) -> tuple[str, ...]:
         if not dotted.startswith(DEVICE_PREFIX):
             raise ConfigError(f"{source}: only device.KEY=VALUE keys apply here (a key of the "
                               "profile's [device] table, e.g. device.dw_min=0.01)")
-        _set_device_key(raw, dotted[len(DEVICE_PREFIX):], value, source)
+        set_device_key(raw, dotted[len(DEVICE_PREFIX):], value, source)
     return device_set_entries(raw.get("chip", {}).get("device_set", ()))
-
-
-def _set_device_key(d: dict, key: str, value: Any, source: str) -> None:
-    if not key or "." in key:
-        raise ConfigError(f"{source}: {DEVICE_PREFIX}{key}: name one key of the device "
-                          "profile's [device] table, e.g. device.dw_min")
-    try:
-        line = tomli_w.dumps({key: value}).strip()
-    except TypeError:
-        raise ConfigError(f"{source}: {DEVICE_PREFIX}{key} = {fmt(value)}: not a TOML "
-                          "value") from None
-    chip = d.get("chip")
-    if not isinstance(chip, dict):
-        chip = d["chip"] = {}
-    old = chip.get("device_set", [])
-    kept = [e for e in old if isinstance(e, str) and _entry_key(e) != key] \
-        if isinstance(old, (list, tuple)) else []
-    chip["device_set"] = kept + [line]
-
-
-def _entry_key(entry: str) -> str | None:
-    try:
-        doc = tomllib.loads(entry)
-    except tomllib.TOMLDecodeError:
-        return None
-    return next(iter(doc), None) if len(doc) == 1 else None
-
-
-def check_device_set(cfg: RunConfig, source: str) -> RunConfig:
-    """Validate ``cfg.chip.device_set`` against the profile ``cfg.chip.device`` names.
-
-    Parameters
-    ----------
-    cfg : RunConfig
-    source : str
-        Label that starts error messages (the ``--set`` argument or the file).
-
-    Returns
-    -------
-    RunConfig
-        ``cfg`` itself.
-
-    Raises
-    ------
-    ConfigError
-        An unknown device key (naming the nearest valid key of the profile's model), a key of
-        another model, or a value the model's schema rejects; as :func:`load_profile`.
-    """
-    if cfg.chip.device_set:
-        from hwsim.chip.profiles import load_profile  # lazy: needs the device models
-
-        label = f"{source} (device profile {cfg.chip.device})"
-        load_profile(cfg.chip.device, cfg.chip.device_set, label)
-    return cfg
 
 
 def set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:
@@ -435,7 +349,7 @@ def set_dotted(d: dict, dotted: str, value: Any, source: str) -> None:
         as a section.
     """
     if dotted.startswith(DEVICE_PREFIX):
-        _set_device_key(d, dotted[len(DEVICE_PREFIX):], value, source)
+        set_device_key(d, dotted[len(DEVICE_PREFIX):], value, source)
         return
     cls, prefix, parts = RunConfig, "", dotted.split(".")
     for i, part in enumerate(parts):

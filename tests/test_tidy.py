@@ -111,6 +111,8 @@ def test_cross_section_rules_hold_for_direct_construction():
     base.with_overrides({"chip.cost_line.latency": 2, "chip.integrator.saturation": 1.0,
                          "chip.perturbation.p_plus": 0.6})
     base.with_overrides({"mgd.perturbation": "fdma", "chip.perturbation.fdma_freq_dtod": 0.01})
+    # As in the chip, lsb alone does not make the integrator nonideal.
+    base.with_overrides({"mgd.mode": "analog", "mgd.tau_x": 3, "chip.integrator.lsb": 0.1})
 
 
 # ---------------------------------------------------------------- (c) devices show/plot --set
@@ -256,3 +258,42 @@ def test_sigterm_ends_a_sweep_cleanly(tmp_path):
     assert proc.returncode == 130
     assert "leaked semaphore" not in err and "Traceback" not in err
     assert err.startswith("hwsim: sweep interrupted: 0 of 2 runs finished")
+
+
+def test_cross_section_rules_agree_with_the_chip():
+    """The config refuses a combination exactly when the chip's own check (the independent
+    reference, hwsim.chip.signal_path / perturbation) refuses it for one of these rules."""
+    import itertools
+
+    from hwsim.chip.chip import Chip
+    from hwsim.chip.network import MLP
+    from hwsim.tasks import load_task
+
+    ds, net = load_task("xor"), MLP([2, 2, 1])
+    theta0 = net.init_params(3)
+    extras = [(), ("cost_line", "latency", 2), ("cost_line", "latency_s", 2e-6),
+              ("cost_line", "latency_s", 1e-13), ("integrator", "lsb", 0.1),
+              ("integrator", "saturation", 1.0), ("source_noise", "p_plus", 0.6),
+              ("source_noise", "fdma_phase_jitter", 0.1), ("source_noise", "amp_dtod", 0.1)]
+    section = {"cost_line": "chip.cost_line", "integrator": "chip.integrator",
+               "source_noise": "chip.perturbation"}
+    for target, mode, code, extra in itertools.product(("weights", "nodes"),
+                                                       ("discrete", "analog"),
+                                                       ("cdma", "fdma", "walsh"), extras):
+        kw = dict(target=target, mode=mode, tau_x=3, perturbation=code, dt=1e-6)
+        over = {"mgd.target": target, "mgd.mode": mode, "mgd.tau_x": 3,
+                "mgd.perturbation": code}
+        if extra:
+            kw[extra[0]] = {extra[1]: extra[2]}
+            over[f"{section[extra[0]]}.{extra[1]}"] = extra[2]
+        try:
+            RunConfig().with_overrides(over)
+            config_ok = True
+        except ConfigError:
+            config_ok = False
+        try:
+            Chip(net, ds.X_train, ds.Y_train, theta0, **kw)
+            chip_ok = True
+        except ConfigError:
+            chip_ok = False
+        assert config_ok == chip_ok, (over, config_ok, chip_ok)

@@ -13,6 +13,7 @@ module                 section(s)
 ``hardware``           ``[hardware]`` (:class:`HardwareConfig`)
 ``diagnostics``        ``[diagnostics]`` (:class:`DiagnosticsConfig`)
 ``limits``             ``MAX_STEPS``, shared by the sections
+``rules``              the rules across sections (signal path against ``[mgd]``)
 =====================  ==============================================================
 
 Each module imports only :mod:`hwsim._schema` (and ``limits``/``signal``), never
