@@ -156,10 +156,11 @@ def test_periphery_counts_B_inferences_and_their_conversions(data):
 
 # -- device read noise ------------------------------------------------------------------
 
-def noisy_device(std=0.01, frozen=False, P=26):
+def noisy_device(std=0.01, frozen=False, P=26, by_write=False):
     p = params_for("ConstantStep", {"dw_min": 0.001, "w_max": 2.0, "w_min": -2.0,
                                     "read_noise": "additive", "read_noise_std": std,
-                                    "read_noise_frozen_per_step": frozen})
+                                    "read_noise_frozen_per_step": frozen,
+                                    "perturbation_by_write": by_write})
     return DeviceArray(p, P, 3)
 
 
@@ -193,6 +194,22 @@ def test_per_weight_reads_one_per_inference(data, frozen):
     assert c.cost_line["c"] == pytest.approx(cost(pert, 0), rel=1e-12)
     cnt = c.counters()
     assert cnt["device_reads"] == 2 * 4 * c.P  # two passes of four inferences, P cells each
+
+
+def test_write_based_perturbation_reads_the_stored_weights_per_inference(data):
+    """Perturbation written into the devices: the step-0 baseline reads the stored weights
+    once per inference of the batch (sub 1 + b·2³²), before the code is written."""
+    X, Y = data
+    c = mlp_chip(data, noisy_device(by_write=True), batch=3, eta=0.0, tau_x=4,
+                 read_noise_model="per_weight")
+    seed, sd = int(c.model.dev[0][I_SEED]), float(c.model.dev[2][S_READ_STD])
+    theta = c.theta.copy()
+    c.advance(1)
+    batch = naive.batch_indices(3, 0, 3, 10)
+    want = np.mean([naive.mlp_cost(np.array(naive.additive_read(theta, sd, seed, 0, 1 + b * BS)),
+                                   X[i], Y[i], SIZES) for b, i in enumerate(batch)])
+    assert c.cost_line["c0"] == pytest.approx(want, rel=1e-12)
+    assert c.counters()["device_reads"] == 2 * 3 * c.P
 
 
 def _normal_pair(bits):
@@ -250,7 +267,7 @@ RULE = dict(perturbation="cdma", amplitude=0.05, eta=0.5, tau_p=2, tau_x=3, tau_
 
 
 @pytest.mark.parametrize("case", ["periph-discrete", "periph-two_sided", "periph-analog",
-                                  "reads-discrete", "reads-two_sided"])
+                                  "reads-discrete", "reads-two_sided", "reads-analog"])
 def test_controller_over_the_port_equals_the_fused_driver(data, case):
     what, how = case.split("-")
     rule = dict(RULE, mode="analog" if how == "analog" else "discrete",
