@@ -175,8 +175,10 @@ class Chip:
         the same distribution (correlated between the two passes when the noise is frozen
         per step) for far fewer draws, so the random draws differ from 0.1.0 but not their
         law (:func:`hwsim.kernels.mlp.forward_read_noise`). "auto": per_neuron when the
-        read noise is additive and the chip has no periphery, else per_weight. PCM read
-        noise is always per weight.
+        read noise is additive and the chip has no periphery (and, with ``batch`` > 1, the
+        noise is not frozen per step: per-neuron draws cannot share one frozen draw across a
+        batch; "per_neuron" is then refused), else per_weight. PCM read noise is always per
+        weight.
     batch : int
         B ≥ 1, minibatch costs: every τx steps the next B samples of the data order are
         presented together, and C, C₀ are means over them (B inferences per pass, counted

@@ -105,7 +105,7 @@ def measure(m, theta, pert, sample, want_base, out, counter):
     ignored.
     """
     kind = m.kind
-    if kind != LINEAR and kind != QUADRATIC and m.batch.shape[0] > 1:
+    if (kind == MLP or kind == PERIPHERY or kind == MLP_READ_NOISE) and m.batch.shape[0] > 1:
         _measure_batch(m, theta, pert, want_base, out, counter)
     elif kind == MLP:
         x = m.X[sample]
