@@ -91,7 +91,8 @@ class ChipConfig(Schema, section="chip"):
         "the pre-activation, σ·‖(x, 1)‖·ζ, exactly the same distribution for far fewer draws "
         "(correlated between the two passes when the noise is frozen per step); \"auto\" "
         "per_neuron when the read noise is additive, mgd.target is weights and there is no "
-        "periphery, else per_weight. PCM read noise is always per weight.",
+        "periphery (and, with mgd.batch > 1, the noise is not frozen per step), else "
+        "per_weight. PCM read noise is always per weight.",
         choices=("auto", "per_neuron", "per_weight"))
     device_set: tuple[str, ...] = option(
         (), "Overrides of the device profile's `[device]` keys, one `\"key = value\"` TOML "

@@ -52,8 +52,10 @@ class MgdConfig(Schema, section="mgd"):
         1, "B, minibatch costs: every τx steps the next B samples of the data order are "
         "presented together, and each step's cost C(θ + θ̃) and the baseline C₀ are means "
         "over that batch (as the MGD authors' GPU code, with batch 1000), so E[G per step] "
-        "is the batch-mean ∇C/P; B inferences per pass. 1 = one sample, as before. B > 1 "
-        "needs mgd.target = \"weights\", no periphery and no device read noise.",
+        "is the batch-mean ∇C/P; B inferences per pass, each reading the devices and "
+        "converting through the periphery anew with its own noise. 1 = one sample, as "
+        "before. With mgd.target = \"nodes\" every sample's neurons get their own code "
+        "(M·B perturbed quantities), so E[G] is the batch-mean ∇C/(M·B).",
         unit="samples", ge=1, le=1_000_000)
     estimate: str = option(
         "one_sided", 'How C̃ is formed: "one_sided" C̃ = C(θ + θ̃) − C₀, the baseline C₀ '
@@ -63,9 +65,6 @@ class MgdConfig(Schema, section="mgd"):
         choices=("one_sided", "two_sided"))
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "MgdConfig":
-        if self.batch > 1 and self.target != "weights":
-            fail("batch", 'must be 1 with mgd.target = "nodes" (each synapse integrates its '
-                 "own presynaptic activity, which a batch mean does not have)", "target")
         if self.estimate == "two_sided" and self.mode != "discrete":
             fail("estimate", 'must be "one_sided" in analog mode (mgd.mode = "analog"): the '
                  "analog cost line high-passes one continuous cost signal", "mode")
