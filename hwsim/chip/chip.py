@@ -257,6 +257,9 @@ class Chip:
             raise ConfigError("mgd.target = 'nodes': needs a network (an analytic cost has no "
                               "neurons to perturb)")
         self.target = target
+        if target != "weights" and sense.kind == _sense.NET:
+            raise ConfigError("mgd.target = 'nodes': node perturbation is not modelled for "
+                              "conv networks (network.layers) yet; use mgd.target = 'weights'")
         if estimate not in ("one_sided", "two_sided"):
             raise ConfigError(f"mgd.estimate = {estimate!r}: allowed: one_sided, two_sided")
         if estimate == "two_sided" and mode != "discrete":
@@ -372,6 +375,10 @@ class Chip:
         if device is not None and device.model != "Ideal":
             self._attach(device, update_rounding, max_pulses, read_noise_model,
                          bool(symmetry_reference))
+            if sense.kind == _sense.NET and self.read_noise_model != "none":
+                raise ConfigError(f"network.layers: device read noise is not modelled for conv "
+                                  f"networks yet (the {device.model} device reads with noise, "
+                                  "device.read_noise); use a profile without read noise")
             if batch > 1 and self.read_noise_model != "none":
                 raise ConfigError(f"mgd.batch = {batch}: minibatch costs are not modelled with "
                                   f"device read noise yet (the {device.model} device reads "

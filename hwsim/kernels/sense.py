@@ -15,9 +15,13 @@ import numpy as np
 from hwsim.kernels._config import inline, jit
 from hwsim.kernels.devices import read_weights
 from hwsim.kernels.mlp import forward, forward2, forward_read_noise, output_cost
+from hwsim.kernels.layers import net_measure
 from hwsim.kernels.periphery import forward_periph
 
 MLP, PERIPHERY, LINEAR, QUADRATIC, MLP_READ_NOISE = 0, 1, 2, 3, 4
+#: A layer network (dense, conv2d, pools): ``net`` its layer table, ``net_work`` its
+#: scratch (:mod:`hwsim.kernels.layers`); one sample, or the minibatch ``batch``.
+NET = 5
 
 #: What the chip computes. ``X``, ``Y`` (N, n_in), (N, n_out) training data; ``sizes``,
 #: ``kinds`` (hidden act, output act, cost) and activation buffers ``buf``, ``buf_b`` of the
@@ -30,8 +34,9 @@ MLP, PERIPHERY, LINEAR, QUADRATIC, MLP_READ_NOISE = 0, 1, 2, 3, 4
 #: clocks, :func:`hwsim.kernels.clocks.fill_batch`); empty for one sample per step.
 SenseModel = namedtuple("SenseModel",
                         "kind X Y sizes kinds buf buf_b qbuf per gain offset scale a "
-                        "read_noise read_noise_key batch",
-                        defaults=(np.zeros(2), np.uint64(0), np.zeros(0, np.int64)))
+                        "read_noise read_noise_key batch net net_work",
+                        defaults=(np.zeros(2), np.uint64(0), np.zeros(0, np.int64),
+                                  np.zeros((1, 21), np.int64), np.zeros(0)))
 
 
 @jit
@@ -65,7 +70,10 @@ def measure(m, theta, pert, sample, want_base, out, counter):
     both are means over the batch and ``sample`` is ignored.
     """
     kind = m.kind
-    if kind == MLP and m.batch.shape[0] > 1:
+    if kind == NET:
+        net_measure(m.net, m.net_work, theta, pert, m.X, m.Y, m.batch, sample, want_base,
+                    m.kinds, m.scale, out)
+    elif kind == MLP and m.batch.shape[0] > 1:
         _measure_batch(m, theta, pert, want_base, out)
     elif kind == MLP:
         x = m.X[sample]
