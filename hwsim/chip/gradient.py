@@ -124,6 +124,9 @@ def backprop(net, theta, X, Y, *, weights=None, quantizer="exact"):
     if quantizer not in QUANTIZER_GRADIENTS:
         raise ConfigError(f"diagnostics.quantizer_gradient = {quantizer!r}: allowed: "
                           f"{', '.join(QUANTIZER_GRADIENTS)}")
+    if getattr(net, "rows", None) is not None:  # a hwsim.chip.layers.LayerNet
+        raise ConfigError("backprop: network.layers with conv2d or pooling: the exact "
+                          "gradient is computed for dense stacks (network.sizes) only")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
     theta = np.asarray(theta, dtype=np.float64)

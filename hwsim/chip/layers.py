@@ -23,7 +23,7 @@ from hwsim.kernels import sense as _sense
 from hwsim.layers_config import LayerConfig
 
 __all__ = ["LayerShape", "LayerNet", "infer_shapes", "build_network", "dense_only",
-           "io_widths", "CHUNK"]
+           "io_widths", "check_layer_run", "CHUNK"]
 
 #: Samples per chunk of the batched forward pass (the scratch holds this many).
 CHUNK = 128
@@ -150,6 +150,33 @@ def io_widths(ncfg, task_name, sample_shape=None):
         raise ConfigError(f"network.input_shape = []: needed with network.layers and "
                           f"task.name = {task_name!r} (the shape of one sample, e.g. [3, 32, 32])")
     return int(np.prod(shape)), int(ncfg.layers[-1].units)
+
+
+def check_layer_run(cfg):
+    """Refuse, before any data are read, what a run of a layer network does not model:
+    converters or neuron variation (``chip.inp_bound``, ``out_bound``, ``dac_bits``,
+    ``adc_bits``, ``neuron_*_dtod``), node perturbation (``mgd.target = "nodes"``) and
+    gradient diagnostics (``diagnostics.enabled``: no exact gradient of conv nets).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key.
+    """
+    n, c = cfg.network, cfg.chip
+    if not n.layers or dense_only(n.layers):
+        return
+    if c.has_periphery() or c.dac_bits or c.adc_bits or c.inp_res or c.out_res:
+        raise ConfigError("network.layers: converters and neuron variation (chip.inp_bound, "
+                          "chip.out_bound, chip.dac_bits, chip.adc_bits, chip.neuron_*) are "
+                          "not modelled for conv networks; leave them off")
+    if cfg.mgd.target != "weights":
+        raise ConfigError(f"mgd.target = {cfg.mgd.target!r}: node perturbation is not modelled "
+                          "for conv networks (network.layers) yet; use mgd.target = 'weights'")
+    if cfg.diagnostics.enabled:
+        raise ConfigError("diagnostics.enabled = true: the exact gradient it compares with "
+                          "(hwsim.chip.gradient) is computed for dense stacks only; set it to "
+                          "false with network.layers")
 
 
 def build_network(ncfg, input_shape, *, periphery=None, seed=0, weight_scale=1.0):

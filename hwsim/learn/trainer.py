@@ -21,7 +21,7 @@ import tomli_w
 from hwsim import __version__
 from hwsim.chip.chip import Chip, kernels_on_disk
 from hwsim.chip.devices import DeviceArray
-from hwsim.chip.layers import build_network, io_widths
+from hwsim.chip.layers import build_network, check_layer_run, io_widths
 from hwsim.chip.profiles import load_profile, profile_to_toml
 from hwsim.chip.network import n_params
 from hwsim.energy import energy_summary
@@ -211,7 +211,9 @@ def build_chip(cfg, dataset=None, profile=None):
         Unknown profile, a network that does not fit the task or the machine's memory, a
         missing or malformed dataset file.
     """
-    ds = dataset or load_dataset(cfg.task, seed=cfg.seed, sizes=io_widths(cfg.network, cfg.task.name))
+    check_layer_run(cfg)
+    ds = dataset or load_dataset(cfg.task, seed=cfg.seed,
+                                 sizes=io_widths(cfg.network, cfg.task.name))
     cfg = calibrate_config(cfg, ds)  # converter ranges measured at start (converter_range)
     n = cfg.network
     profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
@@ -534,6 +536,7 @@ class MGDTrainer:
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = (load_profile(saved) if resume and saved.exists() else
                          load_profile(cfg.chip.device, cfg.chip.device_set))
+        check_layer_run(cfg)
         if any(cfg.chip.needs_calibration()):  # recorded in config.toml (issue 13)
             self.config = cfg = calibrate_config(cfg, load_dataset(
                 cfg.task, seed=cfg.seed, sizes=io_widths(cfg.network, cfg.task.name)))
