@@ -110,7 +110,8 @@ def test_dense_only_layers_are_the_mlp_bit_for_bit():
         {"type": "dense", "units": 12}, {"type": "dense", "units": 10}]})
     flat = dict(lay, network=dict(lay["network"], layers=[{"type": "flatten"}]
                                   + lay["network"]["layers"]))
-    chips = [build_chip(RunConfig.from_dict(d))[0] for d in (base, lay, flat)]
+    first, _, ds = build_chip(RunConfig.from_dict(base))
+    chips = [first] + [build_chip(RunConfig.from_dict(d), dataset=ds)[0] for d in (lay, flat)]
     assert all(type(c.network) is MLP and list(c.network.sizes) == [64, 12, 10] for c in chips)
     for c in chips:
         c.advance(60)
@@ -120,3 +121,21 @@ def test_dense_only_layers_are_the_mlp_bit_for_bit():
                        "stack has one hidden activation"):
         net_of([dict(type="dense", units=3, activation="tanh"), dict(type="dense", units=2)],
                (4,))
+
+
+@pytest.mark.parametrize("name,shape,P", [("fashion_cnn", (1, 28, 28), 14_378),
+                                          ("cifar10_cnn", (3, 32, 32), 26_154)])
+def test_the_cnn_examples_load_and_have_the_papers_shapes(name, shape, P):
+    from pathlib import Path
+
+    from hwsim.config import load_config
+    cfg = load_config(Path(__file__).parent.parent / "examples" / f"{name}.toml")
+    assert cfg.network.input_shape == shape and cfg.mgd.batch == 1000
+    net = build_network(cfg.network, ())
+    assert net.n_params == P and list(net.sizes[[0, -1]]) == [int(np.prod(shape)), 10]
+    assert cfg.network.cost == "cross_entropy" and net.output_activation == "softmax"
+    if name == "cifar10_cnn":  # C̃ clamped to ±0.01 by the finest quantiser
+        assert (cfg.mgd.amplitude, cfg.chip.cost_line.range, cfg.chip.cost_line.bits) == (
+            0.001, 0.01, 52)
+    else:
+        assert (cfg.mgd.amplitude, cfg.mgd.eta) == (0.1, 10.0)
