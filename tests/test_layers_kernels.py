@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from hwsim.chip.layers import CHUNK, build_network
+from hwsim.chip.layers import CHUNK, LayerNet, build_network
 from hwsim.config import NetworkConfig
 from hwsim.kernels import sense as _sense
 from tests import naive
@@ -24,14 +24,16 @@ LAYERS = [dict(type="conv2d", channels=3, kernel=3, stride=2, padding=1, activat
 
 @pytest.fixture(scope="module")
 def net():
-    return build_network(NetworkConfig(layers=LAYERS, activation="relu", cost="cross_entropy"),
-                         SHAPE)
+    net = build_network(NetworkConfig(layers=LAYERS, activation="relu", cost="cross_entropy"),
+                        SHAPE)
+    assert net.chunk == CHUNK
+    return LayerNet(net.shapes, "relu", cost="cross_entropy", chunk=4)  # several chunks
 
 
 @pytest.fixture(scope="module")
 def data(net):
     rng = np.random.default_rng(7)
-    X = rng.normal(size=(2 * CHUNK + 5, int(np.prod(SHAPE))))  # three chunks, the last short
+    X = rng.normal(size=(11, int(np.prod(SHAPE))))  # three chunks of 4, the last short
     labels = rng.integers(0, 3, len(X))
     theta = rng.normal(scale=0.7, size=net.n_params)
     return X, np.eye(3)[labels], labels, theta
@@ -91,7 +93,7 @@ L = [dict(type="conv2d", channels=16, kernel=3), dict(type="maxpool", size=2),
      dict(type="flatten"), dict(type="dense", units=10)]
 net = build_network(NetworkConfig(layers=L, activation="relu"), (28, 28))
 rng = np.random.default_rng(0)
-out = net.outputs(rng.normal(size=net.n_params) * 0.1, rng.random((300, 784)))
+out = net.outputs(rng.normal(size=net.n_params) * 0.1, rng.random((100, 784)))
 import hashlib
 print(hashlib.sha256(out.tobytes()).hexdigest())
 """

@@ -26,7 +26,7 @@ __all__ = ["LayerShape", "LayerNet", "infer_shapes", "build_network", "dense_onl
            "io_widths", "check_layer_run", "CHUNK"]
 
 #: Samples per chunk of the batched forward pass (the scratch holds this many).
-CHUNK = 128
+CHUNK = 256
 #: Input shapes of the standard dataset files (used before the data are loaded).
 TASK_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "cifar10": (3, 32, 32),
                "digits": (8, 8)}
@@ -224,6 +224,9 @@ class LayerNet:
         Must be None or ideal: converters are not modelled for layer networks.
     weight_scale : float
         As :class:`MLP`.
+    chunk : int
+        Samples per chunk of the batched passes (≥ 1; the scratch holds this many; results
+        do not depend on it beyond rounding of the matrix products).
 
     Raises
     ------
@@ -232,7 +235,7 @@ class LayerNet:
     """
 
     def __init__(self, shapes, activation="relu", output_activation="auto", cost="mse", *,
-                 periphery=None, weight_scale=1.0):
+                 periphery=None, weight_scale=1.0, chunk=CHUNK):
         if periphery is not None and periphery.has_periphery():
             raise ConfigError("network.layers: converters and neuron variation (chip.inp_bound, "
                               "chip.out_bound, chip.dac_bits, chip.adc_bits, chip.neuron_*) are "
@@ -247,6 +250,9 @@ class LayerNet:
         self.offsets = np.cumsum([0] + [s.n_w + s.n_b for s in self.shapes])[:-1]
         self.sizes = np.array([int(np.prod(self.input_shape))] + [
             int(np.prod(s.out_shape)) for s in self.shapes if s.n_w], dtype=np.int64)
+        if not (isinstance(chunk, (int, np.integer)) and chunk >= 1):
+            raise ConfigError(f"LayerNet chunk = {chunk!r}: must be an integer ≥ 1")
+        self.chunk = int(chunk)
         self.rows, self.work_size = self._table()
 
     def _table(self):
@@ -273,7 +279,7 @@ class LayerNet:
         head = np.zeros(_kl.N_COLS, np.int64)
         head[_kl.C_TYPE], head[_kl.C_NOUT] = _kl.T_INPUT, int(np.prod(self.input_shape))
         table = np.array([head] + rows)
-        chunk = CHUNK
+        chunk = self.chunk
         pos = chunk * table[0, _kl.C_NOUT]  # the input region starts at 0
         for r in table[1:]:
             r[_kl.C_AOFF] = pos
