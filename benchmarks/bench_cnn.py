@@ -173,12 +173,12 @@ def main():
                     help="a Python with torch, used in a subprocess if torch is not importable")
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    n, reps = (2, 1) if a.quick else (10, a.repeats)
+    n, reps = (2, 1) if a.quick else (6, a.repeats)
     if a.torch_only:
         print(json.dumps(bench_torch(n, reps)))
         return
     hw, P = bench_hwsim(n, reps)
-    npy = bench_numpy(max(1, n // 2), reps)
+    npy = bench_numpy(max(1, n // 3), reps)
     torch_res = None
     try:
         torch_res = bench_torch(n, reps)

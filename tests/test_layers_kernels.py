@@ -107,3 +107,14 @@ def test_bits_do_not_depend_on_the_blas_or_numba_thread_count():
                            text=True, check=True)
         digests.add(r.stdout.strip())
     assert len(digests) == 1, digests
+
+
+def test_the_exact_gradient_of_a_conv_net_equals_finite_differences(net, data):
+    from hwsim.chip.gradient import backprop
+    from tests.test_mgd_facts import fd_gradient
+    X, Y, labels, theta = data
+    g = backprop(net, theta, X[:5], Y[:5])
+    want = fd_gradient(lambda th: net.evaluate(th, X[:5], Y[:5], labels[:5])[0], theta)
+    assert np.abs(g.grad - want).max() < 1e-6 * max(1.0, np.abs(want).max())
+    assert abs(g.cost - net.evaluate(theta, X[:5], Y[:5], labels[:5])[0]) < 1e-12
+    assert g.dz.shape == (5, int(net.sizes[1:].sum()))

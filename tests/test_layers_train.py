@@ -115,9 +115,17 @@ def test_hwsim_run_trains_a_conv_net_and_resumes_bit_identically(tmp_path, devic
     ({"chip": {"out_bound": 2.0}}, r"^network.layers: converters and neuron variation"),
     ({"chip": {"inp_bound": 1.0, "dac_bits": 6}}, r"^network.layers: converters and neuron"),
     ({"chip": {"device": "pcm_pair"}}, r"^network.layers: device read noise is not modelled"),
-    ({"diagnostics": {"enabled": True}}, r"^diagnostics.enabled = true: the exact gradient"),
     ({"learn": {"algorithm": "backprop"}}, r"network.layers: learn.algorithm = 'backprop' "),
 ])
 def test_refusals_are_one_line_errors(tmp_path, over, msg):
     with pytest.raises(ConfigError, match=msg):
         run_experiment(RunConfig.from_dict({**RUN, **over}), tmp_path / "r")
+
+
+def test_gradient_diagnostics_run_on_a_conv_net(tmp_path):
+    """The exact gradient of a conv net (hwsim.chip.gradient, tested against finite
+    differences in test_layers_kernels.py) feeds [diagnostics] at evaluation ticks."""
+    d = dict(RUN, diagnostics={"enabled": True}, sim={"steps": 200, "eval_every": 100})
+    run = run_experiment(RunConfig.from_dict(d), tmp_path / "diag")
+    row = run.metrics_[-1]
+    assert np.isfinite(row["grad_cos"]) and -1 <= row["grad_cos"] <= 1, row

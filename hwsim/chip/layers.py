@@ -155,8 +155,7 @@ def io_widths(ncfg, task_name, sample_shape=None):
 def check_layer_run(cfg):
     """Refuse, before any data are read, what a run of a layer network does not model:
     converters or neuron variation (``chip.inp_bound``, ``out_bound``, ``dac_bits``,
-    ``adc_bits``, ``neuron_*_dtod``), node perturbation (``mgd.target = "nodes"``) and
-    gradient diagnostics (``diagnostics.enabled``: no exact gradient of conv nets).
+    ``adc_bits``, ``neuron_*_dtod``) and node perturbation (``mgd.target = "nodes"``).
 
     Raises
     ------
@@ -173,10 +172,6 @@ def check_layer_run(cfg):
     if cfg.mgd.target != "weights":
         raise ConfigError(f"mgd.target = {cfg.mgd.target!r}: node perturbation is not modelled "
                           "for conv networks (network.layers) yet; use mgd.target = 'weights'")
-    if cfg.diagnostics.enabled:
-        raise ConfigError("diagnostics.enabled = true: the exact gradient it compares with "
-                          "(hwsim.chip.gradient) is computed for dense stacks only; set it to "
-                          "false with network.layers")
 
 
 def build_network(ncfg, input_shape, *, periphery=None, seed=0, weight_scale=1.0):
