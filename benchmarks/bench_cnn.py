@@ -14,7 +14,8 @@ and update. Timed:
   products, pooling by reshape), :func:`numpy_step`;
 - PyTorch CPU (only if ``import torch`` works; never a dependency of hwsim): the two forward
   passes alone (``torch.nn.functional`` conv2d/max_pool2d/linear/cross_entropy under
-  ``torch.no_grad``), which is a lower bound on its step time.
+  ``torch.no_grad``), which is a lower bound on its step time; in float64 (the precision
+  hwsim computes in) and in float32.
 
 Each measurement is repeated (default 3 times) and the best is kept. Only ratios measured in
 the same run mean anything on a shared machine. Synthetic data (uniform pixels, random
@@ -24,7 +25,8 @@ Usage::
 
     python benchmarks/bench_cnn.py             # about 2 minutes on 2 cores
     python benchmarks/bench_cnn.py --quick     # 1 repeat, fewer steps
-    /work/torchvenv/bin/python benchmarks/bench_cnn.py --torch-only   # in a venv with torch
+    # PyTorch is timed in-process if importable, else with --torch-python (default
+    # /work/torchvenv/bin/python: python -m venv /work/torchvenv && pip install numpy torch)
 """
 
 import argparse
@@ -136,12 +138,18 @@ def bench_numpy(n, repeats):
 
 
 def bench_torch(n, repeats):
+    """PyTorch's two forward passes per step in float64 (hwsim's precision) and float32."""
+    return [bench_torch_dtype(n, repeats, d) for d in ("float64", "float32")]
+
+
+def bench_torch_dtype(n, repeats, dtype):
     import torch
     import torch.nn.functional as F
+    dt = getattr(torch, dtype)
     X, Y = data()
     rng = np.random.default_rng(1)
-    theta = torch.tensor(rng.uniform(-0.1, 0.1, 14_378), dtype=torch.float64)
-    Xt = torch.tensor(X, dtype=torch.float64).reshape(-1, 1, 28, 28)
+    theta = torch.tensor(rng.uniform(-0.1, 0.1, 14_378), dtype=dt)
+    Xt = torch.tensor(X, dtype=dt).reshape(-1, 1, 28, 28)
     lt = torch.tensor(Y.argmax(axis=1))
 
     def fwd(th, x):
@@ -153,7 +161,7 @@ def bench_torch(n, repeats):
                 a = F.linear(a.flatten(1), K, b)
         return a
 
-    code = 0.1 / np.sqrt(14_378) * torch.ones(14_378, dtype=torch.float64)
+    code = 0.1 / np.sqrt(14_378) * torch.ones(14_378, dtype=dt)
 
     def run():
         with torch.no_grad():
@@ -162,7 +170,7 @@ def bench_torch(n, repeats):
                 F.cross_entropy(fwd(theta + code, Xt[sl]), lt[sl])
                 F.cross_entropy(fwd(theta, Xt[sl]), lt[sl])
     run()  # warm-up
-    return n / time_best(run, repeats), torch.__version__, torch.get_num_threads()
+    return n / time_best(run, repeats), torch.__version__, torch.get_num_threads(), dtype
 
 
 def main():
@@ -199,9 +207,9 @@ def main():
     if torch_res is None:
         print("| PyTorch CPU (2 forward passes) | not installed | — |")
     else:
-        sps, ver, thr = torch_res
-        print(f"| PyTorch {ver} CPU, {thr} threads (2 forward passes only) | {sps:.2f} | "
-              f"{hw / sps:.2f} |")
+        for sps, ver, thr, dtype in torch_res:
+            print(f"| PyTorch {ver} CPU {dtype}, {thr} threads (2 forward passes only) | "
+                  f"{sps:.2f} | {hw / sps:.2f} |")
 
 
 if __name__ == "__main__":
