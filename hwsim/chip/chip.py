@@ -257,9 +257,6 @@ class Chip:
             raise ConfigError("mgd.target = 'nodes': needs a network (an analytic cost has no "
                               "neurons to perturb)")
         self.target = target
-        if target != "weights" and sense.kind == _sense.NET:
-            raise ConfigError("mgd.target = 'nodes': node perturbation is not modelled for "
-                              "conv networks (network.layers) yet; use mgd.target = 'weights'")
         if estimate not in ("one_sided", "two_sided"):
             raise ConfigError(f"mgd.estimate = {estimate!r}: allowed: one_sided, two_sided")
         if estimate == "two_sided" and mode != "discrete":

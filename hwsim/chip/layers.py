@@ -155,7 +155,7 @@ def io_widths(ncfg, task_name, sample_shape=None):
 def check_layer_run(cfg):
     """Refuse, before any data are read, what a run of a layer network does not model:
     converters or neuron variation (``chip.inp_bound``, ``out_bound``, ``dac_bits``,
-    ``adc_bits``, ``neuron_*_dtod``) and node perturbation (``mgd.target = "nodes"``).
+    ``adc_bits``, ``neuron_*_dtod``).
 
     Raises
     ------
@@ -169,9 +169,6 @@ def check_layer_run(cfg):
         raise ConfigError("network.layers: converters and neuron variation (chip.inp_bound, "
                           "chip.out_bound, chip.dac_bits, chip.adc_bits, chip.neuron_*) are "
                           "not modelled for conv networks; leave them off")
-    if cfg.mgd.target != "weights":
-        raise ConfigError(f"mgd.target = {cfg.mgd.target!r}: node perturbation is not modelled "
-                          "for conv networks (network.layers) yet; use mgd.target = 'weights'")
 
 
 def build_network(ncfg, input_shape, *, periphery=None, seed=0, weight_scale=1.0):

@@ -60,7 +60,7 @@ def _im2col(work, src, nb, r, cols):
 
 
 @jit
-def _conv(work, w, src, dst, nb, r, cols, make_cols, scale):
+def _conv(work, w, src, dst, nb, r, cols, make_cols, scale, npert, noff, use_np):
     oc, ohw = r[C_OC], r[C_OH] * r[C_OW]
     k = r[C_IC] * r[C_KH] * r[C_KW]
     if make_cols:
@@ -73,17 +73,23 @@ def _conv(work, w, src, dst, nb, r, cols, make_cols, scale):
         for s in range(nb):
             d = dst + (s * oc + o) * ohw
             for q in range(ohw):
-                work[d + q] = act(kind, scale * (g[o, s * ohw + q] + b))
+                z = scale * (g[o, s * ohw + q] + b)
+                if use_np:  # node perturbation (one sample): node noff + (o, y, x)
+                    z += npert[noff + o * ohw + q]
+                work[d + q] = act(kind, z)
 
 
 @jit
-def _dense(work, w, src, dst, nb, r, scale):
+def _dense(work, w, src, dst, nb, r, scale, npert, noff, use_np):
     nin, nout, p = r[C_NIN], r[C_NOUT], r[C_POFF]
     g = np.dot(work[src:src + nb * nin].reshape((nb, nin)), w[p:p + nout * nin].reshape((nout, nin)).T)
     kind = r[C_ACT]
     for s in range(nb):
         for o in range(nout):
-            work[dst + s * nout + o] = act(kind, scale * (g[s, o] + w[p + nout * nin + o]))
+            z = scale * (g[s, o] + w[p + nout * nin + o])
+            if use_np:
+                z += npert[noff + o]
+            work[dst + s * nout + o] = act(kind, z)
 
 
 @jit
@@ -115,24 +121,88 @@ def _pool(work, src, dst, nb, r):
 def _run_chunk(rows, work, nb, npass, w0, w1, scale):
     """Both passes (weights ``w0``, then ``w1`` when ``npass`` = 2) of ``nb`` samples whose
     inputs are at the header's input region; returns the output layer's pass-0 offset."""
+    return _run_layers(rows, work, nb, npass, w0, w1, scale, w0, 0, False)
+
+
+@jit
+def _run_layers(rows, work, nb, npass, w0, w1, scale, npert, first, use_np):
+    """:func:`_run_chunk`, passes ``first`` .. ``npass − 1``; with ``use_np`` the node
+    perturbation ``npert`` (M,) is added to every dense and conv pre-activation (one
+    sample; nodes layer by layer, (C, H, W) row-major)."""
     h = rows[0]
     chunk = h[C_CHUNK]
     cols = h[C_COLS]
+    noff = 0
     for l in range(1, rows.shape[0]):
         r = rows[l]
         prev = rows[l - 1]
-        for ps in range(npass):
+        for ps in range(first, npass):
             w = w0 if ps == 0 else w1
             src = prev[C_AOFF] + (0 if l == 1 else ps * chunk * prev[C_NOUT])
             dst = r[C_AOFF] + ps * chunk * r[C_NOUT]
             t = r[C_TYPE]
             if t == T_CONV:
-                _conv(work, w, src, dst, nb, r, cols, l > 1 or ps == 0, scale)
+                _conv(work, w, src, dst, nb, r, cols, l > 1 or ps == first, scale, npert, noff,
+                      use_np)
             elif t == T_DENSE:
-                _dense(work, w, src, dst, nb, r, scale)
+                _dense(work, w, src, dst, nb, r, scale, npert, noff, use_np)
             else:
                 _pool(work, src, dst, nb, r)
+        if r[C_TYPE] == T_CONV or r[C_TYPE] == T_DENSE:
+            noff += r[C_NOUT]
     return rows[rows.shape[0] - 1, C_AOFF]
+
+
+@jit
+def net_node_pass(rows, work, theta, npert, use_pert, X, Y, sample, kinds, scale):
+    """C of one sample through θ, with (``use_pert``: pass slot 0, whose activations the
+    synapses then integrate) or without (slot 1) the node perturbation ``npert`` (M,) on the
+    pre-activations (node perturbation; :func:`net_integrate_nodes`)."""
+    wb, wp = _load_weights(rows, work, theta, theta, False)
+    _gather(rows, work, X, np.zeros(0, np.int64), 0, 1, sample)
+    ps = 0 if use_pert else 1
+    off = _run_layers(rows, work, 1, ps + 1, wb, wb, scale, npert, ps, use_pert)
+    return output_cost(work, off + ps * rows[0, C_CHUNK] * Y.shape[1], Y[sample], kinds[1],
+                       kinds[2])
+
+
+@jit
+def net_integrate_nodes(G, s, ref, rows, work, analog, keep, new):
+    """Node perturbation's synapse integration on a layer network: node i correlates
+    g_i = s·ref_i; a dense weight W[o, j] integrates g_o·a_j, a conv weight K[o, c, i, j]
+    the sum over the output positions of its node grid, Σ_{y,x} g[o, y, x]·a_pad[c, y·st + i,
+    x·st + j], a bias the sum of its nodes' g; a the layer input of the last perturbed pass
+    (slot 0). Discrete: G += ·; analog: G ← keep·G + new·(·)."""
+    noff = 0
+    for l in range(1, rows.shape[0]):
+        r = rows[l]
+        t = r[C_TYPE]
+        if t != T_CONV and t != T_DENSE:
+            continue
+        src = rows[l - 1, C_AOFF]
+        p = r[C_POFF]
+        oc, ohw = r[C_OC], r[C_OH] * r[C_OW]
+        k = r[C_IC] * r[C_KH] * r[C_KW]
+        if t == T_CONV:
+            _im2col(work, src, 1, r, rows[0, C_COLS])
+        cols = rows[0, C_COLS]
+        nin = r[C_NIN]
+        for o in range(oc):
+            gb = 0.0
+            for q in range(ohw):
+                gb += s * ref[noff + o * ohw + q]
+            for j in range(k):
+                v = 0.0
+                if t == T_CONV:
+                    for q in range(ohw):
+                        v += (s * ref[noff + o * ohw + q]) * work[cols + j * ohw + q]
+                else:
+                    v = gb * work[src + j] if j < nin else 0.0
+                i = p + o * k + j
+                G[i] = keep * G[i] + new * v if analog else G[i] + v
+            i = p + oc * k + o
+            G[i] = keep * G[i] + new * gb if analog else G[i] + gb
+        noff += r[C_NOUT]
 
 
 @jit
