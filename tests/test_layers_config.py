@@ -31,8 +31,8 @@ def test_the_authors_cnns_have_14378_and_26154_parameters():
     assert isinstance(f, LayerNet) and f.n_params == 14_378
     assert c.n_params == 26_154
     # 28 → 26 → 13 → 11 → 5 → 3 → 1; 32 → 30 → 15 → 13 → 6 → 4 → 2 (hand computed)
-    assert [s.out_shape for s in f.shapes][:6] == [(16, 26, 26), (16, 13, 13), (32, 11, 11),
-                                                   (32, 5, 5), (32, 3, 3), (32, 1, 1)]
+    assert [s.out_shape for s in f.shapes][:6] == [
+        (16, 26, 26), (16, 13, 13), (32, 11, 11), (32, 5, 5), (32, 3, 3), (32, 1, 1)]
     assert c.shapes[6].out_shape == (256,)
     # layer offsets: conv0 16·9 + 16, conv1 32·144 + 32, ...
     assert f.layer_slices(2)[0] == slice(160, 160 + 4608) and f.layer_slices(7)[1].stop == 14_378

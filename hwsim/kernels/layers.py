@@ -66,7 +66,8 @@ def _conv(work, w, src, dst, nb, r, cols, make_cols, scale, npert, noff, use_np)
     if make_cols:
         _im2col(work, src, nb, r, cols)
     p = r[C_POFF]
-    g = np.dot(w[p:p + oc * k].reshape((oc, k)), work[cols:cols + k * nb * ohw].reshape((k, nb * ohw)))
+    wm = w[p:p + oc * k].reshape((oc, k))
+    g = np.dot(wm, work[cols:cols + k * nb * ohw].reshape((k, nb * ohw)))
     kind = r[C_ACT]
     for o in range(oc):
         b = w[p + oc * k + o]
@@ -82,7 +83,8 @@ def _conv(work, w, src, dst, nb, r, cols, make_cols, scale, npert, noff, use_np)
 @jit
 def _dense(work, w, src, dst, nb, r, scale, npert, noff, use_np):
     nin, nout, p = r[C_NIN], r[C_NOUT], r[C_POFF]
-    g = np.dot(work[src:src + nb * nin].reshape((nb, nin)), w[p:p + nout * nin].reshape((nout, nin)).T)
+    wm = w[p:p + nout * nin].reshape((nout, nin))
+    g = np.dot(work[src:src + nb * nin].reshape((nb, nin)), wm.T)
     kind = r[C_ACT]
     for s in range(nb):
         for o in range(nout):

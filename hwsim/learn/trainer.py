@@ -135,14 +135,17 @@ def check_memory(cfg, profile, n_train, n_test, net=None):
     state = Chip.estimate_bytes(P, n_train, dtype)
     dev = 0 if profile.model == "Ideal" else DeviceArray.estimate_bytes(profile.params, P, dtype)
     data = 8 * (n_train + n_test) * (sizes[0] + sizes[-1]) + 8 * 4 * sum(sizes)
+    data += 8 * getattr(net, "work_size", 0)  # a layer network's scratch (im2col, chunks)
     need = state + dev + data + state + dev // 2  # + one checkpoint's copy of the state
     try:
         have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return
     if need > 0.8 * have:
+        what = (f"network.layers (layer widths {sizes})" if getattr(net, "work_size", 0) else
+                f"network.sizes = {sizes}")
         raise ConfigError(
-            f"network.sizes = {sizes}: needs about {need / 2**30:.1f} GiB for {P:,} parameters "
+            f"{what}: needs about {need / 2**30:.1f} GiB for {P:,} parameters "
             f"(chip state {state / 2**30:.1f} GiB, device arrays of '{profile.name}' "
             f"{dev / 2**30:.1f} GiB, data {data / 2**30:.1f} GiB); this machine has "
             f"{have / 2**30:.1f} GiB")
