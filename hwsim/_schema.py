@@ -168,6 +168,12 @@ def _scalar(value: Any, typ: type, m: Mapping[str, Any], key: str, prefix: str) 
 def _coerce(value: Any, f: dataclasses.Field, prefix: str) -> Any:
     if get_origin(f.type) is tuple:  # list settings are stored as tuples to stay frozen/hashable
         item = get_args(f.type)[0]
+        if isinstance(item, type) and issubclass(item, Schema):  # a list of tables
+            if not isinstance(value, (list, tuple)):
+                raise FieldError(f.name, value, f"must be a list of tables [[{prefix}{f.name}]]",
+                                 prefix=prefix)
+            return tuple(_table_item(v, item, f"{f.name}[{i}]", prefix)
+                         for i, v in enumerate(value))
         n = f.metadata.get("min_len", 0)
         if not isinstance(value, (list, tuple)) or len(value) < n:
             noun = {int: "integers", str: "strings"}.get(item, "numbers")
@@ -176,6 +182,24 @@ def _coerce(value: Any, f: dataclasses.Field, prefix: str) -> Any:
         return tuple(_scalar(v, item, f.metadata, f"{f.name}[{i}]", prefix)
                      for i, v in enumerate(value))
     return _scalar(value, f.type, f.metadata, f.name, prefix)
+
+
+def _table_item(value: Any, item: type, key: str, prefix: str) -> Any:
+    """One table of a list-of-tables setting (``[[network.layers]]``), built as ``item``;
+    its errors name ``key.field`` (``layers[2].kernel``)."""
+    if isinstance(value, item):
+        return value
+    if not isinstance(value, Mapping):
+        raise FieldError(key, value, "must be a table", prefix=prefix)
+    names = [g.name for g in dataclasses.fields(item)]
+    for k, v in value.items():
+        if k not in names:
+            raise FieldError(f"{key}.{k}", v, "unknown key; allowed: " + ", ".join(names)
+                             + did_you_mean(k, names), prefix=prefix)
+    try:
+        return item(**value)
+    except FieldError as exc:
+        raise FieldError(f"{key}.{exc.key}", exc.value, exc.requirement, prefix=prefix) from None
 
 
 class Schema:
@@ -317,7 +341,9 @@ def to_plain(obj: Any) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
-        out[f.name] = to_plain(v) if is_section(f) else list(v) if isinstance(v, tuple) else v
+        out[f.name] = (to_plain(v) if is_section(f) else
+                       [to_plain(x) if isinstance(x, Schema) else x for x in v]
+                       if isinstance(v, tuple) else v)
     return out
 
 

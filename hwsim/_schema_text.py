@@ -210,6 +210,9 @@ def allowed_text(f: dataclasses.Field) -> str:
     if f.type is bool:
         return "`true`, `false`"
     bounds = bounds_text(m).removeprefix("in ")
+    item = get_args(f.type)[0] if get_origin(f.type) is tuple else None
+    if isinstance(item, type) and dataclasses.is_dataclass(item):  # a list of tables
+        return "tables with keys " + ", ".join(f"`{g.name}`" for g in dataclasses.fields(item))
     if get_origin(f.type) is tuple:
         each = bounds or ("a string" if get_args(f.type)[0] is str else "finite")
         return f"length ≥ {m.get('min_len', 0)}; each {each}"

@@ -345,3 +345,81 @@ def pcm_nu(g_rel, xi):
     mu = min(max(-0.0155 * lg + 0.0244, 0.049), 0.1)
     sd = min(max(-0.0125 * lg - 0.0059, 0.008), 0.045)
     return max(mu + sd * xi, 0.0)
+
+
+# ------------------------------------------------------------------- layer networks (issue 11)
+def conv2d_naive(x, K, b, stride=1, pad=0):
+    """Direct nested loops: out[o, y, x] = b[o] + Σ_{c,i,j} K[o, c, i, j]·xp[c, y·s + i, x·s + j]
+    for x (C, H, W), K (O, C, kh, kw) and the zero-padded input xp."""
+    C, H, W = x.shape
+    O, _, kh, kw = K.shape
+    xp = np.zeros((C, H + 2 * pad, W + 2 * pad))
+    xp[:, pad:pad + H, pad:pad + W] = x
+    oh, ow = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kw) // stride + 1
+    out = np.zeros((O, oh, ow))
+    for o in range(O):
+        for yy in range(oh):
+            for xx in range(ow):
+                s = 0.0
+                for c in range(C):
+                    for i in range(kh):
+                        for j in range(kw):
+                            s += K[o, c, i, j] * xp[c, yy * stride + i, xx * stride + j]
+                out[o, yy, xx] = s + b[o]
+    return out
+
+
+def pool_naive(x, size, stride, kind="max"):
+    """Max or mean over size×size windows of x (C, H, W), step ``stride``, direct loops."""
+    C, H, W = x.shape
+    oh, ow = (H - size) // stride + 1, (W - size) // stride + 1
+    out = np.zeros((C, oh, ow))
+    for c in range(C):
+        for yy in range(oh):
+            for xx in range(ow):
+                win = [x[c, yy * stride + i, xx * stride + j] for i in range(size)
+                       for j in range(size)]
+                out[c, yy, xx] = max(win) if kind == "max" else sum(win) / len(win)
+    return out
+
+
+def layer_net_output(theta, x, layers, input_shape, act="relu", out_act="linear", scale=1.0):
+    """Output of a layer network (list of dicts as ``[[network.layers]]``) on one sample
+    x (flat), θ layout of hwsim.chip.layers; pre-activations scale·(W a + b)."""
+    a = np.asarray(x, float).reshape(input_shape if len(input_shape) == 3 else
+                                     (1, *input_shape))
+    o = 0
+    for n, L in enumerate(layers):
+        t = L["type"]
+        kind = out_act if n == len(layers) - 1 else L.get("activation") or act
+        if t == "conv2d":
+            oc, k, c = L["channels"], L["kernel"], a.shape[0]
+            K = theta[o:o + oc * c * k * k].reshape(oc, c, k, k)
+            b = theta[o + oc * c * k * k:o + oc * c * k * k + oc]
+            o += oc * c * k * k + oc
+            K, b = K * scale, b * scale
+            a = conv2d_naive(a, K, b, L.get("stride", 1), L.get("padding", 0))
+            a = a if kind in ("linear", "softmax") else ACT[kind](a)
+        elif t in ("maxpool", "avgpool"):
+            a = pool_naive(a, L["size"], L.get("stride", L["size"]), t[:3])
+        elif t == "flatten":
+            a = a.reshape(-1)
+        else:
+            nin, nout = a.size, L["units"]
+            W = theta[o:o + nin * nout].reshape(nout, nin)
+            b = theta[o + nin * nout:o + nin * nout + nout]
+            o += nin * nout + nout
+            s = scale * (W @ a.reshape(-1) + b)
+            a = s if kind in ("linear", "softmax") else ACT[kind](s)
+    return a
+
+
+def layer_net_cost(theta, x, y, layers, input_shape, act="relu", out_act="linear", cost="mse"):
+    """Per-sample cost of :func:`layer_net_output` (MSE, or cross-entropy of softmax logits)."""
+    s = layer_net_output(theta, x, layers, input_shape, act, out_act)
+    if out_act == "softmax":
+        z = s - s.max()
+        logp = z - np.log(np.exp(z).sum())
+        return float(-(y * logp).sum()) if cost == "cross_entropy" else float(
+            np.mean((np.exp(logp) - y) ** 2))
+    return float(np.mean((s - y) ** 2))

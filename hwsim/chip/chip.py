@@ -379,6 +379,10 @@ class Chip:
         if device is not None and device.model != "Ideal":
             self._attach(device, update_rounding, max_pulses, read_noise_model,
                          bool(symmetry_reference))
+            if sense.kind == _sense.NET and self.read_noise_model != "none":
+                raise ConfigError(f"network.layers: device read noise is not modelled for conv "
+                                  f"networks yet (the {device.model} device reads with noise, "
+                                  "device.read_noise); use a profile without read noise")
         elif symmetry_reference:
             raise ConfigError("chip.symmetry_reference = true: needs a pulsed device "
                               "(chip.device other than 'ideal')")

@@ -94,8 +94,9 @@ def backprop(net, theta, X, Y, *, weights=None, quantizer="exact"):
 
     Parameters
     ----------
-    net : hwsim.chip.network.MLP
-        The network: sizes, activations, cost, ``weight_scale`` and periphery (converter
+    net : hwsim.chip.network.MLP or hwsim.chip.layers.LayerNet
+        The network (a LayerNet: conv2d, pooling, dense layers, no periphery; ∂C/∂z then
+        holds every dense and conv pre-activation, layer by layer, (C, H, W) row-major): sizes, activations, cost, ``weight_scale`` and periphery (converter
         bounds and resolutions, neuron gain and offset; converter noise is ignored).
     theta : array (P,)
         The weights as the network reads them (weight units; ``chip.theta`` on devices).
@@ -135,6 +136,8 @@ def backprop(net, theta, X, Y, *, weights=None, quantizer="exact"):
     w = np.full(N, 1.0 / N) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (N,):
         raise ConfigError(f"backprop: weights has shape {w.shape}; need ({N},)")
+    if getattr(net, "shapes", None) is not None:  # a hwsim.chip.layers.LayerNet
+        return _layer_backprop(net, theta, X, Y, w)
     per = net.periphery
     ib, ir, ob, orr = ((per.inp_bound, per.inp_res, per.out_bound, per.out_res)
                        if per is not None else (0.0, 0.0, 0.0, 0.0))
@@ -175,5 +178,102 @@ def backprop(net, theta, X, Y, *, weights=None, quantizer="exact"):
         grad[p:p + nin * nout] = scale * (wdz.T @ q).ravel()
         grad[p + nin * nout:p + nin * nout + nout] = scale * wdz.sum(axis=0)
         d = scale * (dz @ W) * dq  # ∂C_i/∂a of the layer's inputs
+    dz_all = np.concatenate(dz_layers[::-1], axis=1)
+    return Gradient(float(w @ costs), grad, w @ dz_all, dz_all, costs)
+
+
+def _windows(a, k, st, pad):
+    """Index arrays and the (N, C, OH, OW, k, k) windows of a (N, C, H, W) zero-padded by
+    ``pad``, step ``st``: windows[n, c, y, x, i, j] = a_pad[n, c, y·st + i, x·st + j]."""
+    if pad:
+        a = np.pad(a, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (a.shape[2] - k) // st + 1, (a.shape[3] - k) // st + 1
+    i = (np.arange(oh) * st)[:, None] + np.arange(k)[None, :]
+    j = (np.arange(ow) * st)[:, None] + np.arange(k)[None, :]
+    idx = (slice(None), slice(None), i[:, None, :, None], j[None, :, None, :])
+    return a[idx], idx
+
+
+def _unwindow(dwin, shape, idx, pad):
+    """Adjoint of :func:`_windows`: sum the window gradients back onto the (unpadded) input."""
+    n, c, h, w = shape
+    g = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    np.add.at(g, idx, dwin)
+    return g[:, :, pad:pad + h, pad:pad + w]
+
+
+def _layer_backprop(net, theta, X, Y, w):
+    """:func:`backprop` of a :class:`hwsim.chip.layers.LayerNet` (dense, conv2d, max/avg
+    pooling, flatten; no periphery): im2col forward with a tape, then the adjoints. Max
+    pooling routes the gradient to the first maximum of each window (the chip's choice)."""
+    N, scale, last = len(X), net.weight_scale, len(net.shapes) - 1
+    a = X.reshape((N,) + tuple(net.input_shape)) if len(net.input_shape) == 3 else X
+    tape = []
+    for l, s in enumerate(net.shapes):
+        t, ws, bs = s.spec.type, *net.layer_slices(l)
+        if t == "flatten":
+            tape.append((t, a.shape))
+            a = a.reshape(N, -1)
+            continue
+        if t in ("maxpool", "avgpool"):
+            k = s.spec.size
+            win, idx = _windows(a, k, s.spec.resolved_stride, 0)
+            flat = win.reshape(win.shape[:4] + (k * k,))
+            arg = flat.argmax(axis=-1) if t == "maxpool" else None
+            tape.append((t, a.shape, idx, arg, k))
+            a = (np.take_along_axis(flat, arg[..., None], -1)[..., 0] if t == "maxpool" else
+                 flat.mean(axis=-1))
+            continue
+        b = theta[bs]
+        if t == "dense":
+            W = theta[ws].reshape(s.n_b, -1)
+            cols, z = a, scale * (a @ W.T + b)
+            idx = None
+        else:
+            k, pad, oc = s.spec.kernel, s.spec.padding, s.spec.channels
+            win, idx = _windows(a, k, s.spec.resolved_stride, pad)
+            cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(-1, a.shape[1] * k * k)
+            W = theta[ws].reshape(oc, -1)
+            z = (scale * (cols @ W.T + b)).reshape(N, win.shape[2], win.shape[3], oc)
+            z = z.transpose(0, 3, 1, 2)
+        kind = net.output_activation if l == last else s.spec.activation or net.activation
+        tape.append((t, a.shape, idx, cols, W, ws, bs, s))
+        a, da = _act(kind, z)
+        tape[-1] += (da,)
+    costs, d = _cost(net.output_activation, net.cost, a, Y)
+    if net.output_activation != "softmax":
+        d = d * tape[-1][-1]
+    grad, dz_layers = np.zeros(net.n_params), []
+    for l in range(last, -1, -1):
+        e = tape[l]
+        t = e[0]
+        if t == "flatten":
+            d = d.reshape(e[1])
+            continue
+        if t in ("maxpool", "avgpool"):
+            _, shape, idx, arg, k = e
+            if t == "maxpool":
+                dflat = np.zeros(d.shape + (k * k,))
+                np.put_along_axis(dflat, arg[..., None], d[..., None], -1)
+            else:
+                dflat = np.repeat(d[..., None] / (k * k), k * k, axis=-1)
+            d = _unwindow(dflat.reshape(d.shape + (k, k)), shape, idx, 0)
+            continue
+        _, shape, idx, cols, W, ws, bs, s, da = e
+        dz = d if l == last else d * da  # ∂C_i/∂z
+        dz_layers.append(dz.reshape(N, -1))
+        if t == "dense":
+            wdz = dz * w[:, None]
+            grad[ws] = scale * (wdz.T @ cols).ravel()
+            grad[bs] = scale * wdz.sum(axis=0)
+            d = scale * (dz @ W)
+            continue
+        dz2 = dz.transpose(0, 2, 3, 1).reshape(-1, W.shape[0])  # (N·OH·OW, out_c)
+        wdz = dz2 * np.repeat(w, dz.shape[2] * dz.shape[3])[:, None]
+        grad[ws] = scale * (wdz.T @ cols).ravel()
+        grad[bs] = scale * wdz.sum(axis=0)
+        k = s.spec.kernel
+        dcols = (scale * (dz2 @ W)).reshape(N, dz.shape[2], dz.shape[3], shape[1], k, k)
+        d = _unwindow(dcols.transpose(0, 3, 1, 2, 4, 5), shape, idx, s.spec.padding)
     dz_all = np.concatenate(dz_layers[::-1], axis=1)
     return Gradient(float(w @ costs), grad, w @ dz_all, dz_all, costs)

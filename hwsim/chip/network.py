@@ -33,6 +33,10 @@ def _fill_uniform(out, seed, low, high, scale):
         out[i] = low + (high - low) * uniform01(hash4(seed, STREAM_INIT, 0, i)) * scale[i]
 
 
+#: Public name of the init fill, shared with :mod:`hwsim.chip.layers`.
+fill_uniform = _fill_uniform
+
+
 @jit
 def _neuron_normals_kernel(out, seed):
     for i in range(out.shape[0]):

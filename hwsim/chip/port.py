@@ -111,6 +111,10 @@ class EmulatorPort:
         self._nodes = chip.target == "nodes"
         self._out = np.zeros(2)
         if self._nodes:
+            if chip.model.sense.kind == _sense.NET:  # a conv weight feeds many nodes
+                raise ConfigError("EmulatorPort: node perturbation of a conv network "
+                                  "(network.layers) has no one-node-per-synapse layout for the "
+                                  "controller; use the chip's own driver (Chip.advance)")
             self.n_nodes = chip.n_perturbed
             self._post, self._pre = _nodes.presynaptic_layout(chip.network.sizes)
 

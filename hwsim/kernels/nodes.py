@@ -21,8 +21,9 @@ import numpy as np
 from hwsim.kernels._config import jit
 from hwsim.kernels.devices import read_weights
 from hwsim.kernels.mlp import act, dot, output_cost
+from hwsim.kernels.layers import net_integrate_nodes, net_node_pass
 from hwsim.kernels.periphery import forward_periph
-from hwsim.kernels.sense import BATCH_SUB, PERIPHERY
+from hwsim.kernels.sense import BATCH_SUB, NET, PERIPHERY
 
 _U = np.uint64
 
@@ -58,6 +59,9 @@ def node_pass(m, theta, npert, use_pert, sample, counter, sub):
     returns C. The perturbed pass leaves its activations in ``m.buf`` (and, through the
     periphery, its DAC-converted layer inputs in ``m.qbuf``); an MLP's unperturbed pass uses
     ``m.buf_b``. ``counter``, ``sub`` key the converter noise (perturbed sub 0, baseline 1)."""
+    if m.kind == NET:  # a layer network: nodes are every dense and conv pre-activation
+        return net_node_pass(m.net, m.net_work, theta, npert, use_pert, m.X, m.Y, sample,
+                             m.kinds, m.scale)
     x = m.X[sample]
     y = m.Y[sample]
     if m.kind == PERIPHERY:
@@ -122,7 +126,10 @@ def integrate_nodes(G, s, ref, m, sample, analog, keep, new):
     """Each synapse integrates (s·ref_i)·x_j, each bias s·ref_i (discrete: G += ·; analog:
     G ← keep·G + new·(·)). x_j is the presynaptic activity of the last perturbed pass: the
     sample's input and ``m.buf`` for an MLP, the DAC-converted inputs ``m.qbuf`` through the
-    periphery."""
+    periphery. On a layer network, :func:`hwsim.kernels.layers.net_integrate_nodes`."""
+    if m.kind == NET:
+        net_integrate_nodes(G, s, ref, m.net, m.net_work, analog, keep, new)
+        return
     sizes = m.sizes
     x = m.X[sample]
     buf = m.buf

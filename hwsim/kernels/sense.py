@@ -20,10 +20,14 @@ import numpy as np
 
 from hwsim.kernels._config import inline, jit
 from hwsim.kernels.devices import read_weights
+from hwsim.kernels.layers import net_measure
 from hwsim.kernels.mlp import SUB_NEURON, forward, forward2, forward_read_noise, output_cost
 from hwsim.kernels.periphery import forward_periph
 
 MLP, PERIPHERY, LINEAR, QUADRATIC, MLP_READ_NOISE = 0, 1, 2, 3, 4
+#: A layer network (dense, conv2d, pools): ``net`` its layer table, ``net_work`` its
+#: scratch (:mod:`hwsim.kernels.layers`); one sample, or the minibatch ``batch``.
+NET = 5
 
 #: Noise sub-coordinate stride between the samples of a minibatch: sample b of the k-th
 #: inference of a step draws its converter and read noise at sub-coordinate k + b·BATCH_SUB
@@ -41,8 +45,9 @@ BATCH_SUB = 1 << 32
 #: clocks, :func:`hwsim.kernels.clocks.fill_batch`); empty for one sample per step.
 SenseModel = namedtuple("SenseModel",
                         "kind X Y sizes kinds buf buf_b qbuf per gain offset scale a "
-                        "read_noise read_noise_key batch",
-                        defaults=(np.zeros(2), np.uint64(0), np.zeros(0, np.int64)))
+                        "read_noise read_noise_key batch net net_work",
+                        defaults=(np.zeros(2), np.uint64(0), np.zeros(0, np.int64),
+                                  np.zeros((1, 21), np.int64), np.zeros(0)))
 
 
 @jit
@@ -105,7 +110,10 @@ def measure(m, theta, pert, sample, want_base, out, counter):
     ignored.
     """
     kind = m.kind
-    if (kind == MLP or kind == PERIPHERY or kind == MLP_READ_NOISE) and m.batch.shape[0] > 1:
+    if kind == NET:
+        net_measure(m.net, m.net_work, theta, pert, m.X, m.Y, m.batch, sample, want_base,
+                    m.kinds, m.scale, out)
+    elif (kind == MLP or kind == PERIPHERY or kind == MLP_READ_NOISE) and m.batch.shape[0] > 1:
         _measure_batch(m, theta, pert, want_base, out, counter)
     elif kind == MLP:
         x = m.X[sample]

@@ -67,6 +67,10 @@ def check_backprop_config(cfg, profile=None):
     if cfg.sim.dtype != "float64":
         raise ConfigError(f"sim.dtype = {cfg.sim.dtype!r}: learn.algorithm = 'backprop' "
                           "trains in float64; set sim.dtype = 'float64'")
+    if cfg.network.layers:
+        raise ConfigError("network.layers: learn.algorithm = 'backprop' trains the dense stack "
+                          "network.sizes only; remove network.layers or use learn.algorithm = "
+                          "'mgd'")
     if cfg.diagnostics.enabled:
         raise ConfigError("diagnostics.enabled = true: measures the MGD estimate; a backprop "
                           "run has none (its gradient is exact): set it to false")

@@ -20,8 +20,9 @@ import tomli_w
 from hwsim import __version__
 from hwsim.chip.chip import Chip, kernels_on_disk
 from hwsim.chip.devices import DeviceArray
+from hwsim.chip.layers import build_network, check_layer_run, io_widths
 from hwsim.chip.profiles import load_profile, profile_to_toml
-from hwsim.chip.network import MLP, n_params
+from hwsim.chip.network import n_params
 from hwsim.energy import energy_summary
 from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
@@ -85,7 +86,8 @@ KEYS_SINCE_0_2 = ("task.path", "task.train", "task.test", "task.root", "task.lab
                   "chip.device_set", "chip.dac_bits", "chip.adc_bits", "chip.converter_range",
                   "chip.calibration_samples", "chip.cost_line", "chip.integrator",
                   "chip.perturbation", "chip.symmetry_reference", "learn.sign_step",
-                  "learn.write_threshold", "learn.write_residue")
+                  "learn.write_threshold", "learn.write_residue", "network.layers",
+                  "network.input_shape")
 
 
 def defining_hash(cfg, profile) -> str:
@@ -114,7 +116,7 @@ def defining_hash(cfg, profile) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def check_memory(cfg, profile, n_train, n_test):
+def check_memory(cfg, profile, n_train, n_test, net=None):
     """Refuse a run whose arrays cannot fit in this machine's memory, before allocating any.
 
     Counts every array the run allocates: the chip's state, the device arrays (none for
@@ -126,20 +128,23 @@ def check_memory(cfg, profile, n_train, n_test):
     ConfigError
         Naming ``network.sizes``, the estimate and the machine's memory.
     """
-    sizes = list(cfg.network.sizes)
-    P = n_params(sizes)
+    sizes = list(cfg.network.sizes) if net is None else [int(v) for v in net.sizes]
+    P = n_params(sizes) if net is None else net.n_params
     dtype = np.dtype(cfg.sim.dtype)
     state = Chip.estimate_bytes(P, n_train, dtype)
     dev = 0 if profile.model == "Ideal" else DeviceArray.estimate_bytes(profile.params, P, dtype)
     data = 8 * (n_train + n_test) * (sizes[0] + sizes[-1]) + 8 * 4 * sum(sizes)
+    data += 8 * getattr(net, "work_size", 0)  # a layer network's scratch (im2col, chunks)
     need = state + dev + data + state + dev // 2  # + one checkpoint's copy of the state
     try:
         have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return
     if need > 0.8 * have:
+        what = (f"network.layers (layer widths {sizes})" if getattr(net, "work_size", 0) else
+                f"network.sizes = {sizes}")
         raise ConfigError(
-            f"network.sizes = {sizes}: needs about {need / 2**30:.1f} GiB for {P:,} parameters "
+            f"{what}: needs about {need / 2**30:.1f} GiB for {P:,} parameters "
             f"(chip state {state / 2**30:.1f} GiB, device arrays of '{profile.name}' "
             f"{dev / 2**30:.1f} GiB, data {data / 2**30:.1f} GiB); this machine has "
             f"{have / 2**30:.1f} GiB")
@@ -208,13 +213,16 @@ def build_chip(cfg, dataset=None, profile=None):
         Unknown profile, a network that does not fit the task or the machine's memory, a
         missing or malformed dataset file.
     """
-    ds = dataset or load_dataset(cfg.task, seed=cfg.seed, sizes=cfg.network.sizes)
+    check_layer_run(cfg)
+    ds = dataset or load_dataset(cfg.task, seed=cfg.seed,
+                                 sizes=io_widths(cfg.network, cfg.task.name))
     cfg = calibrate_config(cfg, ds)  # converter ranges measured at start (converter_range)
     n = cfg.network
     profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
-    check_memory(cfg, profile, len(ds.X_train), len(ds.X_test))
-    net = MLP(n.sizes, n.activation, n.output_activation, n.cost, periphery=cfg.chip.converters(),
-              seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
+    # network.sizes, or the [[network.layers]] (a dense-only list is the same MLP).
+    net = build_network(n, ds.sample_shape or (ds.n_in,), periphery=cfg.chip.converters(),
+                        seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
+    check_memory(cfg, profile, len(ds.X_train), len(ds.X_test), net)
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
     # Exact synapses need no per-device arrays (a DeviceArray of the Ideal model is not built).
@@ -529,9 +537,10 @@ class MGDTrainer:
         saved = out / DEVICE_NAME if out is not None else None
         self.profile_ = (load_profile(saved) if resume and saved.exists() else
                          load_profile(cfg.chip.device, cfg.chip.device_set))
+        check_layer_run(cfg)
         if any(cfg.chip.needs_calibration()):  # recorded in config.toml (issue 13)
             self.config = cfg = calibrate_config(cfg, load_dataset(
-                cfg.task, seed=cfg.seed, sizes=cfg.network.sizes))
+                cfg.task, seed=cfg.seed, sizes=io_widths(cfg.network, cfg.task.name)))
         self.chip_, self.network_, self.dataset_ = build_chip(cfg, profile=self.profile_)
         self.dataset_info_ = describe_dataset(self.dataset_)
         chip = self.chip_

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from hwsim._schema import Schema, fmt, option
+from hwsim.sections.layers import LayerConfig
 
 __all__ = ["NetworkConfig"]
 
@@ -32,6 +33,13 @@ class NetworkConfig(Schema, section="network"):
                              unit="weight units")
     init_high: float = option(1.0, 'Upper bound of U[low, high) when init = "uniform".',
                               unit="weight units")
+    layers: tuple[LayerConfig, ...] = option(
+        (), "Layers beyond a dense stack, input first: `[[network.layers]]` tables "
+        "(dense, conv2d, maxpool, avgpool, flatten; docs/engine.md, Layers); when set, "
+        "`sizes` is not used. Empty = the dense stack `sizes`.")
+    input_shape: tuple[int, ...] = option(
+        (), "Shape of one input sample for `layers`, (H, W) or (C, H, W) channel-first; "
+        "empty = the task's sample shape.", unit="pixels", ge=1)
 
     @property
     def resolved_output_activation(self) -> str:
@@ -47,7 +55,10 @@ class NetworkConfig(Schema, section="network"):
             if self.output_activation not in ("auto", "softmax"):
                 fail("output_activation",
                      'must be "auto" or "softmax" when network.cost = "cross_entropy"', "cost")
-            if self.sizes[-1] < 2:
+            if self.layers and self.layers[-1].units < 2:
+                fail("layers", 'must end in a dense layer of at least 2 units when '
+                     'network.cost = "cross_entropy"', "cost")
+            if not self.layers and self.sizes[-1] < 2:
                 fail("sizes", 'must end in at least 2 outputs when network.cost = "cross_entropy"',
                      "cost")
         return self
