@@ -82,7 +82,9 @@ def crossbar_rows(sizes: Sequence[int]) -> int:
     Parameters
     ----------
     sizes : sequence of int
-        Layer widths, input first (``network.sizes``).
+        Layer widths, input first (``network.sizes``), or for a layer network the fan-in
+        of each weight layer then the output width
+        (:func:`hwsim.chip.layers.crossbar_widths`).
 
     Returns
     -------
@@ -155,7 +157,8 @@ def energy_summary(cfg, counters: Mapping, rows: Sequence[Mapping]) -> dict:
     Parameters
     ----------
     cfg : hwsim.config.RunConfig
-        Its ``hardware``, ``sim.dt``, ``sim.target_accuracy`` and ``network.sizes`` are used.
+        Its ``hardware``, ``sim.dt``, ``sim.target_accuracy`` and ``network`` (the crossbar
+        rows, :func:`hwsim.chip.layers.crossbar_widths`) are used.
     counters : Mapping
         The run's final cumulative counters.
     rows : sequence of Mapping
@@ -170,7 +173,10 @@ def energy_summary(cfg, counters: Mapping, rows: Sequence[Mapping]) -> dict:
         stalling or not), ``energy_to_target_j``, ``hardware_time_to_target_s`` (None when
         the target was not reached).
     """
-    hw, dt, sizes = cfg.hardware, cfg.sim.dt, cfg.network.sizes
+    from hwsim.chip.layers import crossbar_widths  # the chip's kernels load only when pricing
+
+    hw, dt = cfg.hardware, cfg.sim.dt
+    sizes = crossbar_widths(cfg.network, cfg.task.name)
     e = energy_breakdown(counters, hw)
     t = time_breakdown(counters, hw, dt, sizes)
     hit = target_row(rows, cfg.sim.target_accuracy)

@@ -8,9 +8,10 @@ from hwsim.exceptions import DivergenceError, HwsimError
 from hwsim.learn.backprop import BackpropTrainer
 from hwsim.learn.trainer import RESUMABLE_KEYS, MGDTrainer, TimelineProcessError
 from hwsim.runs import CONFIG_NAME, CURVE_NAME
+from hwsim.sections.layers import layer_text
 
 # Shown in the title itself, or about how long the run lasts rather than what it is.
-_TITLE_KEYS = {"task.name", "network.sizes", "mgd.perturbation", "chip.device", "seed",
+_TITLE_KEYS = {"task.name", "network.sizes", "network.layers", "mgd.perturbation", "chip.device", "seed",
                "sim.steps", "sim.time_limit_s", "sim.eval_every", "sim.checkpoint_every",
                "sim.target_accuracy", "sim.stop_at_target"}
 
@@ -40,7 +41,9 @@ def plot_title(cfg):
     -------
     (str, str)
     """
-    title = (f"{cfg.task.name} {list(cfg.network.sizes)}, {cfg.mgd.perturbation} MGD on "
+    net = (" ".join(layer_text(s) for s in cfg.network.layers) if cfg.network.layers
+           else str(list(cfg.network.sizes)))
+    title = (f"{cfg.task.name} {net}, {cfg.mgd.perturbation} MGD on "
              f"{cfg.chip.device}, seed {cfg.seed}")
     default = _flat(RunConfig().to_dict())
     diff = [f"{k} = {v}" for k, v in _flat(cfg.to_dict()).items()

@@ -9,6 +9,7 @@ overrides and prices the counts with :mod:`hwsim.energy`. Nothing is rerun or wr
 import json
 from pathlib import Path
 
+from hwsim.chip.layers import crossbar_widths
 from hwsim.config import RunConfig, read_toml
 from hwsim.energy import breakdown_table, energy_summary, target_row, time_breakdown
 from hwsim.exceptions import HwsimError
@@ -70,7 +71,8 @@ def run_energy(run_dir, overrides=()) -> dict:
             raise HwsimError(f"{run_dir}: no counters ({SUMMARY_NAME} has none and "
                              f"{METRICS_NAME} has no rows)")
         counters = rows[-1]
-    hw, dt, sizes = cfg.hardware, cfg.sim.dt, cfg.network.sizes
+    hw, dt = cfg.hardware, cfg.sim.dt
+    sizes = crossbar_widths(cfg.network, cfg.task.name)
     hit = target_row(rows, cfg.sim.target_accuracy)
     return {
         "run_dir": str(run_dir),

@@ -23,7 +23,7 @@ from hwsim.kernels import sense as _sense
 from hwsim.sections.layers import LayerConfig
 
 __all__ = ["LayerShape", "LayerNet", "infer_shapes", "build_network", "dense_only",
-           "io_widths", "check_layer_run", "CHUNK"]
+           "io_widths", "crossbar_widths", "check_layer_run", "CHUNK"]
 
 #: Samples per chunk of the batched forward pass (the scratch holds this many).
 CHUNK = 256
@@ -150,6 +150,27 @@ def io_widths(ncfg, task_name, sample_shape=None):
         raise ConfigError(f"network.input_shape = []: needed with network.layers and "
                           f"task.name = {task_name!r} (the shape of one sample, e.g. [3, 32, 32])")
     return int(np.prod(shape)), int(ncfg.layers[-1].units)
+
+
+def crossbar_widths(ncfg, task_name, sample_shape=None):
+    """Fan-ins of the weight layers, then the last layer's width: ``network.sizes`` for a
+    dense stack, else [in_c·k·k (conv2d) or n_in (dense) per weight layer..., n_out], the
+    rows (minus the bias row) each layer's weight matrix occupies on a crossbar (a conv
+    kernel is mapped as an (in_c·k·k) × out_c matrix). Used by the energy model's
+    row-parallel write time (:func:`hwsim.energy.crossbar_rows`).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`io_widths` when the input shape is unknown, or as :func:`infer_shapes`.
+    """
+    if not ncfg.layers:
+        return [int(n) for n in ncfg.sizes]
+    shape = ncfg.input_shape or sample_shape or TASK_SHAPES.get(task_name)
+    io_widths(ncfg, task_name, sample_shape)  # the one-line error when the shape is unknown
+    shapes = infer_shapes(ncfg.layers, tuple(shape))
+    fans = [sh.n_w // max(sh.n_b, 1) for sh in shapes if sh.n_w]
+    return fans + [int(ncfg.layers[-1].units)]
 
 
 def check_layer_run(cfg):

@@ -25,7 +25,7 @@ from typing import NoReturn
 
 from hwsim._schema import Schema, fmt, option
 
-__all__ = ["LayerConfig", "LAYER_TYPES", "LAYER_KEYS"]
+__all__ = ["LayerConfig", "LAYER_TYPES", "LAYER_KEYS", "layer_text"]
 
 LAYER_TYPES = ("dense", "conv2d", "maxpool", "avgpool", "flatten")
 #: Keys each layer type uses (besides ``type``); the first ones listed are required (≥ 1).
@@ -70,3 +70,15 @@ class LayerConfig(Schema):
                 fail(key, f"is not used by type = {fmt(self.type)} (it takes {used}); "
                      "remove it", "type")
         return self
+
+
+def layer_text(spec: LayerConfig) -> str:
+    """A short spelling of one layer for titles and tables: ``conv3x3→16``, ``maxpool2``,
+    ``dense10``, ``flatten``."""
+    if spec.type == "conv2d":
+        return f"conv{spec.kernel}x{spec.kernel}→{spec.channels}"
+    if spec.type in ("maxpool", "avgpool"):
+        return f"{spec.type}{spec.size}"
+    if spec.type == "dense":
+        return f"dense{spec.units}"
+    return spec.type
