@@ -7,6 +7,8 @@ One discrete step n (mgd.md, "One discrete step"; McCaughan, Oripov et al., APL 
    is due every τθ steps; a new code every τp;
 2. optimizer + device write (:mod:`.optimizer`, :mod:`.devices`): when due, Δθ = −η·G is
    delivered to the synapses and G is reset (:mod:`.integrator`); the baseline is stale;
+   with Tiki-Taka transfer the write goes to the fast array A and the transfer stage
+   (:mod:`.transfer`) moves columns of A into the slow array C, θ = γ·A + C;
 3. perturbation source (:mod:`.codes`): the applied θ̃ and the reference;
 4. sense (:mod:`.sense`): C = C(θ + θ̃), and C₀ = C(θ) when stale;
 5. cost line (:mod:`.cost_line`): C̃ = C − C₀, then the nonideal line when on (noise,

@@ -132,6 +132,8 @@ def check_memory(cfg, profile, n_train, n_test):
     dtype = np.dtype(cfg.sim.dtype)
     state = Chip.estimate_bytes(P, n_train, dtype)
     dev = 0 if profile.model == "Ideal" else DeviceArray.estimate_bytes(profile.params, P, dtype)
+    if cfg.chip.transfer.enabled:  # Tiki-Taka: a second array C and the tt_* state
+        dev, state = 2 * dev, state + 5 * 8 * P
     data = 8 * (n_train + n_test) * (sizes[0] + sizes[-1]) + 8 * 4 * sum(sizes)
     need = state + dev + data + state + dev // 2  # + one checkpoint's copy of the state
     try:
