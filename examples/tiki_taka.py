@@ -27,7 +27,7 @@ from hwsim.experiment import run_experiment
 HERE = Path(__file__).resolve().parent
 BASE = {"mgd.eta": 0.5, "mgd.tau_theta": 50, "chip.update_rounding": "stochastic"}
 #: Tiki-Taka: every update, 8 columns of each layer, A read and λ = 0.05 of it sent to C
-#: (the best of λ ∈ {0.02, 0.05, 0.2, 1} at 60,000 steps, seed 1, on both devices).
+#: (the best at 60,000 steps, seed 1: idealized λ ∈ {0.05, 0.2, 1}, reram_sb {0.02, 0.05, 0.2}).
 TT = {"chip.transfer.enabled": True, "chip.transfer.transfer_every": 1,
       "chip.transfer.columns_per_transfer": 8, "chip.transfer.transfer_lr": 0.05,
       "chip.transfer.gamma": 0.0}

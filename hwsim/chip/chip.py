@@ -404,7 +404,7 @@ class Chip:
         tt = _transfer.build(
             spec, sizes=None if self.network is None else self.network.sizes, P=self.P,
             seed=int(self._clock_p.seed), dtype=self.dtype,
-            device=self.device if self.has_devices else None, dev_a=self._dev,
+            device=self.device if self.has_devices else None,
             theta0=theta0.copy(),
             why=((self.target != "weights", "mgd.target = 'weights'"),
                  (self.source.by_write != 0, "device.perturbation_by_write = false and "

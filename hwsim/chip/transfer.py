@@ -61,7 +61,7 @@ def transfer_seed(seed: int) -> int:
                      np.int64(0))) >> 1
 
 
-def _off(P, dtype):
+def _off(dtype):
     e = np.zeros(0, dtype)
     dev_c = _dk.empty_dev(0, 0, 1, dtype)
     return Setup(_tt.off_params(), None, dev_c,
@@ -84,7 +84,7 @@ def _check(device, why):
                               "each array's conductance, not modelled on γ·A + C")
 
 
-def build(spec, *, sizes, P, seed, dtype, device, dev_a, theta0, why=()):
+def build(spec, *, sizes, P, seed, dtype, device, theta0, why=()):
     """The transfer setup of a chip.
 
     Parameters
@@ -97,7 +97,7 @@ def build(spec, *, sizes, P, seed, dtype, device, dev_a, theta0, why=()):
     P, seed, dtype
         The chip's parameter count, master seed and state dtype.
     device : DeviceArray or None
-        A (already attached; None on ideal synapses, whose tuple is ``dev_a``).
+        A, already attached (None on ideal synapses: A is then the chip's ideal tuple).
     theta0 : ndarray (P,)
         The requested initial weights (written into C).
     why : iterable of (bool, str)
@@ -110,7 +110,7 @@ def build(spec, *, sizes, P, seed, dtype, device, dev_a, theta0, why=()):
     """
     spec = dict(spec or {})
     if not spec.get("enabled", False):
-        return _off(P, dtype)
+        return _off(dtype)
     _check(device, why)
     col_of, col_start, col_idx, layer_cols = columns(sizes, P)
     seed_c = transfer_seed(seed)
