@@ -4,7 +4,7 @@
 
 Task: the 64-32-10 digits MLP of examples/digits.toml, discrete CDMA MGD, η 0.5, τθ 50,
 amplitude 0.05 (the plain setting of examples/device_remedies.py). For each device and seed it
-trains plain MGD and Tiki-Taka (γ = 0, TTv1) and prints the final held-out accuracy, the
+trains plain MGD and Tiki-Taka (γ = 0, TTv1; and, for information, γ = 0.5) and prints the final held-out accuracy, the
 training pulses and the transfer counters, then checks, on the medians over the seeds:
 
 (a) on a symmetric ConstantStep device ("idealized", up_down = 0) Tiki-Taka is within 2
@@ -31,6 +31,8 @@ BASE = {"mgd.eta": 0.5, "mgd.tau_theta": 50, "chip.update_rounding": "stochastic
 TT = {"chip.transfer.enabled": True, "chip.transfer.transfer_every": 1,
       "chip.transfer.columns_per_transfer": 8, "chip.transfer.transfer_lr": 0.05,
       "chip.transfer.gamma": 0.0}
+#: Not a check: the same with γ = 0.5 (the network sees 0.5·A + C).
+METHODS = {"plain": {}, "tiki-taka": TT, "tt γ=0.5": {**TT, "chip.transfer.gamma": 0.5}}
 DEVICES = (("idealized", "symmetric ConstantStep"), ("reram_sb", "asymmetric SoftBounds"))
 
 
@@ -38,7 +40,7 @@ def _run(base, device, method, seed, steps, done, path):
     key = f"{device}|{method}|{seed}|{steps}"
     if key in done:
         return done[key]
-    over = {**BASE, **(TT if method == "tiki-taka" else {}), "chip.device": device,
+    over = {**BASE, **METHODS[method], "chip.device": device,
             "seed": seed, "sim.steps": steps, "sim.eval_every": steps // 4}
     s = run_experiment(base.with_overrides(over), None).summary_
     c = s["counters"]
@@ -73,7 +75,7 @@ def main(argv=None) -> int:
           f"{'transfer reads':>15s} {'transfer pulses':>16s}")
     rows = []
     for device, _ in DEVICES:
-        for method in ("plain", "tiki-taka"):
+        for method in METHODS:
             runs = [_run(base, device, method, s, a.steps, done, path) for s in a.seeds]
             m = statistics.median(r["acc"] for r in runs)
             med[device, method] = m
