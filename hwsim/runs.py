@@ -14,6 +14,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import secrets
 from pathlib import Path
@@ -35,6 +36,11 @@ SUMMARY_NAME = "summary.json"
 CHECKPOINT_NAME = "checkpoint.npz"
 CURVE_NAME = "learning_curve.png"
 DEVICE_NAME = "device.toml"
+
+#: Keys of metrics.csv and summary.json holding the hardware time t = n·dt (s). They are
+#: written rounded to 15 significant digits (:func:`clean_time`), so 3 steps of dt = 0.1 s
+#: read 0.3, not the binary product 0.30000000000000004; the run computes with the product.
+TIME_KEYS = frozenset({"hardware_time_s", "time_to_target_s"})
 
 #: Layout version of checkpoint.npz. Version 1 (hwsim 0.1.0 before this key existed) stored
 #: no version; bump this whenever the chip state's arrays change name, shape or meaning.
@@ -137,8 +143,29 @@ def probe_writable(folder) -> None:
         raise WriteError(f"{folder}: cannot write the run folder: {_cause(e)}") from e
 
 
+def clean_time(t):
+    """A hardware time as written to a run folder: rounded to 15 significant digits.
+
+    Parameters
+    ----------
+    t : float, int or None
+        Seconds (n·dt); anything but a finite float is returned unchanged.
+
+    Returns
+    -------
+    float
+        The shortest decimal within 15 digits, ``float(f"{t:.15g}")``: n·dt for a decimal
+        dt loses the binary noise of the product (0.30000000000000004 → 0.3) and keeps
+        every digit a 15-digit dt and step count define. Idempotent.
+    """
+    if isinstance(t, (float, np.floating)) and math.isfinite(t):
+        return float(f"{float(t):.15g}")
+    return t
+
+
 def write_json(path, obj) -> None:
-    """Atomically write ``obj`` as indented JSON (NaN written as null).
+    """Atomically write ``obj`` as indented JSON (NaN written as null; the hardware times of
+    :data:`TIME_KEYS` rounded by :func:`clean_time`).
 
     Raises
     ------
@@ -148,7 +175,7 @@ def write_json(path, obj) -> None:
         if isinstance(v, float) and not np.isfinite(v):
             return None
         if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
+            return {k: clean(clean_time(x) if k in TIME_KEYS else x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [clean(x) for x in v]
         if isinstance(v, (np.integer,)):
@@ -224,9 +251,11 @@ def load_checkpoint(path) -> dict:
     return arrays
 
 
-def _fmt(v) -> str:
+def _fmt(v, column: str = "") -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
+    if column in TIME_KEYS:
+        v = clean_time(v)
     return repr(float(v))  # shortest repr that round-trips exactly
 
 
@@ -254,7 +283,7 @@ class MetricsWriter:
         if keep_rows is None or not self.path.exists():
             keep_rows = keep_rows or []
         text = ",".join(self.columns) + "\n" + "".join(
-            ",".join(_fmt(r[c]) for c in self.columns) + "\n" for r in keep_rows)
+            ",".join(_fmt(r[c], c) for c in self.columns) + "\n" for r in keep_rows)
         atomic_write_bytes(self.path, text.encode("utf-8"))
         try:
             self._f = open(self.path, "a", encoding="utf-8", newline="")
@@ -264,7 +293,7 @@ class MetricsWriter:
     def write(self, row: dict) -> None:
         """Append one row (a dict over the writer's columns) and flush it to the OS."""
         try:
-            self._f.write(",".join(_fmt(row[c]) for c in self.columns) + "\n")
+            self._f.write(",".join(_fmt(row[c], c) for c in self.columns) + "\n")
             self._f.flush()
         except OSError as e:
             raise write_error(self.path, e) from e
@@ -303,6 +332,48 @@ def read_metrics(path) -> list:
         except ValueError:
             continue
     return rows
+
+
+def read_summary(path) -> dict:
+    """The ``summary.json`` of a run folder, for a resume: {} when there is none.
+
+    A resume adds its segment to the totals the summary holds (``wall_s``), so a file that
+    exists but cannot be read is refused rather than taken as empty.
+
+    Parameters
+    ----------
+    path : path
+        The summary file.
+
+    Returns
+    -------
+    dict
+        The summary, or {} when the file does not exist (a run stopped before writing it).
+
+    Raises
+    ------
+    HwsimError
+        One line naming the file: unreadable, not UTF-8 JSON, or not a JSON object.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        cause = getattr(e, "strerror", None) or e
+        raise HwsimError(f"{path}: cannot read the run's summary ({cause}); it holds the run's "
+                         "totals (wall_s): restore it, or delete it to resume without them") \
+            from None
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        raise HwsimError(f"{path}: corrupt summary, not JSON ({e}); it holds the run's totals "
+                         "(wall_s): restore it, or delete it to resume without them") from None
+    if not isinstance(obj, dict):
+        raise HwsimError(f"{path}: corrupt summary, a JSON {type(obj).__name__} instead of an "
+                         "object; restore it, or delete it to resume without its totals")
+    return obj
 
 
 def target_hit(rows, target):

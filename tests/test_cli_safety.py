@@ -32,6 +32,11 @@ def test_interrupt_at_any_moment_is_clean(tmp_path, delay):
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=300)
+    if p.returncode == -signal.SIGINT:
+        # On a loaded machine the signal can land before the interpreter has started, when
+        # the OS default still applies: hwsim never ran, so nothing may exist.
+        assert err == "" and not out.exists(), err
+        return
     assert p.returncode == ExitCode.INTERRUPTED, err
     assert "Traceback" not in err and err.count("\n") == 1, err
     if (out / "checkpoint.npz").exists():

@@ -27,13 +27,15 @@ def _start(cache, out):
                             text=True)
 
 
-def test_cold_cache_with_four_processes_then_a_warm_one(tmp_path):
+def test_cold_cache_with_two_processes_then_a_warm_one(tmp_path):
+    # Two concurrent cold compilers race for the same cache entries (more only add compile
+    # time on a 2-core machine, not new interleavings).
     cache = tmp_path / "cache"
-    procs = [_start(cache, tmp_path / f"run{i}") for i in range(4)]
+    procs = [_start(cache, tmp_path / f"run{i}") for i in range(2)]
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
-    metrics = {(tmp_path / f"run{i}" / "metrics.csv").read_bytes() for i in range(4)}
+    metrics = {(tmp_path / f"run{i}" / "metrics.csv").read_bytes() for i in range(2)}
     assert len(metrics) == 1  # identical results whatever process compiled first
     p = _start(cache, tmp_path / "warm")
     out, err = p.communicate(timeout=600)

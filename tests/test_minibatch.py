@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 
 from hwsim.chip.chip import Chip
-from hwsim.chip.devices import DeviceArray
 from hwsim.chip.network import MLP
 from hwsim.chip.port import EmulatorPort
-from hwsim.chip.profiles import load_profile
-from hwsim.config import ChipConfig, MgdConfig, RunConfig
+from hwsim.config import MgdConfig, RunConfig
 from hwsim.exceptions import ConfigError
 from hwsim.experiment import resume_experiment, run_experiment
 from hwsim.learn.controller import MGDController
 from tests import naive
+from tests.costs import analytic_chip, linear_cost
 from tests.test_mgd_facts import fd_gradient
 
 SIZES = [3, 4, 2]
@@ -167,22 +166,11 @@ def test_batch_one_is_the_one_sample_chip(data):
 def test_refusals(data, tmp_path):
     with pytest.raises(ConfigError, match="^mgd.batch = 11: larger than the 10 training"):
         make_chip(data, batch=11)
-    X, Y = data
-    net = MLP(SIZES, periphery=ChipConfig(out_bound=2.0))
-    with pytest.raises(ConfigError, match="^mgd.batch = 2: minibatch costs need an MLP without "
-                       "periphery"):
-        Chip(net, X, Y, net.init_params(0), batch=2)
-    prof = load_profile("reram_es")
-    dev = DeviceArray(prof.params, 26, 0)
-    if prof.params.read_noise != "none":
-        with pytest.raises(ConfigError, match="^mgd.batch = 2: minibatch costs are not modelled "
-                           "with device read noise"):
-            make_chip(data, batch=2, device=dev)
+    with pytest.raises(ConfigError, match="^mgd.batch = 2: minibatch costs need a network"):
+        analytic_chip(linear_cost, np.zeros(4), model=(np.ones(4),), batch=2)
     with pytest.raises(ConfigError, match="^EmulatorPort.present: the chip takes minibatches "
                        "of 2 samples; got 3"):
         EmulatorPort(make_chip(data, batch=2)).present([1, 2, 3])
-    with pytest.raises(ConfigError, match='^mgd.batch = 2: must be 1 with mgd.target = "nodes"'):
-        MgdConfig(batch=2, target="nodes")
 
 
 def test_a_digits_run_with_batches_resumes_bit_identically(tmp_path):

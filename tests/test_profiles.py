@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwsim.chip import profile_docs
 from hwsim.chip import profiles as P
 from hwsim.chip.devices import REGISTRY, DeviceArray, params_for
 from hwsim.cli import ExitCode, main
@@ -420,7 +421,7 @@ def test_docs_cover_every_model_field_and_profile():
     for name, cls in REGISTRY.items():
         assert f"### `{name}`" in text
         for f in cls.__dataclass_fields__.values():
-            assert f"| `{f.name}` |" in text and P._cell(f.metadata["doc"]) in text
+            assert f"| `{f.name}` |" in text and profile_docs.cell_text(f.metadata["doc"]) in text
     for name in P.list_profiles():
         assert f"| `{name}` |" in text
     assert "## Writing your own profile" in text and P.EXAMPLE_PROFILE.strip() in text

@@ -168,7 +168,7 @@ class Chip:
         (:meth:`hwsim.chip.devices.DeviceArray.set_symmetry_reference`): the pulses are in
         ``reference_pulses``, and every inference reads two devices per weight.
     transfer : dict or None
-        ``[chip.transfer]`` (:class:`hwsim.transfer_config.TransferConfig` as a dict): Tiki-Taka
+        ``[chip.transfer]`` (:class:`hwsim.sections.transfer.TransferConfig` as a dict): Tiki-Taka
         transfer, two device arrays per weight (:mod:`hwsim.chip.transfer`); None = off.
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
@@ -179,13 +179,17 @@ class Chip:
         the same distribution (correlated between the two passes when the noise is frozen
         per step) for far fewer draws, so the random draws differ from 0.1.0 but not their
         law (:func:`hwsim.kernels.mlp.forward_read_noise`). "auto": per_neuron when the
-        read noise is additive and the chip has no periphery, else per_weight. PCM read
-        noise is always per weight.
+        read noise is additive and the chip has no periphery (and, with ``batch`` > 1, the
+        noise is not frozen per step: per-neuron draws cannot share one frozen draw across a
+        batch; "per_neuron" is then refused), else per_weight. PCM read noise is always per
+        weight.
     batch : int
         B ≥ 1, minibatch costs: every τx steps the next B samples of the data order are
         presented together, and C, C₀ are means over them (B inferences per pass, counted
-        as such). B = 1 is the one-sample chip, bit for bit. B > 1 needs an MLP without
-        periphery, weight perturbation and no device read noise, and at most N samples.
+        as such: each inference reads the devices and converts through the periphery anew,
+        with its own noise). B = 1 is the one-sample chip, bit for bit. B > 1 needs a
+        network and at most N samples; with ``target = "nodes"`` every sample has its own
+        node code (M·B perturbed quantities, E[G] = batch-mean ∇C/(M·B)).
     cost_line, integrator : mapping or None
         Nonidealities of the global cost line and the local integrators, with the keys of
         the config sections ``[chip.cost_line]`` and ``[chip.integrator]``
@@ -267,7 +271,8 @@ class Chip:
             raise ConfigError("mgd.estimate = 'two_sided': needs mgd.mode = 'discrete' (the "
                               "analog cost line high-passes one continuous cost signal)")
         self.estimate = estimate
-        n_pert = P if target == "weights" else int(network.sizes[1:].sum())
+        # Node perturbation with a minibatch: every sample has its own M nodes (M·B codes).
+        n_pert = P if target == "weights" else int(network.sizes[1:].sum()) * int(batch)
         self.n_perturbed = n_pert
         self.n_samples = int(len(X))
         self.perturbation, self.mode = perturbation, mode
@@ -280,14 +285,16 @@ class Chip:
                                          np.int64(batch))
         self.batch = int(batch)
         if batch > 1:
-            if analytic is not None or network.periphery is not None or target != "weights":
-                raise ConfigError(f"mgd.batch = {batch}: minibatch costs need an MLP without "
-                                  "periphery (DAC/ADC, neuron variation) and mgd.target = "
-                                  "'weights'; use mgd.batch = 1")
+            if analytic is not None:
+                raise ConfigError(f"mgd.batch = {batch}: minibatch costs need a network (an "
+                                  "analytic cost has no samples); use mgd.batch = 1")
             if batch > self.n_samples:
                 raise ConfigError(f"mgd.batch = {batch}: larger than the {self.n_samples} "
                                   "training samples")
             sense = sense._replace(batch=np.zeros(batch, np.int64))
+            if target == "nodes":  # each sample's activations (and DAC outputs) are kept
+                sense = sense._replace(buf=np.zeros(batch * sense.buf.shape[0]),
+                                       qbuf=np.zeros(batch * sense.qbuf.shape[0]))
             cp = cp._replace(batch=np.int64(batch))
         self.source = _codes.SourceParams(
             np.int64(CODES[perturbation]), code_amplitude(perturbation, amplitude, n_pert),
@@ -376,10 +383,6 @@ class Chip:
         if device is not None and device.model != "Ideal":
             self._attach(device, update_rounding, max_pulses, read_noise_model,
                          bool(symmetry_reference))
-            if batch > 1 and self.read_noise_model != "none":
-                raise ConfigError(f"mgd.batch = {batch}: minibatch costs are not modelled with "
-                                  f"device read noise yet (the {device.model} device reads "
-                                  "with noise); use mgd.batch = 1")
         elif symmetry_reference:
             raise ConfigError("chip.symmetry_reference = true: needs a pulsed device "
                               "(chip.device other than 'ideal')")
@@ -509,8 +512,18 @@ class Chip:
                               "'additive', mgd.target = 'weights', mgd.estimate = 'one_sided' and "
                               "a chip without periphery "
                               "(DAC/ADC, neuron variation); use 'per_weight' or 'auto'")
+        # Noise frozen per step is one draw ξ seen by all 2B inputs of a minibatch step: their
+        # per-neuron sums have a 2B-dimensional joint law, which the per-neuron pair does not
+        # draw (docs/engine.md, "Minibatches").
+        frozen_batch = self.batch > 1 and device.dev[0][_dk.I_READ_FROZEN] != 0
+        if model == "per_neuron" and frozen_batch:
+            raise ConfigError(f"chip.read_noise_model = 'per_neuron': with mgd.batch = "
+                              f"{self.batch} the read noise frozen per step "
+                              "(device.read_noise_frozen_per_step = true) is shared by the "
+                              "whole batch, which per-neuron draws cannot model; use "
+                              "'per_weight' or 'auto'")
         self.read_noise_model = "per_weight" if self._noisy else "none"
-        if model == "per_weight" or not (additive and mlp):
+        if model == "per_weight" or not (additive and mlp) or frozen_batch:
             return
         I, S = device.dev[0], device.dev[2]
         self._sense = self._sense._replace(

@@ -51,9 +51,10 @@ class ChipPort(Protocol):
         """Deliver the update request Δθ (P,) as update number ``update``."""
 
     # Node perturbation (optional: only a chip that perturbs its neurons offers these).
-    # n_nodes: M; apply_nodes(ñ (M,) or None); postsynaptic() -> (P,) node of each
-    # parameter; presynaptic() -> (P,) each parameter's input in the last perturbed
-    # inference (1 for a bias).
+    # n_nodes: M (M·B with minibatches of B, each sample's nodes perturbed apart);
+    # apply_nodes(ñ (n_nodes,) or None); postsynaptic() -> (P,) node of each parameter in
+    # 0..M-1; presynaptic() -> (P,) each parameter's input in the last perturbed inference
+    # (1 for a bias), (B, P) per sample with a minibatch.
 
     def read_weights(self) -> np.ndarray:
         """The parameters θ as stored, (P,)."""
@@ -144,11 +145,14 @@ class EmulatorPort:
 
     def presynaptic(self):
         m = self.chip.model.sense
+        B = self.chip.batch
         if m.kind == _sense.PERIPHERY:  # what each synapse multiplies: its DAC's output
-            acts = m.qbuf
-        else:
-            acts = np.concatenate([m.X[self._sample], m.buf])
-        return np.where(self._pre >= 0, acts[np.maximum(self._pre, 0)], 1.0)
+            acts = m.qbuf.reshape(B, -1)
+        else:  # sample b's activations are buf[b·M:(b+1)·M] (one sample: buf)
+            X = m.X[m.batch] if B > 1 else m.X[[self._sample]]
+            acts = np.concatenate([X, m.buf.reshape(B, -1)], axis=1)
+        pre = np.where(self._pre >= 0, acts[:, np.maximum(self._pre, 0)], 1.0)
+        return pre if B > 1 else pre[0]
 
     def _read(self):
         """The weights this inference sees: read through the devices (sub k) when noisy."""
@@ -164,17 +168,22 @@ class EmulatorPort:
         n, out, k = np.int64(self._step), self._out, np.int64(self._k)
         cnt = s.counters[0]
         baseline = self._pert is None
-        theta = self._read()
-        if self._nodes:
+        if self._nodes and c.batch > 1:  # per-sample node codes, a read per inference
             pert = s.applied if baseline else self._pert
-            value = _nodes.node_pass(m.sense, theta, pert, not baseline, self._sample, n, k)
+            value = _nodes.node_pass_batch(m.sense, m.dev, bool(c.noisy_reads), s.theta,
+                                           s.rb1 if self._k else s.rb0, pert, not baseline, n, k)
+        elif self._nodes:
+            pert = s.applied if baseline else self._pert
+            value = _nodes.node_pass(m.sense, self._read(), pert, not baseline, self._sample, n,
+                                     k)
         elif baseline and not c.noisy_reads:
             # the baseline pass of the fused perturbed + baseline inference
-            _sense.measure(m.sense, theta, s.zeros, self._sample, True, out, n)
+            _sense.measure(m.sense, s.theta, s.zeros, self._sample, True, out, n)
             value = out[1]
-        else:
-            _sense.measure_one(m.sense, theta, s.zeros if baseline else self._pert,
-                               self._sample, out, n, k)
+        else:  # read through the devices (sub k; per inference of a minibatch) when noisy
+            _sense.measure_pass(m.sense, m.dev, bool(c.noisy_reads), s.theta,
+                                s.zeros if baseline else self._pert, s.rb1 if self._k else s.rb0,
+                                self._sample, out, n, k)
             value = out[0]
         cp = c.params.counters  # a pass is cp.batch inferences
         cnt["baseline_inferences" if baseline else "perturbed_inferences"] += cp.batch

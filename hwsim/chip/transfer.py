@@ -90,7 +90,7 @@ def build(spec, *, sizes, P, seed, dtype, device, theta0, why=()):
     Parameters
     ----------
     spec : dict or None
-        ``[chip.transfer]`` as a dict (:class:`hwsim.transfer_config.TransferConfig`); None or
+        ``[chip.transfer]`` as a dict (:class:`hwsim.sections.transfer.TransferConfig`); None or
         ``enabled = false``: the off setup (empty arrays, a zero-size C).
     sizes : array of int or None
         The MLP's layer sizes (None for an analytic cost).

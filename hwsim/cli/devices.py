@@ -31,6 +31,7 @@ def add_parser(sub):
 
     q = dsub.add_parser("show", help="every parameter of a profile: value, unit, set or default")
     q.add_argument("profile", metavar="NAME|FILE")
+    _add_device_set(q)
     q.set_defaults(func=show_command)
 
     q = dsub.add_parser("validate", help="check a profile; exit 0 and 'ok: ...' or exit 2")
@@ -47,6 +48,7 @@ def add_parser(sub):
                    help="up pulses, then as many down (default: 1.2 × states, in [100, 10000])")
     q.add_argument("--devices", type=int, default=10, metavar="K", help="devices (default 10)")
     q.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    _add_device_set(q)
     q.set_defaults(func=plot_command)
 
     q = dsub.add_parser("diagnose", help="why a device does or does not train: a short run "
@@ -65,6 +67,26 @@ def add_parser(sub):
                    help="override a config key (repeatable), as for hwsim run")
     q.set_defaults(func=diagnose_command)
     return p
+
+
+def _add_device_set(q) -> None:
+    q.add_argument("--set", dest="device_set", action="append", default=[],
+                   metavar="device.KEY=VALUE",
+                   help="override one [device] key of the profile (repeatable), as "
+                        "hwsim run --set device.KEY=VALUE does, e.g. --set device.dw_min=0.01")
+
+
+def _load(args):
+    """The profile of ``args.profile`` with the ``--set device.KEY=VALUE`` overrides."""
+    from hwsim.chip.profiles import load_profile
+
+    if not args.device_set:
+        return load_profile(args.profile)
+    from hwsim.config import device_set_from_args
+
+    lines = device_set_from_args(args.device_set)
+    label = " ".join(f"--set {a}" for a in args.device_set)
+    return load_profile(args.profile, lines, f"{label} (device profile {args.profile})")
 
 
 def _table(header, rows):
@@ -88,9 +110,9 @@ def list_command(args) -> int:
 def show_command(args) -> int:
     """``hwsim devices show``: every parameter of a profile."""
     from hwsim._schema import fmt
-    from hwsim.chip.profiles import format_states, load_profile, parameter_rows
+    from hwsim.chip.profiles import format_states, parameter_rows
 
-    p = load_profile(args.profile)
+    p = _load(args)
     _echo(f"name:        {p.name}")
     if p.description:
         _echo(f"description: {p.description}")
@@ -130,9 +152,8 @@ def plot_command(args) -> int:
     """``hwsim devices plot``: write a pulse-response PNG."""
     from hwsim.exceptions import HwsimError
     from hwsim.analysis.device_plots import plot_pulse_response
-    from hwsim.chip.profiles import load_profile
 
-    p = load_profile(args.profile)
+    p = _load(args)
     out = Path(args.out) if args.out else Path(f"{p.path.stem}_pulse_response.png")
     if out.suffix.lower() != ".png":
         raise HwsimError(f"--out {out}: the plot is written as PNG; name the file *.png")

@@ -62,11 +62,10 @@ def _graceful_interrupts(token):
 
 def run_command(args) -> int:
     """Carry out ``hwsim run`` (a new run or ``--resume``); returns the exit code."""
+    # Only the config layer before validation: a typo is reported without loading numba,
+    # numpy or matplotlib (the trainer's imports come after the config is known good).
     from hwsim.config import load_config
     from hwsim.exceptions import HwsimError
-    from hwsim.experiment import resume_experiment, run_experiment
-    from hwsim.learn.trainer import StopToken
-    from hwsim.runs import CHECKPOINT_NAME
 
     if args.resume:
         for flag, given in (("a CONFIG file", args.config), ("--out", args.out),
@@ -84,6 +83,10 @@ def run_command(args) -> int:
         cfg = load_config(args.config, args.overrides)
         if args.seed is not None:
             cfg = cfg.with_overrides({"seed": args.seed}, source=f"--seed {args.seed}")
+    from hwsim.experiment import resume_experiment, run_experiment
+    from hwsim.learn.trainer import StopToken
+    from hwsim.runs import CHECKPOINT_NAME
+
     started = time.time()
     token = StopToken()
     try:

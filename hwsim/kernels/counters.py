@@ -25,8 +25,8 @@ COUNTER_DOCS = (
     ("cost_clipped", "broadcasts of C̃ clipped by the cost line's quantiser range "
                      "(chip.cost_line.bits > 0; else 0)"),
     ("code_generations", "per-parameter code values generated (P per new code period)"),
-    ("integrator_ops", "local correlations C̃·θ̃ of the perturbed quantities (P per step; M with node perturbation)"),
-    ("synapse_multiplies", "node perturbation: local products g_i·x_j into each synapse's G (P per step)"),
+    ("integrator_ops", "local correlations C̃·θ̃ of the perturbed quantities (P per step; M with node perturbation, M·B with B per-sample node codes)"),
+    ("synapse_multiplies", "node perturbation: local products g_i·x_j into each synapse's G (P per step; P·B with a minibatch of B)"),
     ("update_requests", "per-parameter update requests Δθ computed by the optimizer (P per update)"),
     ("updates_sent", "weight updates sent to the synapses (discrete: every τθ; analog: every "
                      "step; none when η = 0)"),

@@ -219,7 +219,7 @@ def _norm1(a, b, n):
 
 @jit
 def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b, scale,
-                       want_base, sigma, frozen, key, counter):
+                       want_base, sigma, frozen, key, counter, sub=SUB_NEURON):
     """:func:`forward2` (``forward`` without ``want_base``) through weights read with additive
     Gaussian noise σ·ξ per weight and bias, drawn as one normal per neuron and pass.
 
@@ -230,7 +230,9 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
     correlation ρ = ⟨x̄_p, x̄_b⟩/(‖x̄_p‖‖x̄_b‖), x̄ = (x, 1), drawn as the conditional law of
     the baseline's noise from the difference x̄_b − x̄_p (the same input gives exactly the
     same noise, case D12). Both normals of a neuron come
-    from one hash at STREAM_READ_NOISE coordinates (``counter``, neuron, SUB_NEURON).
+    from one hash at STREAM_READ_NOISE coordinates (``counter``, neuron, ``sub``): SUB_NEURON
+    for one sample, SUB_NEURON + b·BATCH_SUB for sample b of a minibatch (each inference of
+    a batch reads the array anew; only with independent reads, ``frozen`` = 0).
 
     Returns
     -------
@@ -258,7 +260,7 @@ def forward_read_noise(theta, pert, x, sizes, hidden_act, out_act, buf_p, buf_b,
         bias0 = p + nin * nout
         for o in range(nout):
             neuron = out_off + o
-            za, zb = _normal_pair(hash_sub(key, counter, neuron, SUB_NEURON))
+            za, zb = _normal_pair(hash_sub(key, counter, neuron, sub))
             if want_base:
                 sp, sb = _dot2(theta, pert, p + o * nin, ap, ab, nin)
                 noise_b = sigma * (a_part * za + perp * zb) if frozen else sigma * nb * zb

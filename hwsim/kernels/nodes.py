@@ -8,14 +8,21 @@ each bias integrates g_i. Through the periphery the perturbation is injected on 
 neuron's analog pre-activation before its ADC, and x_j is the DAC-converted input the synapse
 multiplies. Williams, Mach. Learn. 8, 229 (1992); Flower & Jabri, NIPS 5 (1993);
 Oripov et al., APL Mach. Learn. (2025). Parameter layout as :mod:`.mlp`.
+
+With a minibatch of B samples every sample has its own nodes: node j of sample b is
+perturbed by code entry b·M + j (M·B perturbed quantities), and each synapse integrates
+Σ_b g_{b,i}·x_{b,j}, whose expectation is the batch-mean weight gradient over M·B
+(docs/algorithms.md, "Minibatches with node perturbation"). A code shared by the batch would
+only estimate the batch-mean ∂C/∂z_i, which has lost the per-sample correlation with x_j.
 """
 
 import numpy as np
 
 from hwsim.kernels._config import jit
+from hwsim.kernels.devices import read_weights
 from hwsim.kernels.mlp import act, dot, output_cost
 from hwsim.kernels.periphery import forward_periph
-from hwsim.kernels.sense import PERIPHERY
+from hwsim.kernels.sense import BATCH_SUB, PERIPHERY
 
 _U = np.uint64
 
@@ -64,6 +71,44 @@ def node_pass(m, theta, npert, use_pert, sample, counter, sub):
 
 
 @jit
+def node_pass_batch(m, dev, noisy, theta, rbuf, npert, use_pert, counter, sub):
+    """The batch-mean C over the B samples of ``m.batch`` with per-sample node codes: node j
+    of sample b is perturbed by ``npert[b·M + j]`` (``npert`` (M·B,), when ``use_pert``).
+
+    Sample b is one inference of its own: it reads the weights through the devices into
+    ``rbuf`` when ``noisy`` and converts, both at noise sub-coordinate ``sub`` + b·BATCH_SUB
+    of step ``counter``. A perturbed pass leaves sample b's activations in
+    ``m.buf[b·M:(b+1)·M]`` (through the periphery its DAC outputs in ``m.qbuf[b·Q:(b+1)·Q]``,
+    Q = Σ sizes[:-1]), what :func:`integrate_nodes_batch` correlates; an MLP's unperturbed
+    pass uses ``m.buf_b``.
+    """
+    nb = m.batch.shape[0]
+    M = npert.shape[0] // nb
+    Q = m.qbuf.shape[0] // nb
+    periph = m.kind == PERIPHERY
+    c = 0.0
+    for b in range(nb):
+        k = sub + b * BATCH_SUB
+        w = theta
+        if noisy:
+            read_weights(dev, theta, rbuf, counter, k)
+            w = rbuf
+        i = m.batch[b]
+        nps = npert[b * M:(b + 1) * M]
+        if periph:
+            buf = m.buf[b * M:(b + 1) * M]
+            off = forward_periph(w, nps, use_pert, m.X[i], m.sizes, m.kinds[0], m.kinds[1], buf,
+                                 m.qbuf[b * Q:(b + 1) * Q], m.per, m.gain, m.offset, counter, k,
+                                 m.scale, True)
+        else:
+            buf = m.buf[b * M:(b + 1) * M] if use_pert else m.buf_b
+            off = forward_nodes(w, nps, use_pert, m.X[i], m.sizes, m.kinds[0], m.kinds[1], buf,
+                                m.scale)
+        c += output_cost(buf, off, m.Y[i], m.kinds[1], m.kinds[2])
+    return c / nb
+
+
+@jit
 def measure_nodes(m, theta, npert, sample, want_base, out, counter):
     """C with the node perturbation into ``out[0]`` and, if ``want_base``, the unperturbed C
     into ``out[1]`` (computed first, so the sense buffers keep the perturbed pass)."""
@@ -108,6 +153,57 @@ def integrate_nodes(G, s, ref, m, sample, analog, keep, new):
                     j = _U(jj)
                     G[base + j] += g * a_in[j]
                 G[bias0 + o] += g
+        p = bias0 + nout
+        q0 += nin
+        in_off = out_off
+        out_off += nout
+
+
+@jit
+def integrate_nodes_batch(G, s, ref, m, analog, keep, new):
+    """:func:`integrate_nodes` for a minibatch with per-sample node codes (``ref`` (M·B,)):
+    each synapse's input u = Σ_b (s·ref[b·M + i])·x_{b,j}, summed over b in batch order from
+    0, x_{b,j} its presynaptic activity in sample b's last perturbed inference (the bias: 1);
+    then G += u (discrete) or G ← keep·G + new·u (analog)."""
+    sizes = m.sizes
+    nb = m.batch.shape[0]
+    M = ref.shape[0] // nb
+    Q = m.qbuf.shape[0] // nb
+    buf = m.buf
+    periph = m.kind == PERIPHERY
+    n_layers = sizes.shape[0] - 1
+    p = 0
+    in_off = -1
+    out_off = 0
+    q0 = 0
+    for l in range(n_layers):
+        nin = sizes[l]
+        nout = sizes[l + 1]
+        bias0 = p + nin * nout
+        for o in range(nout):
+            node = out_off + o
+            base = p + o * nin
+            for j in range(nin):
+                u = 0.0
+                for b in range(nb):
+                    if periph:
+                        a = m.qbuf[b * Q + q0 + j]
+                    elif in_off < 0:
+                        a = m.X[m.batch[b], j]
+                    else:
+                        a = buf[b * M + in_off + j]
+                    u += (s * ref[b * M + node]) * a
+                if analog:
+                    G[base + j] = keep * G[base + j] + new * u
+                else:
+                    G[base + j] += u
+            u = 0.0
+            for b in range(nb):
+                u += s * ref[b * M + node]
+            if analog:
+                G[bias0 + o] = keep * G[bias0 + o] + new * u
+            else:
+                G[bias0 + o] += u
         p = bias0 + nout
         q0 += nin
         in_off = out_off

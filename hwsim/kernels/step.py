@@ -43,8 +43,9 @@ from hwsim.kernels.clocks import fill_batch, shuffle_order
 from hwsim.kernels.codes import fill_code
 from hwsim.kernels.devices import (I_MODEL, M_IDEAL, S_TIME, apply_pulses, apply_update,
                                    read_weights)
-from hwsim.kernels.nodes import integrate_nodes, measure_nodes, node_pass
-from hwsim.kernels.sense import count, measure_one, sense, stored_cost
+from hwsim.kernels.nodes import (integrate_nodes, integrate_nodes_batch, measure_nodes,
+                                 node_pass, node_pass_batch)
+from hwsim.kernels.sense import count, measure_pass, sense, stored_cost
 
 STATUS_OK, STATUS_NONFINITE_COST, STATUS_NONFINITE_BASE = 0, 1, 2
 # Random coordinates of perturbation writes, apart from those of weight updates (< 2**61).
@@ -185,7 +186,13 @@ def _sense_nodes(p, s, m, want_base, n):
     """Sense with node perturbation: reads through the devices when noisy (sub 0 perturbed,
     1 baseline), then the unperturbed (when stale) and the node-perturbed inference."""
     sample = s.clock[0].sample
-    if p.noisy_reads == 1:
+    if m.sense.batch.shape[0] > 1:  # per-sample node codes, one read per inference
+        noisy = p.noisy_reads == 1
+        if want_base:
+            s.out[1] = node_pass_batch(m.sense, m.dev, noisy, s.theta, s.rb1, s.applied, False,
+                                       n, 1)
+        s.out[0] = node_pass_batch(m.sense, m.dev, noisy, s.theta, s.rb0, s.applied, True, n, 0)
+    elif p.noisy_reads == 1:
         read_weights(m.dev, s.theta, s.rb0, n, 0)
         if want_base:
             read_weights(m.dev, s.theta, s.rb1, n, 1)
@@ -206,21 +213,24 @@ def _sense_two_sided(p, s, m, n):
     activity each synapse integrates.
     """
     sample = s.clock[0].sample
-    nodes = p.source.nodes == 1
-    w0 = s.theta
-    w1 = s.theta
-    if p.noisy_reads == 1:
-        read_weights(m.dev, s.theta, s.rb0, n, 0)
-        read_weights(m.dev, s.theta, s.rb1, n, 1)
-        w0 = s.rb0
-        w1 = s.rb1
-    if nodes:
+    noisy = p.noisy_reads == 1
+    if p.source.nodes == 1 and m.sense.batch.shape[0] > 1:
+        c_minus = node_pass_batch(m.sense, m.dev, noisy, s.theta, s.rb0, s.negative, True, n, 0)
+        c_plus = node_pass_batch(m.sense, m.dev, noisy, s.theta, s.rb1, s.applied, True, n, 1)
+    elif p.source.nodes == 1:
+        w0 = s.theta
+        w1 = s.theta
+        if noisy:
+            read_weights(m.dev, s.theta, s.rb0, n, 0)
+            read_weights(m.dev, s.theta, s.rb1, n, 1)
+            w0 = s.rb0
+            w1 = s.rb1
         c_minus = node_pass(m.sense, w0, s.negative, True, sample, n, 0)
         c_plus = node_pass(m.sense, w1, s.applied, True, sample, n, 1)
-    else:
-        measure_one(m.sense, w0, s.applied, sample, s.out, n, 0)
+    else:  # each pass reads the array itself (per inference of a minibatch)
+        measure_pass(m.sense, m.dev, noisy, s.theta, s.applied, s.rb0, sample, s.out, n, 0)
         c_plus = s.out[0]
-        measure_one(m.sense, w1, s.negative, sample, s.out, n, 1)
+        measure_pass(m.sense, m.dev, noisy, s.theta, s.negative, s.rb1, sample, s.out, n, 1)
         c_minus = s.out[0]
     s.out[0] = c_plus
     s.out[1] = c_minus
@@ -389,7 +399,9 @@ def run_steps(n_steps, p, s, m):
                     cl.stale = 0
                 ct = _cl.discrete(cl, c)
             cr = _cl.line(clp, s.line_mem, cnt, ct, n) if line_on else ct
-            if nodes:
+            if nodes and batched:
+                integrate_nodes_batch(G, cr * ip.inv_d2, ref, m.sense, False, 0.0, 0.0)
+            elif nodes:
                 integrate_nodes(G, cr * ip.inv_d2, ref, m.sense, clk.sample, False, 0.0, 0.0)
             elif int_ni:
                 _int.accumulate_nonideal(G, cr * ip.inv_d2, ref, ip)
@@ -407,7 +419,10 @@ def run_steps(n_steps, p, s, m):
                 return fail(s, STATUS_NONFINITE_COST, n)
             ct = _cl.analog(cl, p.cost_line, c, new_input or n == 0)
             cr = _cl.line(clp, s.line_mem, cnt, ct, n) if line_on else ct
-            if nodes:
+            if nodes and batched:
+                integrate_nodes_batch(G, cr * ip.inv_d2, ref, m.sense, True, ip.lp_keep,
+                                      ip.lp_new)
+            elif nodes:
                 integrate_nodes(G, cr * ip.inv_d2, ref, m.sense, clk.sample, True, ip.lp_keep,
                                 ip.lp_new)
             else:
@@ -418,7 +433,7 @@ def run_steps(n_steps, p, s, m):
         cnt.cost_broadcasts += 1
         cnt.integrator_ops += M
         if nodes:
-            cnt.synapse_multiplies += P
+            cnt.synapse_multiplies += P * ck.batch  # one g·x per synapse and sample
         cnt.steps += 1
         cl.c = c
         cl.ctilde = ct

@@ -57,7 +57,8 @@ class MGDController:
         B ≥ 1: every τx steps present the next B samples of the data order together
         (presentation k: draws k·B … k·B + B − 1 of the per-epoch permutations, as
         :func:`hwsim.kernels.clocks.fill_batch`); the port's costs are then batch means.
-        Weight perturbation only.
+        With ``target = "nodes"`` the port's n_nodes = M·B (each sample's nodes have their
+        own code) and each synapse integrates Σ_b g_{b,i}·x_{b,j}.
     cost_line, integrator : mapping or None
         The nonideal cost line and integrators, with the keys of ``[chip.cost_line]`` and
         ``[chip.integrator]`` (docs/chip.md), written out here in plain Python: noise,
@@ -155,9 +156,11 @@ class MGDController:
                              steps=0)
         self._order = np.zeros(port.n_samples, np.int64)
         self._epoch = -1
-        if int(batch) < 1 or (int(batch) > 1 and target != "weights"):
-            raise ConfigError(f"mgd.batch = {batch}: must be ≥ 1, and 1 with mgd.target = "
-                              "'nodes'")
+        if int(batch) < 1:
+            raise ConfigError(f"mgd.batch = {batch}: must be ≥ 1")
+        if target == "nodes" and Q % int(batch):
+            raise ConfigError(f"mgd.batch = {batch}: the port's {Q} nodes are not B per-sample "
+                              "copies of the network's nodes")
         self.batch = int(batch)
 
     def _batch(self, n):
@@ -201,7 +204,7 @@ class MGDController:
         self.counters["cost_broadcasts"] += 1
         self.counters["integrator_ops"] += self.Q
         if self.target == "nodes":
-            self.counters["synapse_multiplies"] += self.P
+            self.counters["synapse_multiplies"] += self.P * self.batch
         self.counters["steps"] += 1
         self.step = n + 1
 
@@ -265,7 +268,15 @@ class MGDController:
         return self.port.measure()
 
     def _correlate(self, s, code64):
-        """Each integrator's input: s·θ̃ (weights), or (s·ñ_node)·x_pre (nodes)."""
+        """Each integrator's input: s·θ̃ (weights), or (s·ñ_node)·x_pre (nodes); with a
+        minibatch Σ_b (s·ñ_{b,node})·x_{b,pre} over the per-sample node codes, in batch order
+        (as :func:`hwsim.kernels.nodes.integrate_nodes_batch`)."""
+        if self.target == "nodes" and self.batch > 1:
+            M = self.Q // self.batch
+            u = np.zeros(self.P)
+            for b in range(self.batch):
+                u = u + (s * code64[b * M:(b + 1) * M])[self._post] * self._pre[b]
+            return u
         if self.target == "nodes":
             return (s * code64)[self._post] * self._pre
         return s * code64

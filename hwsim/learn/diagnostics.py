@@ -13,7 +13,8 @@ without diagnostics. From the probe, per step n:
 - h_n (M,), the node estimate C̃·ñ/Δ² (node perturbation only).
 
 The true gradient ∇C and ∂C/∂z come from :func:`hwsim.chip.gradient.backprop` at the tick's
-θ (the read weights), over the samples that ``samples`` names. Written columns:
+θ (the read weights), over the samples that ``samples`` names (with a minibatch, every
+sample of each step's batch). Written columns:
 
 - ``grad_cos``, ``grad_angle_deg``: cosine and angle (degrees) between Σₙ g_n (the estimate
   an integrator with τθ = window would hold at the end of the window) and ∇C;
@@ -29,6 +30,7 @@ import math
 import numpy as np
 
 from hwsim.chip.gradient import backprop
+from hwsim.exceptions import ConfigError
 from hwsim.runs import METRICS_COLUMNS
 
 
@@ -82,6 +84,11 @@ class Diagnostics:
         self.cfg, self.chip, self.probe, self.net, self.ds = cfg, chip, probe, network, dataset
         self.window, self.samples, self.quantizer = d.window, d.samples, d.quantizer_gradient
         self.nodes = cfg.mgd.target == "nodes"
+        if self.nodes and cfg.mgd.batch > 1:
+            raise ConfigError(f"diagnostics.enabled = true: with mgd.target = 'nodes' and "
+                              f"mgd.batch = {cfg.mgd.batch} every sample has its own nodes, "
+                              "which the node columns (one ∂C/∂z per node) do not describe; "
+                              "use mgd.batch = 1 or mgd.target = 'weights'")
         self.analog = cfg.mgd.mode == "analog"
         tau = cfg.mgd.tau_theta
         self.keep, self.new = tau / (tau + 1.0), 1.0 / (tau + 1.0)
@@ -100,13 +107,14 @@ class Diagnostics:
         n, P = self.window, self.chip.P
         g = np.full((n, P), np.nan)
         h = np.full((n, probe.n_perturbed), np.nan) if self.nodes else None
-        samples = np.zeros(n, np.int64)
+        B = probe.batch  # a minibatch step's samples are all its batch's (each counted once)
+        samples = np.zeros((n, B), np.int64)
         inv_d2 = 1.0 / (self.cfg.mgd.amplitude ** 2)
         for k in range(n):
             before = np.array(probe.grad, dtype=np.float64)
             updates = probe.updates
             if probe.advance(1) != 0:
-                return g[:k], None if h is None else h[:k], samples[:k]
+                return g[:k], None if h is None else h[:k], samples[:k].reshape(-1)
             after = np.array(probe.grad, dtype=np.float64)
             if self.analog:
                 g[k] = (after - self.keep * before) / self.new
@@ -114,8 +122,8 @@ class Diagnostics:
                 g[k] = after if probe.updates != updates else after - before
             if h is not None:
                 h[k] = probe.cost_line["ctilde"] * inv_d2 * np.asarray(probe.state.reference)
-            samples[k] = probe.state.clock[0]["sample"]
-        return g, h, samples
+            samples[k] = probe.model.sense.batch if B > 1 else probe.state.clock[0]["sample"]
+        return g, h, samples.reshape(-1)
 
     def true_gradient(self, samples):
         """The :class:`hwsim.chip.gradient.Gradient` of the emulated network at the chip's θ

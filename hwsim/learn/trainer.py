@@ -6,7 +6,6 @@ validates, builds and trains, and learned state lands in trailing-underscore att
 
 import dataclasses
 import hashlib
-import json
 import math
 import os
 import sys
@@ -422,10 +421,9 @@ class MGDTrainer:
 
     def _check_resumable(self, out, cfg, start):
         """Refuse a resume that would do nothing, or repeat a divergence."""
-        try:
-            prev = json.loads((out / SUMMARY_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            prev = {}
+        from hwsim.runs import read_summary  # tidy: a corrupt summary.json is refused
+
+        prev = read_summary(out / SUMMARY_NAME)
         total = cfg.sim.total_steps()
         if prev.get("status") == "diverged":
             raise HwsimError(f"{out}: the run diverged at step {prev.get('steps')} "

@@ -21,7 +21,9 @@ import filelock
 from hwsim import __version__
 from hwsim.exceptions import HwsimError
 from hwsim.runs import atomic_write_bytes
-from hwsim.sweep.executors import check_executor_args, describe_executor, open_executor
+from hwsim.sweep.executors import (
+    check_executor_args, describe_executor, open_executor, sigterm_as_interrupt, stop_workers,
+)
 from hwsim.sweep.results import RESULTS_NAME, write_results
 from hwsim.sweep.spec import SweepSpec, load_sweep
 from hwsim.sweep.tasks import make_tasks, one_line, read_result, run_task
@@ -211,9 +213,10 @@ def _drive(spec, out, tasks, workers, scheduler, dask_local, progress) -> SweepO
                    desc="sweep")
     try:
         if pending:
-            with open_executor(workers, scheduler, dask_local) as ex:
-                futures = {ex.submit(run_task, t): t for t in pending}
+            with sigterm_as_interrupt(), open_executor(workers, scheduler, dask_local) as ex:
+                futures = {}
                 try:
+                    futures.update((ex.submit(run_task, t), t) for t in pending)
                     for fut in cf.as_completed(futures):
                         _record(fut, futures[fut], results)
                         write_results(path, results.values(), spec.axes)
@@ -230,6 +233,7 @@ def _drive(spec, out, tasks, workers, scheduler, dask_local, progress) -> SweepO
                         ex.shutdown(wait=False, cancel_futures=True)
                     except TypeError:  # an executor without cancel_futures (Dask's)
                         ex.shutdown(wait=False)
+                    stop_workers(ex)  # runs in flight are redone on resume
                     for fut, t in futures.items():
                         if fut.done() and not fut.cancelled() and fut.exception() is None:
                             results[t["run_id"]] = fut.result()

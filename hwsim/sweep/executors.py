@@ -16,13 +16,15 @@
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from collections.abc import Iterator
 
 from hwsim.exceptions import HwsimError
 
-__all__ = ["open_executor", "describe_executor", "check_executor_args"]
+__all__ = ["open_executor", "describe_executor", "check_executor_args", "stop_workers",
+           "sigterm_as_interrupt"]
 
 
 def _local_context():
@@ -68,6 +70,56 @@ def check_executor_args(workers: int | None = None, scheduler: str | None = None
         if importlib.util.find_spec("distributed") is None:
             raise HwsimError("--scheduler and --dask-local need Dask: pip install "
                              "'hwsim[dask]' (dask[distributed])")
+
+
+def stop_workers(ex: Executor, timeout: float = 10.0) -> None:
+    """End the worker processes of a local pool now (SIGTERM, then join), for an interrupt.
+
+    :meth:`Executor.shutdown` waits for the runs in flight; after Ctrl-C or SIGTERM the
+    sweep redoes those on resume, so its workers are ended instead: the pool's queues and
+    semaphores are then released by the driver (no "leaked semaphore" warning) and no
+    worker outlives it. Dask executors are left to the client (it cancels their tasks).
+
+    Parameters
+    ----------
+    ex : concurrent.futures.Executor
+        The executor :func:`open_executor` yielded, already shut down with
+        ``cancel_futures=True``.
+    timeout : float
+        Seconds to wait for each worker to exit (s).
+    """
+    if not isinstance(ex, ProcessPoolExecutor):
+        return
+    workers = multiprocessing.active_children()  # the driver's only children: the pool's
+    for p in workers:
+        p.terminate()
+    for p in workers:
+        p.join(timeout)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, a first SIGTERM raises :class:`KeyboardInterrupt` (as Ctrl-C does), so
+    the sweep stops through its clean path; later ones are ignored while it cleans up.
+
+    Outside the main thread (where signals cannot be handled) it does nothing.
+    """
+    seen = []
+
+    def handler(signum, frame):
+        if not seen:
+            seen.append(signum)
+            raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """The ``[diagnostics]`` config section (gradient diagnostics at evaluation ticks).
 
-Kept apart from :mod:`hwsim.config` (which registers it in :class:`~hwsim.config.RunConfig`)
-so that module stays one page per concern; the measurement is :mod:`hwsim.learn.diagnostics`.
+One module of :mod:`hwsim.sections` (:mod:`hwsim.config` registers it in
+:class:`~hwsim.config.RunConfig`); the measurement is :mod:`hwsim.learn.diagnostics`.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """Config section of the Tiki-Taka transfer: ``[chip.transfer]``.
 
-Nested under ``[chip]`` (:class:`hwsim.config.ChipConfig`) because it is hardware: a second
+Nested under ``[chip]`` (:class:`hwsim.sections.chip.ChipConfig`) because it is hardware: a second
 device array per weight and the read/write circuits that move A's columns into C. Off by
 default (``enabled = false``); with every key at its default a run is bit-identical to one
 without the section. The chip builds the kernel record (:mod:`hwsim.chip.transfer`); the stage

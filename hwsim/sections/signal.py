@@ -1,6 +1,6 @@
 """Config sections of the chip's signal path: ``[chip.cost_line]`` and ``[chip.integrator]``.
 
-Nested under ``[chip]`` (:class:`hwsim.config.ChipConfig`); every key is off by default, and
+Nested under ``[chip]`` (:class:`hwsim.sections.chip.ChipConfig`); every key is off by default, and
 with all keys at their defaults a run is bit-identical to one without these sections. The
 chip turns them into the kernels' records (:mod:`hwsim.chip.signal_path`); docs/chip.md
 describes each nonideality, its physical origin and its measured effect.
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from hwsim._schema import Schema, option
-
-MAX_STEPS = 2**62
 
 
 @dataclass(frozen=True)
