@@ -87,7 +87,7 @@ KEYS_SINCE_0_2 = ("task.path", "task.train", "task.test", "task.root", "task.lab
                   "chip.calibration_samples", "chip.cost_line", "chip.integrator",
                   "chip.perturbation", "chip.symmetry_reference", "learn.sign_step",
                   "learn.write_threshold", "learn.write_residue", "network.layers",
-                  "network.input_shape")
+                  "network.input_shape", "chip.transfer")
 
 
 def defining_hash(cfg, profile) -> str:
@@ -133,6 +133,8 @@ def check_memory(cfg, profile, n_train, n_test, net=None):
     dtype = np.dtype(cfg.sim.dtype)
     state = Chip.estimate_bytes(P, n_train, dtype)
     dev = 0 if profile.model == "Ideal" else DeviceArray.estimate_bytes(profile.params, P, dtype)
+    if cfg.chip.transfer.enabled:  # Tiki-Taka: a second array C and the tt_* state
+        dev, state = 2 * dev, state + 5 * 8 * P
     data = 8 * (n_train + n_test) * (sizes[0] + sizes[-1]) + 8 * 4 * sum(sizes)
     data += 8 * getattr(net, "work_size", 0)  # a layer network's scratch (im2col, chunks)
     need = state + dev + data + state + dev // 2  # + one checkpoint's copy of the state
@@ -243,7 +245,8 @@ def build_chip(cfg, dataset=None, profile=None):
                 batch=m.batch,
                 cost_line=dataclasses.asdict(c.cost_line),
                 integrator=dataclasses.asdict(c.integrator),
-                source_noise=dataclasses.asdict(c.perturbation))
+                source_noise=dataclasses.asdict(c.perturbation),
+                transfer=dataclasses.asdict(c.transfer))
     return chip, net, ds
 
 

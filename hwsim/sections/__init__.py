@@ -9,6 +9,7 @@ module                 section(s)
 ``learn``              ``[learn]`` (:class:`LearnConfig`)
 ``chip``               ``[chip]`` (:class:`ChipConfig`, and ``device_set_entries``)
 ``signal``             ``[chip.cost_line]``, ``[chip.integrator]``, ``[chip.perturbation]``
+``transfer``           ``[chip.transfer]`` (:class:`TransferConfig`, Tiki-Taka)
 ``sim``                ``[sim]`` (:class:`SimConfig`)
 ``hardware``           ``[hardware]`` (:class:`HardwareConfig`)
 ``diagnostics``        ``[diagnostics]`` (:class:`DiagnosticsConfig`)
@@ -16,6 +17,6 @@ module                 section(s)
 ``rules``              the rules across sections (signal path against ``[mgd]``)
 =====================  ==============================================================
 
-Each module imports only :mod:`hwsim._schema` (and ``limits``/``signal``), never
+Each module imports only :mod:`hwsim._schema` (and ``limits``/``signal``/``transfer``), never
 :mod:`hwsim.config`, so the sections sit below everything that reads a config.
 """

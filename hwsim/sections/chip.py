@@ -16,6 +16,7 @@ import tomli_w
 from hwsim._schema import Schema, fmt, option
 from hwsim.sections.limits import MAX_STEPS
 from hwsim.sections.signal import CostLineConfig, IntegratorConfig, SourceConfig
+from hwsim.sections.transfer import TransferConfig
 
 __all__ = ["ChipConfig", "device_set_entries"]
 
@@ -104,6 +105,7 @@ class ChipConfig(Schema, section="chip"):
     cost_line: CostLineConfig = field(default_factory=CostLineConfig)
     integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
     perturbation: SourceConfig = field(default_factory=SourceConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)  # sections/transfer.py
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
         for entry in self.device_set:
