@@ -4,34 +4,32 @@ Follows the scikit-learn estimator contract: ``__init__`` stores its arguments, 
 validates, builds and trains, and learned state lands in trailing-underscore attributes.
 """
 
-import dataclasses
-import hashlib
 import math
-import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import filelock
 import numpy as np
 import tomli_w
 
 from hwsim import __version__
-from hwsim.chip.chip import Chip, kernels_on_disk
-from hwsim.chip.devices import DeviceArray
-from hwsim.chip.layers import build_network, check_layer_run, io_widths
+from hwsim.chip.chip import kernels_on_disk
+from hwsim.chip.layers import check_layer_run, io_widths
 from hwsim.chip.profiles import load_profile, profile_to_toml
-from hwsim.chip.network import n_params
 from hwsim.energy import energy_summary
-from hwsim.exceptions import ConfigError, DivergenceError, HwsimError, HwsimWarning
+from hwsim.exceptions import DivergenceError, HwsimError, HwsimWarning
 from hwsim.kernels import step as _k
-from hwsim.learn.diagnostics import diagnostics_for, metrics_columns
 from hwsim.learn.converters import adc_warnings, calibrate_config
+from hwsim.learn.diagnostics import diagnostics_for, metrics_columns
+from hwsim.learn.folder import RunFolderMixin
+from hwsim.learn.setup import (  # noqa: F401  (re-exported: the trainer's public names)
+    KEYS_SINCE_0_2, RESUMABLE_KEYS, build_chip, check_memory, defining_hash, startup_warnings,
+)
 from hwsim.runs import (
-    CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
-    atomic_write_bytes, curve_summary, load_checkpoint, probe_writable, read_metrics,
-    save_checkpoint, target_hit, write_error, write_json,
+    CHECKPOINT_NAME, CONFIG_NAME, DEVICE_NAME, METRICS_NAME, SUMMARY_NAME, MetricsWriter,
+    atomic_write_bytes, curve_summary, load_checkpoint, read_metrics, save_checkpoint, target_hit,
+    write_json,
 )
 from hwsim.sim import Timeline, periodic
 from hwsim.tasks import changed_files, describe_dataset, load_dataset
@@ -74,182 +72,6 @@ UNSTABLE_COST_RATIO = 10.0
 UNSTABLE_THETA_RATIO = 1e3
 
 
-# Keys a resumed run may change: only how far it goes and when it stops.
-RESUMABLE_KEYS = {"sim.steps", "sim.time_limit_s", "sim.target_accuracy", "sim.stop_at_target",
-                  "sim.plot_time_axis"}
-
-
-#: Keys added after hwsim 0.2.0 (checkpoint schema 2): hashed only when set away from their
-#: defaults, so a checkpoint written before they existed still resumes.
-KEYS_SINCE_0_2 = ("task.path", "task.train", "task.test", "task.root", "task.label",
-                  "task.normalize", "task.n_train", "task.n_test", "mgd.batch",
-                  "chip.device_set", "chip.dac_bits", "chip.adc_bits", "chip.converter_range",
-                  "chip.calibration_samples", "chip.cost_line", "chip.integrator",
-                  "chip.perturbation", "chip.symmetry_reference", "learn.sign_step",
-                  "learn.write_threshold", "learn.write_residue", "network.layers",
-                  "network.input_shape", "chip.transfer")
-
-
-def defining_hash(cfg, profile) -> str:
-    """SHA-256 of the config without the keys a resume may change (see RESUMABLE_KEYS) and of
-    the resolved device profile."""
-    d = cfg.to_dict()
-    d.pop("hardware", None)  # accounting only (hwsim.energy): never changes the trajectory
-    # Off, [diagnostics] and the backprop-only [learn] keys hash as before they existed, so
-    # older checkpoints resume (hwsim/learn/diagnostics.py, hwsim/learn/backprop.py).
-    if not d["diagnostics"]["enabled"]:
-        d.pop("diagnostics")
-    for name in ("algorithm", "batch_size", "epochs", "lr"):
-        d["learn"].pop(name)
-    for key in RESUMABLE_KEYS:
-        sec, name = key.split(".")
-        d[sec].pop(name, None)
-    default = type(cfg)().to_dict()
-    for key in KEYS_SINCE_0_2:  # at their defaults, hashed as before they existed
-        sec, name = key.split(".")
-        if d[sec].get(name) == default[sec][name]:
-            d[sec].pop(name, None)
-    pert = d["chip"].get("perturbation")
-    if isinstance(pert, dict) and pert.get("kind") == "code":
-        pert.pop("kind")  # the default source, hashed as before chip.perturbation.kind existed
-    text = tomli_w.dumps(d) + profile_to_toml(profile, resolved=True)
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def check_memory(cfg, profile, n_train, n_test, net=None):
-    """Refuse a run whose arrays cannot fit in this machine's memory, before allocating any.
-
-    Counts every array the run allocates: the chip's state, the device arrays (none for
-    ideal synapses), the training and test data as float64, the activation buffers, and one
-    copy of the state for writing a checkpoint.
-
-    Raises
-    ------
-    ConfigError
-        Naming ``network.sizes``, the estimate and the machine's memory.
-    """
-    sizes = list(cfg.network.sizes) if net is None else [int(v) for v in net.sizes]
-    P = n_params(sizes) if net is None else net.n_params
-    dtype = np.dtype(cfg.sim.dtype)
-    state = Chip.estimate_bytes(P, n_train, dtype)
-    dev = 0 if profile.model == "Ideal" else DeviceArray.estimate_bytes(profile.params, P, dtype)
-    if cfg.chip.transfer.enabled:  # Tiki-Taka: a second array C and the tt_* state
-        dev, state = 2 * dev, state + 5 * 8 * P
-    data = 8 * (n_train + n_test) * (sizes[0] + sizes[-1]) + 8 * 4 * sum(sizes)
-    data += 8 * getattr(net, "work_size", 0)  # a layer network's scratch (im2col, chunks)
-    need = state + dev + data + state + dev // 2  # + one checkpoint's copy of the state
-    try:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return
-    if need > 0.8 * have:
-        what = (f"network.layers (layer widths {sizes})" if getattr(net, "work_size", 0) else
-                f"network.sizes = {sizes}")
-        raise ConfigError(
-            f"{what}: needs about {need / 2**30:.1f} GiB for {P:,} parameters "
-            f"(chip state {state / 2**30:.1f} GiB, device arrays of '{profile.name}' "
-            f"{dev / 2**30:.1f} GiB, data {data / 2**30:.1f} GiB); this machine has "
-            f"{have / 2**30:.1f} GiB")
-
-
-def startup_warnings(chip, cfg, profile) -> list:
-    """Settings that drown the gradient signal, found before the run starts (issue 8, fault 11).
-
-    A per-weight perturbation A (Δ/√P for CDMA and Walsh) below the device's additive read
-    noise makes every C̃ mostly read noise; a perturbation written into the devices below one
-    pulse (dw_min) rounds to nothing. Each message names the keys and the ratio.
-
-    Returns
-    -------
-    list of str
-    """
-    if not chip.has_devices or chip.target != "weights":
-        return []
-    p, A, out = profile.params, float(chip.source.code_amp), []
-    if chip.source_kind == "write_noise":  # the perturbation's rms is that of the pulse pair
-        A = math.sqrt(chip.write_noise_variance)
-    name = f"'{profile.name}'"
-    given = (f"mgd.amplitude = {cfg.mgd.amplitude:g} gives" if chip.source_kind == "code" else
-             "chip.perturbation.kind = 'write_noise' (√v of the pulse pair) gives")
-    if p.read_noise == "additive" and p.read_noise_std > 0 and A < p.read_noise_std:
-        out.append(f"{given} each weight a perturbation "
-                   f"A = {A:.3g}, below the read noise device.read_noise_std = "
-                   f"{p.read_noise_std:g} of {name} (A/σ = {A / p.read_noise_std:.2g}): the "
-                   "cost change will be mostly read noise; raise mgd.amplitude, or set "
-                   "device.read_noise_frozen_per_step")
-    if p.perturbation_by_write and A < p.dw_min:
-        out.append(f"mgd.amplitude = {cfg.mgd.amplitude:g} gives each weight a perturbation "
-                   f"A = {A:.3g}, below one write pulse device.dw_min = {p.dw_min:g} of {name} "
-                   f"(A/dw_min = {A / p.dw_min:.2g}): a written perturbation rounds to few or "
-                   f"no pulses ({_zero_pulse_note(A, p.dw_min, chip.pulse_settings())}); "
-                   "raise mgd.amplitude")
-    return out
-
-
-def _zero_pulse_note(A, dw_min, pulses) -> str:
-    """The expected share of code writes of size A that round to zero pulses, with the
-    pulse rounding in effect (nearest: all below dw_min/2; stochastic: 1 − A/dw_min)."""
-    if pulses.get("pulse_rounding") == "nearest":
-        z = 1.0 if A < 0.5 * dw_min else 0.0
-        why = "A < dw_min/2" if z else "A ≥ dw_min/2"
-        return (f"nearest rounding, {why}: expected perturbation_zero_fraction {z:g} for "
-                "code writes of size A")
-    return (f"stochastic rounding: expected perturbation_zero_fraction 1 − A/dw_min = "
-            f"{1.0 - A / dw_min:.2g} for code writes of size A")
-
-
-def build_chip(cfg, dataset=None, profile=None):
-    """Build ``(chip, network, dataset)`` for a run config.
-
-    Parameters
-    ----------
-    cfg : hwsim.config.RunConfig
-    dataset : hwsim.tasks.Dataset, optional
-        Reuse an already loaded dataset.
-    profile : hwsim.chip.profiles.Profile, optional
-        The device profile (default: ``load_profile(cfg.chip.device, cfg.chip.device_set)``).
-
-    Raises
-    ------
-    ConfigError
-        Unknown profile, a network that does not fit the task or the machine's memory, a
-        missing or malformed dataset file.
-    """
-    check_layer_run(cfg)
-    ds = dataset or load_dataset(cfg.task, seed=cfg.seed,
-                                 sizes=io_widths(cfg.network, cfg.task.name))
-    cfg = calibrate_config(cfg, ds)  # converter ranges measured at start (converter_range)
-    n = cfg.network
-    profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
-    # network.sizes, or the [[network.layers]] (a dense-only list is the same MLP).
-    net = build_network(n, ds.sample_shape or (ds.n_in,), periphery=cfg.chip.converters(),
-                        seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
-    check_memory(cfg, profile, len(ds.X_train), len(ds.X_test), net)
-    dtype = np.dtype(cfg.sim.dtype)
-    theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
-    # Exact synapses need no per-device arrays (a DeviceArray of the Ideal model is not built).
-    device = (None if profile.model == "Ideal" else
-              DeviceArray(profile.params, net.n_params, cfg.seed, dtype=dtype))
-    m, c = cfg.mgd, cfg.chip
-    chip = Chip(net, ds.X_train, ds.Y_train, theta0, seed=cfg.seed, perturbation=m.perturbation,
-                mode=m.mode, amplitude=m.amplitude, eta=m.eta, tau_p=m.tau_p, tau_x=m.tau_x,
-                tau_theta=m.tau_theta, tau_hp=m.tau_hp, fdma_period=m.fdma_period,
-                dt=cfg.sim.dt, target=m.target, estimate=m.estimate,
-                optimizer=cfg.learn.optimizer,
-                momentum=cfg.learn.momentum, beta2=cfg.learn.beta2, eps=cfg.learn.eps,
-                clip=cfg.learn.clip, sign_step=cfg.learn.sign_step,
-                write_threshold=cfg.learn.write_threshold,
-                write_residue=cfg.learn.write_residue, device=device,
-                update_rounding=c.update_rounding, max_pulses=c.max_pulses, dtype=dtype,
-                read_noise_model=c.read_noise_model, symmetry_reference=c.symmetry_reference,
-                batch=m.batch,
-                cost_line=dataclasses.asdict(c.cost_line),
-                integrator=dataclasses.asdict(c.integrator),
-                source_noise=dataclasses.asdict(c.perturbation),
-                transfer=dataclasses.asdict(c.transfer))
-    return chip, net, ds
-
-
 def _config_text(cfg) -> bytes:
     import numba
     import simpy
@@ -262,7 +84,7 @@ def _config_text(cfg) -> bytes:
     return (head + tomli_w.dumps(cfg.to_dict())).encode("utf-8", "surrogateescape")
 
 
-class MGDTrainer:
+class MGDTrainer(RunFolderMixin):
     """Train an emulated chip with MGD as a run config says, writing a run folder.
 
     Parameters
@@ -347,105 +169,6 @@ class MGDTrainer:
                     "metrics.csv keeps the rows measured so far (a bug: please report it)"
                 ) from e
         return call
-
-    # -- run folder -------------------------------------------------------------------------
-    _RUN_FILES = (CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, CHECKPOINT_NAME, DEVICE_NAME, CURVE_NAME)
-
-    def _check_folder(self, resume):
-        """Refuse unusable folders before any work; writes nothing."""
-        if self.out_dir is None:
-            return None
-        out = Path(self.out_dir)
-        if resume:
-            if not (out / CHECKPOINT_NAME).exists():
-                raise HwsimError(f"{out}: no {CHECKPOINT_NAME} to resume from")
-            return out
-        if out.exists() and not out.is_dir():
-            raise HwsimError(f"{out}: exists and is not a folder; choose another output "
-                             "folder")
-        if (out / "sweep.json").exists() or (out / "results.csv").exists():
-            raise HwsimError(f"{out}: is a sweep folder (it holds sweep.json or results.csv); "
-                             "a run there would be mixed with the sweep's files: choose another "
-                             "output folder")
-        if out.is_dir() and not self.force and any((out / f).exists() for f in self._RUN_FILES):
-            raise HwsimError(f"{out}: already holds a run (or a {CONFIG_NAME}); choose another "
-                             "output folder, resume it, or replace it with force=True (the "
-                             "CLI's --force)")
-        return out
-
-    def _claim_folder(self, out):
-        """Before the slow compile: create the folder, prove it writable, take its lock.
-
-        Writes no run file (the probe file is removed), so a run that fails or is interrupted
-        later still leaves an existing folder as it was; folders created here are removed by
-        :meth:`_release_folder` if the run never wrote into them.
-        """
-        self._created = []
-        try:
-            for d in reversed([out, *out.parents]):
-                if not d.exists():
-                    d.mkdir()
-                    self._created.append(d)
-        except OSError as e:
-            self._release_folder()
-            raise HwsimError(f"{out}: cannot create the run folder: {e.strerror or e}") from e
-        try:
-            probe_writable(out)
-        except HwsimError:
-            self._release_folder()
-            raise
-        # filelock: an OS lock (flock on POSIX, msvcrt on Windows) that dies with the process,
-        # so a crashed run never leaves the folder locked.
-        self._lock = filelock.FileLock(out / ".hwsim.lock", timeout=0)
-        try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            self._lock = None
-            self._release_folder()
-            raise HwsimError(f"{out}: another hwsim run is using this folder") from None
-
-    def _open_folder(self, out, resume):
-        """On a forced new run, remove the old run's files (the folder is already locked)."""
-        self._created = []  # from here on the folder holds this run
-        if not resume:
-            try:
-                for f in self._RUN_FILES:
-                    (out / f).unlink(missing_ok=True)
-            except OSError as e:
-                raise HwsimError(f"{out}: cannot replace the old run: {e.strerror or e}") from e
-
-    def _release_folder(self):
-        if getattr(self, "_lock", None) is not None:
-            self._lock.release()
-            if getattr(self, "_created", None):
-                Path(self._lock.lock_file).unlink(missing_ok=True)
-            self._lock = None
-        for d in reversed(getattr(self, "_created", None) or []):
-            try:
-                d.rmdir()
-            except OSError:
-                break  # not empty: someone else put something there
-        self._created = []
-
-    def _check_resumable(self, out, cfg, start):
-        """Refuse a resume that would do nothing, or repeat a divergence."""
-        from hwsim.runs import read_summary  # tidy: a corrupt summary.json is refused
-
-        prev = read_summary(out / SUMMARY_NAME)
-        total = cfg.sim.total_steps()
-        if prev.get("status") == "diverged":
-            raise HwsimError(f"{out}: the run diverged at step {prev.get('steps')} "
-                             f"({prev.get('message')}); resuming would diverge again: start a "
-                             "new run with other settings")
-        if prev.get("status") == "target_reached" and cfg.sim.stop_at_target:
-            raise HwsimError(f"{out}: the run already reached its target at step "
-                             f"{prev.get('steps')}; override sim.stop_at_target=false (and a "
-                             "larger sim.steps) to continue it")
-        if start >= total:
-            raise HwsimError(f"{out}: the run is already at step {start}; nothing to resume "
-                             f"(the run ends at step {total}: extend it by overriding "
-                             "sim.steps=N)")
-        return prev
 
     # -- evaluation tick --------------------------------------------------------------------
     def _evaluate(self, step):
@@ -712,15 +435,6 @@ class MGDTrainer:
         if self.divergence_ is not None:
             raise DivergenceError(self.divergence_)
         return self
-
-    def _folder_error(self, exc, out):
-        """The one-line error for a failed write, saying whether the run can be resumed."""
-        err = write_error(getattr(exc, "filename", None) or out, exc)
-        if out is not None and (Path(out) / CHECKPOINT_NAME).exists():
-            hint = f"; the run can be resumed once there is room: hwsim run --resume {out}"
-        else:
-            hint = "; nothing to resume yet: start the run again once there is room"
-        return type(err)(str(err) + hint)
 
     def _finish_files(self, status, timing, failing):
         """Close metrics, then checkpoint and summary, each atomically; sets ``summary_``.
