@@ -49,6 +49,10 @@ def _label(eta, tau=50, k=None, ws=None, extra=""):
 
 #: Profiles that plain MGD already trains within 5 points of ideal: a smaller grid.
 SYMMETRIC = ("rpu_spec", "idealized")
+#: Profiles with write noise, where the read-back residue runs at ≈ 1,300 steps/s (24× slower
+#: than the nominal residue on reram_es): not in the study (seed 1 of reram_es: 0.924 against
+#: 0.927 nominal, docs/devices.md).
+SLOW_READ_BACK = ("reram_es", "reram_sb")
 #: Threshold grids k (dw_min) where (64, 256, 1024) does not fit: the capacitor has only 400
 #: states, ecram_mo 7,089 (and its best k of the 200,000-step study was 256, the grid's edge).
 THRESHOLDS = {"capacitor": (4.0, 16.0, 64.0), "ecram_mo": (256.0, 1024.0, 4096.0),
@@ -90,10 +94,11 @@ def families(profile, done=None, steps=STEPS):
         k, e = ov["learn.write_threshold"], ov["mgd.eta"]
         combos = [("threshold + weight_scale", _label(e, k=k, ws=w), {"chip.weight_scale": w})
                   for w in ((0.25,) if one_sided else (0.5,))]
-        combos += [("threshold + read-back", _label(e, k=k, extra="read-back residue"),
-                    {"learn.write_residue": "read_back"}),
-                   ("threshold + nearest", _label(e, k=k, extra="nearest rounding"),
-                    {"chip.update_rounding": "nearest"})]
+        if profile not in SLOW_READ_BACK:
+            combos.append(("threshold + read-back", _label(e, k=k, extra="read-back residue"),
+                           {"learn.write_residue": "read_back"}))
+        combos.append(("threshold + nearest", _label(e, k=k, extra="nearest rounding"),
+                       {"chip.update_rounding": "nearest"}))
         if not one_sided:
             combos.append(("threshold + sp reference", _label(e, k=k),
                            {"chip.symmetry_reference": True}))
@@ -222,6 +227,31 @@ def table(rows):
     return "\n".join(lines)
 
 
+def profile_table(rows):
+    """Per profile: the model, states, the best plain-MGD and best-remedy accuracy and gap."""
+    ideal = {r["steps"]: r["acc"] for r in rows if r["profile"] == "ideal"}
+    lines = ["| profile | model | states | steps | plain MGD | best remedy | its test acc. | "
+             "gap to ideal (points) | within 5 points |", "|---|---|---:|---:|---:|---|---:|---:|---|"]
+    for name in dict.fromkeys(r["profile"] for r in rows):
+        mine = [r for r in rows if r["profile"] == name]
+        for steps in dict.fromkeys(r["steps"] for r in mine):
+            at = [r for r in mine if r["steps"] == steps]
+            if name == "ideal" and steps not in {r["steps"] for r in rows
+                                                 if r["profile"] != "ideal"}:
+                continue
+            prof = load_profile(name)
+            plain = max((r["acc"] for r in at if r["family"] == "plain"), default=float("nan"))
+            best = max(at, key=lambda r: r["acc"])
+            gap = 100 * (ideal[steps] - best["acc"]) if steps in ideal else float("nan")
+            states = "∞" if prof.model == "Ideal" else f"{prof.n_states:,.0f}"
+            model = prof.model + (" (one-sided pair)" if getattr(prof.params, "one_sided",
+                                                               False) else "")
+            lines.append(f"| {name} | {model} | {states} | {steps:,} | {plain:.3f} | "
+                         f"{best['family']}: {best['label']} | {best['acc']:.3f} | {gap:.1f} | "
+                         f"{'yes' if gap <= 5.0 else 'no'} |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=STEPS)
@@ -244,6 +274,8 @@ def main():
     print(f"\ndigits 64-32-10, CDMA, amplitude {base.mgd.amplitude}, {args.steps:,} steps "
           f"(pcm_pair {args.pcm_steps:,}) of {base.sim.dt:g} s, seeds {SEEDS}\n")
     print(table(rows))
+    print()
+    print(profile_table(rows))
 
 
 if __name__ == "__main__":
