@@ -36,6 +36,7 @@ from hwsim.diagnostics_config import DiagnosticsConfig
 from hwsim.exceptions import ConfigError
 from hwsim.hwconfig import HardwareConfig
 from hwsim.signal_config import CostLineConfig, IntegratorConfig, SourceConfig
+from hwsim.transfer_config import TransferConfig
 
 __all__ = [
     "RunConfig", "TaskConfig", "NetworkConfig", "MgdConfig", "LearnConfig", "ChipConfig",
@@ -369,6 +370,7 @@ class ChipConfig(Schema, section="chip"):
     cost_line: CostLineConfig = field(default_factory=CostLineConfig)
     integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
     perturbation: SourceConfig = field(default_factory=SourceConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)  # hwsim/transfer_config.py
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "ChipConfig":
         for entry in self.device_set:

@@ -34,6 +34,7 @@ ENERGY_EVENTS = (
     ("baseline_inferences", "inference_j", "a baseline inference for C₀ (neurons, control)"),
     ("macs", "mac_j", "a multiply-accumulate beyond its device read"),
     ("device_reads", "read_j", "a synapse device cell read"),
+    ("transfer_reads", "read_j", "a Tiki-Taka read of a fast-array device (chip.transfer)"),
     ("dac_conversions", "dac_j", "a DAC conversion"),
     ("adc_conversions", "adc_j", "an ADC conversion"),
     ("cost_broadcasts", "broadcast_j", "a value of C~ on the global cost line"),

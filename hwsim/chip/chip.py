@@ -13,6 +13,7 @@ import numpy as np
 
 from hwsim.chip.network import MLP
 from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period, source_noise
+from hwsim.chip import transfer as _transfer
 from hwsim.chip.signal_path import cost_line_params, integrator_params
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import clocks as _clk
@@ -166,6 +167,9 @@ class Chip:
         subtract it through a reference device per weight
         (:meth:`hwsim.chip.devices.DeviceArray.set_symmetry_reference`): the pulses are in
         ``reference_pulses``, and every inference reads two devices per weight.
+    transfer : dict or None
+        ``[chip.transfer]`` (:class:`hwsim.transfer_config.TransferConfig` as a dict): Tiki-Taka
+        transfer, two device arrays per weight (:mod:`hwsim.chip.transfer`); None = off.
     dtype : {numpy.float64, numpy.float32}
         Precision of every state array (weights, accumulators, codes, device parameters).
     read_noise_model : {"auto", "per_neuron", "per_weight"}
@@ -208,7 +212,7 @@ class Chip:
                  write_residue="nominal", analytic=None, device=None,
                  update_rounding="profile", max_pulses=-1, dtype=np.float64,
                  read_noise_model="auto", batch=1, cost_line=None, integrator=None,
-                 source_noise=None, symmetry_reference=False):
+                 source_noise=None, symmetry_reference=False, transfer=None):
         for name, v in (("tau_p", tau_p), ("tau_x", tau_x), ("tau_theta", tau_theta),
                         ("batch", batch)):
             check_int(f"mgd.{name}", v, 1)
@@ -384,6 +388,7 @@ class Chip:
                               f"{', '.join(READ_NOISE_MODELS)}")
         if self.source_kind == "write_noise":
             self._use_write_noise_source(device, tau_p, tau_x, tau_theta)
+        self._use_transfer(transfer, theta, bool(symmetry_reference))
 
     @staticmethod
     def estimate_bytes(P: int, n_samples: int, dtype=np.float64) -> int:
@@ -394,6 +399,22 @@ class Chip:
         return int(9 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
     # -- construction -------------------------------------------------------------------
+    def _use_transfer(self, spec, theta0, symmetry_reference):
+        """``[chip.transfer]``: A is the attached array, C a second one (hwsim.chip.transfer)."""
+        tt = _transfer.build(
+            spec, sizes=None if self.network is None else self.network.sizes, P=self.P,
+            seed=int(self._clock_p.seed), dtype=self.dtype,
+            device=self.device if self.has_devices else None, dev_a=self._dev,
+            theta0=theta0.copy(),
+            why=((self.target != "weights", "mgd.target = 'weights'"),
+                 (self.source.by_write != 0, "device.perturbation_by_write = false and "
+                  "chip.perturbation.kind = 'code' (a code written into A is not modelled)"),
+                 (symmetry_reference, "chip.symmetry_reference = false")))
+        self._tt, self.device_c, self._dev_c = tt.params, tt.device_c, tt.dev_c
+        self.state = self.state._replace(**tt.state)
+        if tt.params.on and tt.params.gamma != 0.0:  # the network reads both arrays
+            self._counter_p = self._counter_p._replace(reads=2 * self._counter_p.reads)
+
     def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto",
                 symmetry_reference=False):
         if device.n_devices != self.P or device.dtype != self.dtype:
@@ -504,12 +525,12 @@ class Chip:
     def params(self) -> _step.Params:
         """Every stage's parameter record, as the driver takes them."""
         return _step.Params(self._clock_p, self.source, self._cost_p, self._int_p, self._opt_p,
-                            self._counter_p, np.int64(self._noisy), self._src_noise)
+                            self._counter_p, np.int64(self._noisy), self._src_noise, self._tt)
 
     @property
     def model(self) -> _step.Model:
-        """The sense model and the device tuple, as the driver takes them."""
-        return _step.Model(self._sense, self._dev)
+        """The sense model and the device tuples (A, C), as the driver takes them."""
+        return _step.Model(self._sense, self._dev, self._dev_c)
 
     # -- named state ----------------------------------------------------------------------
     @property
@@ -546,8 +567,15 @@ class Chip:
                 else "nearest", "max_pulses": int(I[_dk.I_MAX_PULSES])}
 
     def device_stats(self) -> dict:
-        """Counters of the synapse devices (pulses, clipped writes, ...); empty when ideal."""
-        return dict(self.device.stats) if self.has_devices else {}
+        """Counters of the synapse devices (pulses, clipped writes, ...); empty when ideal.
+        With Tiki-Taka transfer, the sums over both arrays A and C."""
+        if not self.has_devices:
+            return {}
+        st = dict(self.device.stats)
+        if self.device_c is not None:
+            st = {k: v + (self.device_c.stats[k] if k != "updates" else 0)
+                  for k, v in st.items()}
+        return st
 
     def counters(self) -> dict:
         """Event counters of training so far (name → int).
@@ -654,7 +682,8 @@ class Chip:
                     and self._cost_p.two_sided == 0
                     and self._cost_p.nonideal == 0 and self._int_p.nonideal == 0
                     and self._src_noise.nonideal == 0
-                    and self._opt_p.kind == _opt.PLAIN and self.batch == 1)
+                    and self._opt_p.kind == _opt.PLAIN and self.batch == 1
+                    and not self._tt.on)
 
     @property
     def bad_step(self) -> int:
@@ -704,6 +733,8 @@ class Chip:
             state["reference"] = self.state.reference.copy()
         if self.has_devices:
             state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
+        if self._tt.on:
+            state.update(_transfer.get_state(self.state, self.device_c))
         return state
 
     def set_state(self, state: dict) -> None:
@@ -738,3 +769,5 @@ class Chip:
         self.state.clock[0]["order_epoch"] = -1  # rebuild the data order lazily
         if self.has_devices:
             self.device.set_state({k[7:]: v for k, v in state.items() if k.startswith("device.")})
+        if self._tt.on:
+            _transfer.set_state(self.state, self.device_c, state)

@@ -91,6 +91,9 @@ class EmulatorPort:
             # which a port measures one at a time.
             raise ConfigError("EmulatorPort: the chip draws read noise per neuron; build it "
                               "with read_noise_model='per_weight' to drive it through the port")
+        if chip.params.transfer.on:
+            raise ConfigError("EmulatorPort: chip.transfer.enabled = true: the port writes one "
+                              "device array; Tiki-Taka transfer runs in the fused driver only")
         if chip.source_kind != "code":
             raise ConfigError("EmulatorPort: chip.perturbation.kind = "
                               f"{chip.source_kind!r}: the devices' write noise is the "

@@ -42,6 +42,14 @@ COUNTER_DOCS = (
     ("noise_readback_reads", "write-noise perturbation source (chip.perturbation.kind = "
                              "write_noise): device reads before and after each period's pulse "
                              "pair (2 per device per code period; else 0)"),
+    ("transfers", "Tiki-Taka transfers from the fast array A to the slow array C "
+                  "(chip.transfer; one per transfer_every updates; else 0)"),
+    ("transfer_reads", "Tiki-Taka: device reads of A's transferred columns (each weight of "
+                       "a column read once per transfer; else 0)"),
+    ("transfer_pulses_up", "Tiki-Taka: potentiating pulses written into C by transfers "
+                           "(included in write_pulses_up; else 0)"),
+    ("transfer_pulses_down", "Tiki-Taka: depressing pulses written into C by transfers "
+                             "(included in write_pulses_down; else 0)"),
 )
 COUNTER_NAMES = tuple(n for n, _ in COUNTER_DOCS)
 COUNTERS = np.dtype([(n, np.int64) for n in COUNTER_NAMES])

@@ -37,6 +37,8 @@ STREAM_SRC_C2C = 23  # perturbation amplitude noise (c2c, one per line per code 
 STREAM_SRC_BIAS = 24  # biased CDMA coin, P(+) != 1/2 (one per generator per code period)
 STREAM_SRC_FREQ = 25  # FDMA frequency error (dtod, one per line, drawn once)
 STREAM_SRC_JITTER = 26  # FDMA phase jitter (one per line per code period)
+STREAM_CHOPPER = 40  # Tiki-Taka chopper flips (one per column per transfer)
+STREAM_TRANSFER_DEVICE = 41  # seed of the Tiki-Taka slow array C (its dtod and pulse draws)
 
 
 @jit

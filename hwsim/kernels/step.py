@@ -35,6 +35,7 @@ from hwsim.kernels import noise_source as _wns
 from hwsim.kernels import optimizer as _opt
 from hwsim.kernels import pert_write as _pw
 from hwsim.kernels import sources as _src
+from hwsim.kernels import transfer as _tt
 from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import fill_batch, shuffle_order
 from hwsim.kernels.codes import fill_code
@@ -51,9 +52,10 @@ READBACK_COUNTER = 1 << 60
 
 #: Every stage's parameters, plus ``noisy_reads`` (1: weights are read through the devices
 #: with read noise on every inference).
-#: ``sources`` the nonideal source (:class:`.sources.SourceNoise`).
+#: ``sources`` the nonideal source (:class:`.sources.SourceNoise`); ``transfer`` the
+#: Tiki-Taka transfer (:class:`.transfer.TransferParams`, ``on`` = 0 when off).
 Params = namedtuple("Params", "clock source cost_line integrator optimizer counters noisy_reads "
-                              "sources")
+                              "sources transfer")
 
 #: Every state array. ``theta`` (P,) the weights the network sees; ``G`` (P,) integrators;
 #: ``applied``/``reference`` (P,) the perturbation on the synapses and the one each
@@ -67,13 +69,19 @@ Params = namedtuple("Params", "clock source cost_line integrator optimizer count
 #: ``line_mem`` float64 (2 + L,) the nonideal cost line's memory (:func:`.cost_line.line_mem`);
 #: ``src_buf`` the nonideal source's nominal code, target and generators (empty when ideal);
 #: ``residue`` (P,) float64 the threshold-write residue and ``written`` (P,) float64 what the
-#: last write delivered (both empty when threshold writes are off).
+#: last write delivered (both empty when threshold writes are off). Tiki-Taka transfer
+#: (:mod:`.transfer`; all empty when off): ``tt_a``, ``tt_c`` (P,) the weights of the fast
+#: array A and the slow array C (``theta`` = γ·A + C); ``tt_h`` (P,) float64 the TTv2
+#: accumulator H; ``tt_chop`` (n_cols,) float64 the chopper signs; ``tt_ptr`` (L,) int64 each
+#: layer's next column; ``tt_req`` (P,) float64 C's request.
 State = namedtuple("State", "theta G applied reference negative req m1 m2 order clock "
                             "cost_line counters driver rb0 rb1 zeros out line_mem src_buf "
-                            "residue written", defaults=(None, None))
+                            "residue written tt_a tt_c tt_h tt_chop tt_ptr tt_req",
+                   defaults=(None,) * 8)
 
-#: What the chip is: the sense model and the device tuple of :mod:`.devices`.
-Model = namedtuple("Model", "sense dev")
+#: What the chip is: the sense model, the device tuple of :mod:`.devices` (Tiki-Taka's fast
+#: array A when transfer is on) and ``dev_c``, the slow array C's (a zero-size tuple when off).
+Model = namedtuple("Model", "sense dev dev_c")
 
 
 @jit
@@ -85,22 +93,31 @@ def fail(s, status, n):
 
 
 @jit
-def _write(p, s, dev, k):
+def _write(p, s, dev, dev_c, k):
     """Optimizer + device write: deliver Δθ = −η·G as update number ``k`` (through the
-    threshold gate and its residue when ``p.optimizer.threshold`` > 0)."""
+    threshold gate and its residue when ``p.optimizer.threshold`` > 0). With Tiki-Taka
+    transfer the request (chopped) goes to the fast array A, then the transfer stage runs
+    (:func:`hwsim.kernels.transfer.after_update`)."""
     op = p.optimizer
     _opt.request(op, s.G, s.req, s.m1, s.m2, k + 1)
     cnt = s.counters[0]
     cnt.update_requests += s.G.shape[0]
     cnt.updates_sent += 1
+    tp = p.transfer
+    tt = tp.on == 1
+    w = s.tt_a if tt else s.theta
+    if tt and tp.chop_p > 0.0:
+        _tt.chop_request(tp, s.tt_chop, s.req)
     if op.threshold > 0.0:
-        _threshold_write(op, s, dev, k)
+        _threshold_write(op, s, dev, k, w)
     else:
-        apply_update(dev, s.theta, s.req, k)
+        apply_update(dev, w, s.req, k)
+    if tt:
+        _tt.after_update(tp, s, dev, dev_c, k)
 
 
 @jit
-def _threshold_write(op, s, dev, k):
+def _threshold_write(op, s, dev, k, theta):
     """Threshold writes (:func:`hwsim.kernels.optimizer.gate`): write where the residue plus
     the request crosses the threshold, then subtract the nominal or read-back written amount.
     A read-back reads each writing synapse before and after its write (read-noise coordinates
@@ -108,14 +125,14 @@ def _threshold_write(op, s, dev, k):
     n_write = _opt.gate(op, s.req, s.residue)
     w = s.written
     if op.residue == _opt.RESIDUE_READ_BACK:
-        read_weights(dev, s.theta, s.rb1, READBACK_COUNTER + k, 0)
-        apply_update(dev, s.theta, s.req, k)
-        read_weights(dev, s.theta, s.rb0, READBACK_COUNTER + k, 1)
+        read_weights(dev, theta, s.rb1, READBACK_COUNTER + k, 0)
+        apply_update(dev, theta, s.req, k)
+        read_weights(dev, theta, s.rb0, READBACK_COUNTER + k, 1)
         for i in range(w.shape[0]):
             w[i] = (s.rb0[i] - np.float64(s.rb1[i])) if s.req[i] != 0.0 else 0.0
         s.counters[0].readback_reads += 2 * n_write
     else:
-        apply_pulses(dev, s.theta, s.req, k, w, True)
+        apply_pulses(dev, theta, s.req, k, w, True)
     _opt.settle(s.residue, w)
 
 
@@ -333,7 +350,7 @@ def run_steps(n_steps, p, s, m):
         if not analog:
             if update_due:
                 if eta != 0.0:
-                    _write(p, s, dev, clk.updates)
+                    _write(p, s, dev, m.dev_c, clk.updates)
                     cl.stale = 1
                 if int_ni:
                     _int.reset_partial(G, ip.reset_keep)
@@ -394,7 +411,7 @@ def run_steps(n_steps, p, s, m):
             else:
                 _int.lowpass(G, cr * ip.inv_d2, ref, ip.lp_keep, ip.lp_new)
             if eta != 0.0:
-                _write(p, s, dev, clk.updates)
+                _write(p, s, dev, m.dev_c, clk.updates)
             clk.updates += 1
         cnt.cost_broadcasts += 1
         cnt.integrator_ops += M

@@ -86,7 +86,7 @@ KEYS_SINCE_0_2 = ("task.path", "task.train", "task.test", "task.root", "task.lab
                   "chip.device_set", "chip.dac_bits", "chip.adc_bits", "chip.converter_range",
                   "chip.calibration_samples", "chip.cost_line", "chip.integrator",
                   "chip.perturbation", "chip.symmetry_reference", "learn.sign_step",
-                  "learn.write_threshold", "learn.write_residue")
+                  "learn.write_threshold", "learn.write_residue", "chip.transfer")
 
 
 def defining_hash(cfg, profile) -> str:
@@ -236,7 +236,8 @@ def build_chip(cfg, dataset=None, profile=None):
                 batch=m.batch,
                 cost_line=dataclasses.asdict(c.cost_line),
                 integrator=dataclasses.asdict(c.integrator),
-                source_noise=dataclasses.asdict(c.perturbation))
+                source_noise=dataclasses.asdict(c.perturbation),
+                transfer=dataclasses.asdict(c.transfer))
     return chip, net, ds
 
 
