@@ -125,8 +125,8 @@ def families(profile, done=None, steps=STEPS):
         if not one_sided:
             combos.append(("threshold + sp reference", _label(e, k=k),
                            {"chip.symmetry_reference": True}))
-        else:
-            combos = combos[:1]
+        else:  # pcm_pair: its budget allows only plain and threshold writes
+            combos = []
         for name, lab, more in combos:
             fam.setdefault(name, []).append((lab, thr(k, e, **more)))
     return fam
