@@ -167,7 +167,8 @@ def _run(base, profile, family, label, over, seed, steps, done, path):
          "pulses": s["device_stats"].get("pulses", 0),
          "readback_reads": s["counters"].get("readback_reads", 0),
          "reference_pulses": s["device_stats"].get("reference_pulses", 0),
-         "steps_per_s": s.get("steps_per_s")}
+         "steps_per_s": s.get("steps_per_s"),
+         "transfer_reads": s["counters"].get("transfer_reads", 0)}
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(r) + "\n")
     done[key] = r
@@ -227,7 +228,8 @@ def _row(profile, family, label, runs):
             "to_target": statistics.median(reached) if len(reached) >= 2 else None,
             "pulses": statistics.median(r["pulses"] for r in runs),
             "devices": 2 if (getattr(prof.params, "one_sided", False)
-                             or "sp reference" in family) else 1,
+                             or "sp reference" in family
+                             or family == "tiki-taka") else 1,
             "reads": statistics.median(r["readback_reads"] for r in runs),
             "ref_pulses": statistics.median(r.get("reference_pulses", 0) for r in runs)}
 
