@@ -70,6 +70,10 @@ THRESHOLDS = {"capacitor": (4.0, 16.0, 64.0), "ecram_mo": (256.0, 1024.0, 4096.0
 #: whose λ = 0.05 was the best of {0.02, 0.05, 0.2, 1} at 60,000 steps).
 TT = {"chip.transfer.enabled": True, "chip.transfer.transfer_every": 1,
       "chip.transfer.columns_per_transfer": 8, "chip.transfer.gamma": 0.0}
+#: Tiki-Taka runs on two profiles at chance under plain MGD, one limited by the walk to w*
+#: (ecram_li) and one by write noise (reram_sb): threshold writes already bring every two-sided
+#: profile within 5 points, and the transfer refuses pcm_pair's PCM read noise.
+TT_PROFILES = ("ecram_li", "reram_sb")
 TT_GRID = (("TTv1", 0.05, 0.5, {}), ("TTv1", 0.05, 1.0, {}), ("TTv1", 0.2, 1.0, {}),
            ("c-TTv2 (H threshold 1 dw_min, chopper p 0.1)", 0.05, 1.0,
             {"chip.transfer.buffer": True, "chip.transfer.buffer_threshold": 1.0,
@@ -106,7 +110,7 @@ def families(profile, done=None, steps=STEPS):
     else:  # potentiation-only pairs have no symmetry point
         if profile not in SP_AT_ZERO:
             fam["sp reference"] = [(_label(1.0), _s(1.0, **{"chip.symmetry_reference": True}))]
-        # Tiki-Taka (docs/tiki_taka.md) refuses PCM read noise, so not on pcm_pair
+    if profile in TT_PROFILES:  # Tiki-Taka (docs/tiki_taka.md) refuses PCM read noise
         fam["tiki-taka"] = [(f"{name}, λ {lr:g}, 8 columns, {_label(e)}", _s(e, **TT, **{
             "chip.transfer.transfer_lr": lr}, **more)) for name, lr, e, more in TT_GRID]
     first = [((done or {}).get(_key(profile, "threshold", lab, SEEDS[0], steps)), ov)
