@@ -140,8 +140,55 @@ def families(profile, done=None, steps=STEPS):
 COMBOS = ("threshold + weight_scale", "threshold + read-back", "threshold + nearest",
           "threshold + sp reference")
 
-#: (profile, family) → label of the best seed-1 setting of the full study (for --quick).
-BEST = {}
+#: (profile, family, steps) → label of the best seed-1 setting of the full study (--quick).
+BEST = {
+    ('ideal', 'plain', 600000): 'η 1, τθ 50',
+    ('ideal', 'plain', 100000): 'η 2, τθ 50',
+    ('rpu_spec', 'plain', 600000): 'η 1, τθ 50',
+    ('rpu_spec', 'threshold', 600000): 'k 64, η 1, τθ 50',
+    ('rpu_spec', 'sign', 600000): '1 pulse, τθ 50',
+    ('rpu_spec', 'pulse cap', 600000): 'η 1, τθ 50, max 2 pulses',
+    ('rpu_spec', 'sp reference', 600000): 'η 1, τθ 50',
+    ('idealized', 'plain', 600000): 'η 1, τθ 50',
+    ('idealized', 'threshold', 600000): 'k 64, η 1, τθ 50',
+    ('capacitor', 'plain', 600000): 'η 0.5, τθ 50',
+    ('capacitor', 'threshold', 600000): 'k 16, η 1, τθ 50',
+    ('capacitor', 'sign', 600000): '1 pulse, τθ 50',
+    ('capacitor', 'pulse cap', 600000): 'η 1, τθ 50, max 2 pulses',
+    ('capacitor', 'sp reference', 600000): 'η 1, τθ 50',
+    ('capacitor', 'threshold + weight_scale', 600000): 'k 16, η 1, τθ 50, weight_scale 0.5',
+    ('capacitor', 'threshold + read-back', 600000): 'k 16, η 1, τθ 50, read-back residue',
+    ('capacitor', 'threshold + nearest', 600000): 'k 16, η 1, τθ 50, nearest rounding',
+    ('capacitor', 'threshold + sp reference', 600000): 'k 16, η 1, τθ 50',
+    ('ecram_li', 'plain', 600000): 'η 1, τθ 50',
+    ('ecram_li', 'threshold', 600000): 'k 64, η 0.5, τθ 50',
+    ('ecram_li', 'sign', 600000): '1 pulse, τθ 50',
+    ('ecram_li', 'pulse cap', 600000): 'η 1, τθ 50, max 2 pulses',
+    ('ecram_li', 'tiki-taka', 600000): 'TTv1, λ 0.05, 8 columns, η 1, τθ 50',
+    ('ecram_li', 'threshold + weight_scale', 600000): 'k 64, η 0.5, τθ 50, weight_scale 0.5',
+    ('ecram_li', 'threshold + read-back', 600000): 'k 64, η 0.5, τθ 50, read-back residue',
+    ('ecram_li', 'threshold + nearest', 600000): 'k 64, η 0.5, τθ 50, nearest rounding',
+    ('ecram_li', 'threshold + sp reference', 600000): 'k 64, η 0.5, τθ 50',
+    ('ecram_mo', 'plain', 600000): 'η 0.5, τθ 50',
+    ('ecram_mo', 'threshold', 600000): 'k 1024, η 0.5, τθ 50',
+    ('ecram_mo', 'threshold + weight_scale', 600000): 'k 1024, η 0.5, τθ 50, weight_scale 0.5',
+    ('ecram_mo', 'threshold + nearest', 600000): 'k 1024, η 0.5, τθ 50, nearest rounding',
+    ('ecram_mo', 'threshold + sp reference', 600000): 'k 1024, η 0.5, τθ 50',
+    ('reram_es', 'plain', 600000): 'η 1, τθ 50',
+    ('reram_es', 'threshold', 600000): 'k 256, η 1, τθ 50',
+    ('reram_es', 'sign', 600000): '1 pulse, τθ 50',
+    ('reram_es', 'pulse cap', 600000): 'η 1, τθ 50, max 2 pulses',
+    ('reram_es', 'threshold + weight_scale', 600000): 'k 256, η 1, τθ 50, weight_scale 0.5',
+    ('reram_es', 'threshold + nearest', 600000): 'k 256, η 1, τθ 50, nearest rounding',
+    ('reram_sb', 'plain', 600000): 'η 0.5, τθ 50',
+    ('reram_sb', 'threshold', 600000): 'k 256, η 1, τθ 50',
+    ('reram_sb', 'tiki-taka', 600000): 'TTv1, λ 0.05, 8 columns, η 0.5, τθ 50',
+    ('reram_sb', 'threshold + weight_scale', 600000): 'k 256, η 1, τθ 50, weight_scale 0.5',
+    ('reram_sb', 'threshold + nearest', 600000): 'k 256, η 1, τθ 50, nearest rounding',
+    ('reram_sb', 'threshold + sp reference', 600000): 'k 256, η 1, τθ 50',
+    ('pcm_pair', 'plain', 100000): 'η 1, τθ 50',
+    ('pcm_pair', 'threshold', 100000): 'k 2, η 1, τθ 50',
+}
 
 
 def _key(profile, family, label, seed, steps):
@@ -200,8 +247,8 @@ def study(base, profiles, steps, pcm_steps, out, quick=False, only=None, run=Tru
             settings = families(profile, done, n).get(family)
             if not settings or (only and family not in only):
                 continue
-            if quick and (profile, family) in BEST:
-                settings = [s for s in settings if s[0] == BEST[profile, family]]
+            if quick and (profile, family, n) in BEST:
+                settings = [s for s in settings if s[0] == BEST[profile, family, n]]
             if run:
                 first = [_run(base, profile, family, lab, ov, SEEDS[0], n, done, path)
                          for lab, ov in settings]
