@@ -307,7 +307,8 @@ def profile_table(rows):
     """Per profile: the model, states, the best plain-MGD and best-remedy accuracy and gap."""
     ideal = {r["steps"]: r["acc"] for r in rows if r["profile"] == "ideal"}
     lines = ["| profile | model | states | steps | plain MGD | best remedy | its test acc. | "
-             "gap to ideal (points) | within 5 points |", "|---|---|---:|---:|---:|---|---:|---:|---|"]
+             "gap to ideal (points) | within 5 points |",
+             "|---|---|---:|---:|---:|---|---:|---:|---|"]
     for name in dict.fromkeys(r["profile"] for r in rows):
         mine = [r for r in rows if r["profile"] == name]
         for steps in dict.fromkeys(r["steps"] for r in mine):
