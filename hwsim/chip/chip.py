@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
-from hwsim.chip.network import MLP
+from hwsim.chip.chip_state import ChipStateMixin
+from hwsim.chip.device_setup import READ_NOISE_MODELS, DeviceSetupMixin, check_int
 from hwsim.chip.perturbation import CODES, MODES, code_amplitude, code_period, source_noise
-from hwsim.chip import transfer as _transfer
 from hwsim.chip.signal_path import cost_line_params, integrator_params
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import clocks as _clk
@@ -22,7 +22,6 @@ from hwsim.kernels import cost_line as _cl
 from hwsim.kernels import counters as _cnt
 from hwsim.kernels import devices as _dk
 from hwsim.kernels import fast as _fast
-from hwsim.kernels import hashing as _hash
 from hwsim.kernels import integrator as _int
 from hwsim.kernels import optimizer as _opt
 from hwsim.kernels import sense as _sense
@@ -46,19 +45,7 @@ WRITE_RESIDUES = {"nominal": _opt.RESIDUE_NOMINAL, "read_back": _opt.RESIDUE_REA
 
 ANALYTIC = {"linear": _sense.LINEAR, "quadratic": _sense.QUADRATIC}
 SOURCE_KINDS = ("code", "write_noise")  # chip.perturbation.kind
-READ_NOISE_MODELS = ("auto", "per_neuron", "per_weight")
 
-
-def check_int(name, v, lo):
-    """Integers only: a float such as 2.5 steps would otherwise be silently truncated.
-
-    Raises
-    ------
-    ConfigError
-        ``v`` is not an integer ≥ ``lo`` (naming ``name``).
-    """
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ConfigError(f"{name} = {v!r}: must be an integer ≥ {lo}")
 
 
 def _analytic_sense(kind, a, P):
@@ -97,7 +84,7 @@ def kernels_on_disk() -> bool:
         return False
     return any(f.startswith("step.run_steps-") and f.endswith(".nbi") for f in os.listdir(path))
 
-class Chip:
+class Chip(DeviceSetupMixin, ChipStateMixin):
     """An MLP chip trained on-chip by MGD.
 
     Parameters
@@ -405,139 +392,6 @@ class Chip:
         :meth:`hwsim.chip.devices.DeviceArray.estimate_bytes`."""
         return int(9 * P * np.dtype(dtype).itemsize + 8 * P + 8 * n_samples)
 
-    # -- construction -------------------------------------------------------------------
-    def _use_transfer(self, spec, theta0, symmetry_reference):
-        """``[chip.transfer]``: A is the attached array, C a second one (hwsim.chip.transfer)."""
-        tt = _transfer.build(
-            spec, sizes=None if self.network is None else self.network.sizes, P=self.P,
-            seed=int(self._clock_p.seed), dtype=self.dtype,
-            device=self.device if self.has_devices else None,
-            theta0=theta0.copy(),
-            why=((self.target != "weights", "mgd.target = 'weights'"),
-                 (self.source.by_write != 0, "device.perturbation_by_write = false and "
-                  "chip.perturbation.kind = 'code' (a code written into A is not modelled)"),
-                 (symmetry_reference, "chip.symmetry_reference = false")))
-        self._tt, self.device_c, self._dev_c = tt.params, tt.device_c, tt.dev_c
-        self.state = self.state._replace(**tt.state)
-        if tt.params.on and tt.params.gamma != 0.0:  # the network reads both arrays
-            self._counter_p = self._counter_p._replace(reads=2 * self._counter_p.reads)
-
-    def _attach(self, device, update_rounding, max_pulses, read_noise_model="auto",
-                symmetry_reference=False):
-        if device.n_devices != self.P or device.dtype != self.dtype:
-            raise ConfigError(f"device array holds {device.n_devices} {device.dtype.name} weights; "
-                              f"the chip needs {self.P} {self.dtype.name}")
-        if update_rounding not in ("profile", "stochastic", "nearest"):
-            raise ConfigError(f"chip.update_rounding = {update_rounding!r}: allowed: profile, "
-                              "stochastic, nearest")
-        check_int("chip.max_pulses", max_pulses, -1)
-        # The chip's settings override the profile's only when given.
-        I = device.dev[0]
-        if update_rounding != "profile":
-            I[_dk.I_ROUNDING] = (_dk.ROUND_STOCHASTIC if update_rounding == "stochastic"
-                                 else _dk.ROUND_NEAREST)
-        if max_pulses >= 0:
-            I[_dk.I_MAX_PULSES] = max_pulses
-        if symmetry_reference:
-            device.set_symmetry_reference()
-        device.init_weights(self.theta)
-        # One array: what the devices hold is what the network reads.
-        self.state = self.state._replace(theta=device.theta)
-        self._dev = device.dev
-        self._noisy = int(device.params.read_noise != "none")
-        self._use_read_noise_model(device, read_noise_model)
-        # Every device cell is read by an inference (two per weight on one-sided pairs).
-        # With a symmetry reference, each weight's reference device is read too.
-        self._counter_p = self._counter_p._replace(
-            reads=np.int64(I[_dk.I_NCOLS] * (2 if symmetry_reference else 1)))
-        if device.params.perturbation_by_write:
-            if self.estimate != "one_sided":
-                raise ConfigError("device.perturbation_by_write = true: needs mgd.estimate = "
-                                  "'one_sided' (the written code is removed for the baseline)")
-            if self.target != "weights":
-                raise ConfigError("device.perturbation_by_write = true: needs mgd.target = "
-                                  "'weights' (a node perturbation is not a weight write)")
-            if self.mode != "discrete":
-                raise ConfigError("device.perturbation_by_write = true: needs mgd.mode = "
-                                  "'discrete' (the analog filters read a continuous signal)")
-            self.source = self.source._replace(by_write=np.int64(1))
-            if self.state.written.size != self.P:  # scratch of the perturbation writes' count
-                self.state = self.state._replace(written=np.zeros(self.P))
-
-    def _use_write_noise_source(self, device, tau_p, tau_x, tau_theta):
-        """``chip.perturbation.kind = "write_noise"``: no code; each code period writes a
-        pulse pair (+dw_min, −dw_min) to every device and reads back what it did, the
-        reference of every integrator (:mod:`hwsim.kernels.noise_source`). The integrator
-        scale is 1/(P·v), v = 2(σ_c2c·dw_min)² + 2(write_noise_std·dw_min)² the expected
-        variance of the read-back change (exact for ConstantStep without dtod)."""
-        what = 'chip.perturbation.kind = "write_noise"'
-        if device is None or device.model == "Ideal":
-            raise ConfigError(f"{what}: needs a pulsed device with write noise (chip.device "
-                              "other than 'ideal')")
-        p = device.params
-        dw = float(p.dw_min)
-        v = 2.0 * (float(p.dw_min_std) * dw) ** 2 + 2.0 * (float(p.write_noise_std) * dw) ** 2
-        if not v > 0.0:
-            raise ConfigError(f"{what}: device profile '{device.model}' has no write noise "
-                              "(device.dw_min_std = 0 and device.write_noise_std = 0): a pulse "
-                              "pair would do nothing random; use kind = 'code'")
-        for bad, why in ((self.mode != "discrete", "mgd.mode = 'discrete' (analog mode "
-                          "writes every step; the pulse pairs need code periods)"),
-                         (self.target != "weights", "mgd.target = 'weights'"),
-                         (self.estimate != "one_sided", "mgd.estimate = 'one_sided'"),
-                         (bool(p.perturbation_by_write), "device.perturbation_by_write = false "
-                          "(the write noise is the perturbation; there is no code to write)"),
-                         (bool(self._src_noise.nonideal), "the other chip.perturbation keys "
-                          "at their defaults (they shape a generated code)"),
-                         (bool(self._cost_p.match and self._cost_p.latency),
-                          "chip.cost_line.match_delay = false (the read-back reference cannot "
-                          "be regenerated)"),
-                         (tau_x % tau_p != 0 or tau_theta % tau_p != 0,
-                          f"mgd.tau_x ({tau_x}) and mgd.tau_theta ({tau_theta}) multiples of "
-                          f"mgd.tau_p ({tau_p}): every baseline is sensed before a pulse pair")):
-            if bad:
-                raise ConfigError(f"{what}: needs {why}")
-        self.write_noise_variance = v
-        self.source = self.source._replace(by_write=np.int64(2))
-        self._int_p = self._int_p._replace(inv_d2=1.0 / (self.P * v))
-        self.state = self.state._replace(reference=np.zeros(self.P, self.dtype),
-                                         written=np.zeros(self.P))
-
-    def _use_read_noise_model(self, device, model):
-        """Switch additive read noise to per-neuron draws when ``model`` asks for it."""
-        if model not in READ_NOISE_MODELS:
-            raise ConfigError(f"chip.read_noise_model = {model!r}: allowed: "
-                              f"{', '.join(READ_NOISE_MODELS)}")
-        additive = device.params.read_noise == "additive"
-        mlp = (self._sense.kind == _sense.MLP and self.target == "weights"
-               and self.estimate == "one_sided")
-        if model == "per_neuron" and not (additive and mlp):
-            raise ConfigError("chip.read_noise_model = 'per_neuron': needs device.read_noise = "
-                              "'additive', mgd.target = 'weights', mgd.estimate = 'one_sided' and "
-                              "a chip without periphery "
-                              "(DAC/ADC, neuron variation); use 'per_weight' or 'auto'")
-        # Noise frozen per step is one draw ξ seen by all 2B inputs of a minibatch step: their
-        # per-neuron sums have a 2B-dimensional joint law, which the per-neuron pair does not
-        # draw (docs/engine.md, "Minibatches").
-        frozen_batch = self.batch > 1 and device.dev[0][_dk.I_READ_FROZEN] != 0
-        if model == "per_neuron" and frozen_batch:
-            raise ConfigError(f"chip.read_noise_model = 'per_neuron': with mgd.batch = "
-                              f"{self.batch} the read noise frozen per step "
-                              "(device.read_noise_frozen_per_step = true) is shared by the "
-                              "whole batch, which per-neuron draws cannot model; use "
-                              "'per_weight' or 'auto'")
-        self.read_noise_model = "per_weight" if self._noisy else "none"
-        if model == "per_weight" or not (additive and mlp) or frozen_batch:
-            return
-        I, S = device.dev[0], device.dev[2]
-        self._sense = self._sense._replace(
-            kind=np.int64(_sense.MLP_READ_NOISE),
-            read_noise=np.array([float(S[_dk.S_READ_STD]), float(I[_dk.I_READ_FROZEN] != 0)]),
-            read_noise_key=np.uint64(_hash.stream_key(np.int64(I[_dk.I_SEED]),
-                                                      np.int64(_hash.STREAM_READ_NOISE))))
-        self._noisy = 0  # the driver reads θ exactly; the sense stage adds the noise
-        self.read_noise_model = "per_neuron"
-
     @property
     def params(self) -> _step.Params:
         """Every stage's parameter record, as the driver takes them."""
@@ -583,31 +437,6 @@ class Chip:
         return {"pulse_rounding": "stochastic" if I[_dk.I_ROUNDING] == _dk.ROUND_STOCHASTIC
                 else "nearest", "max_pulses": int(I[_dk.I_MAX_PULSES])}
 
-    def device_stats(self) -> dict:
-        """Counters of the synapse devices (pulses, clipped writes, ...); empty when ideal.
-        With Tiki-Taka transfer, the sums over both arrays A and C."""
-        if not self.has_devices:
-            return {}
-        st = dict(self.device.stats)
-        if self.device_c is not None:
-            st = {k: v + (self.device_c.stats[k] if k != "updates" else 0)
-                  for k, v in st.items()}
-        return st
-
-    def counters(self) -> dict:
-        """Event counters of training so far (name → int).
-
-        :data:`hwsim.kernels.counters.COUNTER_DOCS`, then :data:`DEVICE_COUNTER_DOCS` from the
-        device kernels (0 on ideal synapses)."""
-        out = _cnt.as_dict(self.state.counters)
-        st = self.device_stats()
-        out["write_pulses_up"] = st.get("pulses_up", 0)
-        out["write_pulses_down"] = st.get("pulses_down", 0)
-        out["write_verify_pulses"] = st.get("program_pulses", 0) + st.get("refresh_pulses", 0)
-        out["refreshes"] = st.get("refreshes", 0)
-        out["reference_pulses"] = st.get("reference_pulses", 0)
-        return out
-
     def drift_to(self, t_s: float) -> None:
         """Let the devices drift, without any step, to hardware time ``t_s`` seconds.
 
@@ -633,40 +462,6 @@ class Chip:
     def code_period(self) -> int:
         """Code period in code steps (Walsh H, FDMA M, TDMA P; 0 for CDMA)."""
         return int(self.source.period)
-
-    def cost_clipped_fraction(self) -> float:
-        """Share of the cost-line broadcasts the quantiser clipped (0.0 before any step)."""
-        c = self.state.counters[0]
-        n = int(c["cost_broadcasts"])
-        return int(c["cost_clipped"]) / n if n else 0.0
-
-    def perturbation_clipped_fraction(self) -> float:
-        """Share of the perturbation writes (write-based perturbation) in which a pulse hit a
-        device bound: ``pert_clipped / pert_writes`` (0.0 without perturbation writes)."""
-        c = self.state.counters[0]
-        n = int(c["pert_writes"])
-        return int(c["pert_clipped"]) / n if n else 0.0
-
-    def perturbation_zero_fraction(self) -> float:
-        """Share of the perturbation writes that rounded to zero pulses:
-        ``pert_zero_pulses / pert_writes`` (0.0 without perturbation writes)."""
-        c = self.state.counters[0]
-        n = int(c["pert_writes"])
-        return int(c["pert_zero_pulses"]) / n if n else 0.0
-
-    @property
-    def cost_received(self) -> float:
-        """The value of C̃ the synapses received at the last step (after the nonideal line;
-        equal to ``cost_line["ctilde"]`` on an ideal line)."""
-        if self._cost_p.nonideal:
-            return float(self.state.line_mem[_cl.LINE_RECEIVED])
-        return float(self.state.cost_line[0]["ctilde"])
-
-    @property
-    def cost_line(self) -> dict:
-        """The cost line's last values: ``c0``, ``c``, ``ctilde``, ``cprev``, ``stale``."""
-        rec = self.state.cost_line[0]
-        return {k: rec[k].item() for k in _cl.COST_LINE_STATE.names}
 
     def advance(self, n_steps: int) -> int:
         """Run ``n_steps`` hardware steps; returns a kernel status (0 = ok).
@@ -707,84 +502,7 @@ class Chip:
         """The step at which the kernel met a non-finite cost (valid after a non-zero status)."""
         return int(self.state.driver[1])
 
-    def nonfinite_component(self) -> str:
-        """Name the first non-finite state entry (for divergence messages), or "cost"."""
-        for name, arr in (("weight", self.theta), ("accumulator G", self.grad),
-                          ("perturbation", self.pert)):
-            bad = np.flatnonzero(~np.isfinite(arr))
-            if bad.size:
-                where = self.network.describe_param(int(bad[0])) if self.network else f"[{bad[0]}]"
-                return f"{name} {where} = {arr[bad[0]]}"
-        rec = self.state.cost_line[0]
-        if not all(np.isfinite(rec[k]) for k in ("c0", "c", "ctilde", "cprev")):
-            return "cost line"
-        return "cost"
 
-    #: Saved state arrays (named; the data order and scratch buffers are derived).
-    STATE_NAMES = ("theta", "G", "applied", "negative", "m1", "m2", "clock", "cost_line",
-                   "counters", "driver", "line_mem", "residue")
-    #: Names a checkpoint of an earlier hwsim may lack: their fresh value is the one an
-    #: earlier chip had (an ideal cost line holds nothing in flight).
-    OPTIONAL_STATE = ("line_mem",)
 
-    @staticmethod
-    def _old_counters(arr, cur):
-        """A counter record of an earlier hwsim (fewer counters) as this one's: the new
-        counters start at 0 (they count events the earlier chip did not have)."""
-        if arr.dtype.names is None or not set(arr.dtype.names) <= set(cur.dtype.names):
-            return arr
-        new = np.zeros_like(cur)
-        for k in arr.dtype.names:
-            new[k] = arr[k]
-        return new
 
-    def get_state(self) -> dict:
-        """Copy of every named state array, devices included (``device.*``).
 
-        The data order is derived, not stored (``clock.order_epoch`` is saved as -1).
-        """
-        state = {name: getattr(self.state, name).copy() for name in self.STATE_NAMES
-                 if name != "residue" or self.state.residue.size}  # residue: threshold writes
-        state["clock"][0]["order_epoch"] = -1
-        if self.source_kind == "write_noise":  # the read-back reference is not regenerable
-            state["reference"] = self.state.reference.copy()
-        if self.has_devices:
-            state.update({f"device.{k}": v for k, v in self.device.get_state().items()})
-        if self._tt.on:
-            state.update(_transfer.get_state(self.state, self.device_c))
-        return state
-
-    def set_state(self, state: dict) -> None:
-        """Restore :meth:`get_state` output; the next :meth:`advance` continues bit-identically.
-
-        Raises
-        ------
-        ConfigError
-            A missing array, or one whose shape or fields differ from this chip's.
-        """
-        for name in self.STATE_NAMES:
-            if name not in state and name in self.OPTIONAL_STATE and not (
-                    self._cost_p.latency or self._cost_p.lp_keep):
-                continue
-            if name == "residue" and name not in state and self.state.residue.size == 0:
-                continue  # a checkpoint from before threshold writes
-            if name not in state:
-                raise ConfigError(f"state lacks '{name}' (a checkpoint of another hwsim version?)")
-            arr = np.asarray(state[name])
-            cur = getattr(self.state, name)
-            if name == "counters" and arr.dtype.names != cur.dtype.names:
-                arr = self._old_counters(arr, cur)
-            if arr.shape != cur.shape or arr.dtype.names != cur.dtype.names:
-                raise ConfigError(f"state '{name}' has shape {arr.shape}; this chip needs "
-                                  f"{cur.shape}" + (f" with fields {cur.dtype.names}"
-                                                   if cur.dtype.names else ""))
-            cur[...] = arr
-        if self.source_kind == "write_noise":
-            if "reference" not in state:
-                raise ConfigError("state lacks 'reference' (the write-noise source's read-back)")
-            self.state.reference[...] = np.asarray(state["reference"])
-        self.state.clock[0]["order_epoch"] = -1  # rebuild the data order lazily
-        if self.has_devices:
-            self.device.set_state({k[7:]: v for k, v in state.items() if k.startswith("device.")})
-        if self._tt.on:
-            _transfer.set_state(self.state, self.device_c, state)
