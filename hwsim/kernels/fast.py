@@ -30,295 +30,21 @@ continue seamlessly.
 import math
 
 import numpy as np
-from numba import njit
 
-from hwsim.kernels._config import JIT_OPTIONS, inline, jit
+from hwsim.kernels._config import jit
 from hwsim.kernels.clocks import shuffle_order
-from hwsim.kernels.codes import CDMA, fill_code
+from hwsim.kernels.codes import fill_code
 from hwsim.kernels.devices import ST_UPDATES
-from hwsim.kernels.hashing import STREAM_CDMA, hash_keyed, stream_key
+from hwsim.kernels.fast_words import (
+    ONE64, U64, UPD_G, UPD_NONE, UPD_SIGN, borrow, dot2s, dot2su, dots, fill_words, nibble_table,
+    update_g, update_sign,
+)
 from hwsim.kernels.mlp import CROSS_ENTROPY, SOFTMAX, act
 from hwsim.kernels.sense import count
 from hwsim.kernels.step import STATUS_NONFINITE_BASE, STATUS_NONFINITE_COST, STATUS_OK, fail
 
-_U = np.uint64
-_ONE = np.uint64(1)
-UPD_NONE, UPD_SIGN, UPD_G = 0, 1, 2
 
-
-def _borrow(func):
-    """Compile a helper that allocates nothing with the production flags and without
-    reference counting: its array arguments are borrowed from the caller, which keeps them
-    alive. Numba cannot prune the counts of a function with loops around calls, and each
-    is an atomic operation per argument per call (a third of a 2-2-1 step)."""
-    return njit(_nrt=False, **JIT_OPTIONS)(func)
-
-
-@inline
-def _parity(v):
-    v = _U(v)
-    v ^= v >> _U(32)
-    v ^= v >> _U(16)
-    v ^= v >> _U(8)
-    v ^= v >> _U(4)
-    v ^= v >> _U(2)
-    v ^= v >> _U(1)
-    return v & _ONE
-
-
-@_borrow
-def fill_words(words, wo, src, k, P):
-    """Pack the signs of code period ``k`` into ``words[wo : wo + ceil(P/64) + 1]``.
-
-    Bit j of word b is 1 when θ̃ of parameter 64·b + j is +A (CDMA or Walsh); the last word
-    is padding, read at the end of the vector.
-
-    Parameters
-    ----------
-    words : ndarray of uint64
-    wo : int
-        Offset of word 0 in ``words``.
-    src : hwsim.kernels.codes.SourceParams
-    k : int
-        The code period (step // tau_p).
-    P : int
-        Number of parameters.
-    """
-    nblk = (P + 63) >> 6
-    if src.code == CDMA:
-        key = stream_key(src.seed, STREAM_CDMA)
-        for blk in range(nblk):
-            words[wo + blk] = hash_keyed(key, k, blk)
-    else:  # WALSH: row i + 1 of the Sylvester-Hadamard matrix, column k mod H
-        col = k % src.period
-        for blk in range(nblk):
-            base = blk << 6
-            w = _U(0)
-            for j in range(min(64, P - base)):
-                w |= (_parity((base + j + 1) & col) ^ _ONE) << _U(j)
-            words[wo + blk] = w
-    words[wo + nblk] = _U(0)
-
-
-@inline
-def _bits_at(lo, hi, sh):
-    """Bits sh .. sh + 63 of the 128-bit word (hi, lo), without a branch (sh = 0 gives lo).
-
-    Scalars only, and no branch: an inlined helper taking arrays, or a branchy loop, keeps
-    Numba from pruning the callers' reference counts (an atomic operation per call)."""
-    return (lo >> sh) | ((hi << _ONE) << (_U(63) - sh))
-
-
-@jit
-def nibble_table(out, vp, vn):
-    """out[4·v + r] = ``vp`` if bit r of the nibble v is set, else ``vn`` (64 entries).
-
-    Eight signs become two lookups of four neighbours, with no branch per lane."""
-    for v in range(16):
-        for r in range(4):
-            out[4 * v + r] = vp if (v >> r) & 1 else vn
-
-
-# The dot products below are :func:`hwsim.kernels.mlp._dot2` / ``_dot_pert`` with θ̃ read
-# from sign words: parameters w[base ...], code words wd[wo ...], inputs A[ao ...] (A[bo ...] for
-# the baseline). Same
-# eight partial sums in the same order, the remainder into the first.
-
-
-@jit
-def _dot2s(w, base, wd, wo, T, A, ao, bo, n):
-    """(Σ (w + θ̃)·A[ao ...], Σ w·A[bo ...]) over one row; θ̃ = T[...] from the words."""
-    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
-    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
-    ub = _U(base)
-    uo = _U(wo)
-    ua = _U(ao)
-    ub_ = _U(bo)
-    un = _U(n)
-    m = un - (un & _U(7))
-    j = _U(0)
-    while j < m:
-        k = ub + j
-        ja = ua + j
-        jb = ub_ + j
-        q = uo + (k >> _U(6))
-        cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
-        t0 = (cw & _U(15)) << _U(2)
-        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        w0 = w[k]
-        w1 = w[k + _U(1)]
-        w2 = w[k + _U(2)]
-        w3 = w[k + _U(3)]
-        w4 = w[k + _U(4)]
-        w5 = w[k + _U(5)]
-        w6 = w[k + _U(6)]
-        w7 = w[k + _U(7)]
-        b0 += w0 * A[jb]
-        b1 += w1 * A[jb + _U(1)]
-        b2 += w2 * A[jb + _U(2)]
-        b3 += w3 * A[jb + _U(3)]
-        b4 += w4 * A[jb + _U(4)]
-        b5 += w5 * A[jb + _U(5)]
-        b6 += w6 * A[jb + _U(6)]
-        b7 += w7 * A[jb + _U(7)]
-        p0 += (w0 + T[t0]) * A[ja]
-        p1 += (w1 + T[t0 + _U(1)]) * A[ja + _U(1)]
-        p2 += (w2 + T[t0 + _U(2)]) * A[ja + _U(2)]
-        p3 += (w3 + T[t0 + _U(3)]) * A[ja + _U(3)]
-        p4 += (w4 + T[t1]) * A[ja + _U(4)]
-        p5 += (w5 + T[t1 + _U(1)]) * A[ja + _U(5)]
-        p6 += (w6 + T[t1 + _U(2)]) * A[ja + _U(6)]
-        p7 += (w7 + T[t1 + _U(3)]) * A[ja + _U(7)]
-        j += _U(8)
-    k = ub + j
-    q = uo + (k >> _U(6))
-    cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
-    while j < un:
-        wj = w[ub + j]
-        b0 += wj * A[ub_ + j]
-        p0 += (wj + T[(cw & _ONE) << _U(2)]) * A[ua + j]
-        cw >>= _ONE
-        j += _ONE
-    return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
-            ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7)))
-
-
-@jit
-def _dot2su(w, base, wd, wo, po, T, R, A, ao, bo, n):
-    """:func:`_dot2s` after the update w += R[...] (the nibble table of the two requests,
-    chosen by the previous code's words at ``po``), in the same pass: each weight is
-    updated, stored (rounded to the state dtype) and read back for both sums."""
-    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
-    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
-    ub = _U(base)
-    uo = _U(wo)
-    up = _U(po)
-    ua = _U(ao)
-    ub_ = _U(bo)
-    un = _U(n)
-    m = un - (un & _U(7))
-    j = _U(0)
-    while j < m:
-        k = ub + j
-        ja = ua + j
-        jb = ub_ + j
-        sh = k & _U(63)
-        q = k >> _U(6)
-        cw = _bits_at(wd[uo + q], wd[uo + q + _ONE], sh)
-        pv = _bits_at(wd[up + q], wd[up + q + _ONE], sh)
-        t0 = (cw & _U(15)) << _U(2)
-        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        u0 = (pv & _U(15)) << _U(2)
-        u1 = ((pv >> _U(4)) & _U(15)) << _U(2)
-        w[k] += R[u0]
-        w[k + _U(1)] += R[u0 + _U(1)]
-        w[k + _U(2)] += R[u0 + _U(2)]
-        w[k + _U(3)] += R[u0 + _U(3)]
-        w[k + _U(4)] += R[u1]
-        w[k + _U(5)] += R[u1 + _U(1)]
-        w[k + _U(6)] += R[u1 + _U(2)]
-        w[k + _U(7)] += R[u1 + _U(3)]
-        w0 = w[k]
-        w1 = w[k + _U(1)]
-        w2 = w[k + _U(2)]
-        w3 = w[k + _U(3)]
-        w4 = w[k + _U(4)]
-        w5 = w[k + _U(5)]
-        w6 = w[k + _U(6)]
-        w7 = w[k + _U(7)]
-        b0 += w0 * A[jb]
-        b1 += w1 * A[jb + _U(1)]
-        b2 += w2 * A[jb + _U(2)]
-        b3 += w3 * A[jb + _U(3)]
-        b4 += w4 * A[jb + _U(4)]
-        b5 += w5 * A[jb + _U(5)]
-        b6 += w6 * A[jb + _U(6)]
-        b7 += w7 * A[jb + _U(7)]
-        p0 += (w0 + T[t0]) * A[ja]
-        p1 += (w1 + T[t0 + _U(1)]) * A[ja + _U(1)]
-        p2 += (w2 + T[t0 + _U(2)]) * A[ja + _U(2)]
-        p3 += (w3 + T[t0 + _U(3)]) * A[ja + _U(3)]
-        p4 += (w4 + T[t1]) * A[ja + _U(4)]
-        p5 += (w5 + T[t1 + _U(1)]) * A[ja + _U(5)]
-        p6 += (w6 + T[t1 + _U(2)]) * A[ja + _U(6)]
-        p7 += (w7 + T[t1 + _U(3)]) * A[ja + _U(7)]
-        j += _U(8)
-    k = ub + j
-    sh = k & _U(63)
-    q = k >> _U(6)
-    cw = _bits_at(wd[uo + q], wd[uo + q + _ONE], sh)
-    pv = _bits_at(wd[up + q], wd[up + q + _ONE], sh)
-    while j < un:
-        w[ub + j] += R[(pv & _ONE) << _U(2)]
-        wj = w[ub + j]
-        b0 += wj * A[ub_ + j]
-        p0 += (wj + T[(cw & _ONE) << _U(2)]) * A[ua + j]
-        cw >>= _ONE
-        pv >>= _ONE
-        j += _ONE
-    return (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
-            ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7)))
-
-
-@jit
-def _dots(w, base, wd, wo, T, A, ao, n):
-    """Σ (w + θ̃)·A[ao ...] over one row (the perturbed pass alone)."""
-    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
-    ub = _U(base)
-    uo = _U(wo)
-    ua = _U(ao)
-    un = _U(n)
-    m = un - (un & _U(7))
-    j = _U(0)
-    while j < m:
-        k = ub + j
-        ja = ua + j
-        q = uo + (k >> _U(6))
-        cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
-        t0 = (cw & _U(15)) << _U(2)
-        t1 = ((cw >> _U(4)) & _U(15)) << _U(2)
-        p0 += (w[k] + T[t0]) * A[ja]
-        p1 += (w[k + _U(1)] + T[t0 + _U(1)]) * A[ja + _U(1)]
-        p2 += (w[k + _U(2)] + T[t0 + _U(2)]) * A[ja + _U(2)]
-        p3 += (w[k + _U(3)] + T[t0 + _U(3)]) * A[ja + _U(3)]
-        p4 += (w[k + _U(4)] + T[t1]) * A[ja + _U(4)]
-        p5 += (w[k + _U(5)] + T[t1 + _U(1)]) * A[ja + _U(5)]
-        p6 += (w[k + _U(6)] + T[t1 + _U(2)]) * A[ja + _U(6)]
-        p7 += (w[k + _U(7)] + T[t1 + _U(3)]) * A[ja + _U(7)]
-        j += _U(8)
-    k = ub + j
-    q = uo + (k >> _U(6))
-    cw = _bits_at(wd[q], wd[q + _ONE], k & _U(63))
-    while j < un:
-        p0 += (w[ub + j] + T[(cw & _ONE) << _U(2)]) * A[ua + j]
-        cw >>= _ONE
-        j += _ONE
-    return ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
-
-
-@jit
-def _update_sign(theta, base, n, wd, po, R):
-    """θ += R[...] on parameters base .. base + n − 1, the request chosen by the previous
-    code's bits (words at ``po``): the ideal write of −η·G with G = 0.0 + s·θ̃."""
-    ub = _U(base)
-    up = _U(po)
-    un = _U(n)
-    j = _U(0)
-    while j < un:
-        k = ub + j
-        q = up + (k >> _U(6))
-        theta[k] += R[((wd[q] >> (k & _U(63))) & _ONE) << _U(2)]
-        j += _ONE
-
-
-@jit
-def _update_g(theta, G, base, n, eta):
-    """θ += −η·G on parameters base .. base + n − 1 (optimizer request + ideal write)."""
-    for j in range(n):
-        theta[base + j] += -eta * G[base + j]
-
-
-@_borrow
+@borrow
 def output_cost_flat(buf, off, Y, yo, n, out_act, cost):
     """:func:`hwsim.kernels.mlp.output_cost` with the target ``Y[yo : yo + n]`` of a flat
     array (no per-step slice, so no reference count), the same arithmetic."""
@@ -353,7 +79,7 @@ def output_cost_flat(buf, off, Y, yo, n, out_act, cost):
     return c / n
 
 
-@_borrow
+@borrow
 def forward_fast(theta, A, n_act, sizes, hidden_act, out_act, scale, wd, wo, T, both, mode,
                  po, R, G, eta):
     """Perturbed (and, with ``both``, baseline) forward pass with the update fused in.
@@ -384,25 +110,25 @@ def forward_fast(theta, A, n_act, sizes, hidden_act, out_act, scale, wd, wo, T, 
         kind = out_act if l == n_layers - 1 else hidden_act
         bias0 = p + nin * nout
         if mode == UPD_SIGN:  # biases first: they are one short row
-            _update_sign(theta, bias0, nout, wd, po, R)
+            update_sign(theta, bias0, nout, wd, po, R)
         elif mode == UPD_G:
-            _update_g(theta, G, bias0, nout, eta)
+            update_g(theta, G, bias0, nout, eta)
         for o in range(nout):
             base = p + o * nin
             if mode == UPD_G:
-                _update_g(theta, G, base, nin, eta)
+                update_g(theta, G, base, nin, eta)
             elif mode == UPD_SIGN and not both:
-                _update_sign(theta, base, nin, wd, po, R)
+                update_sign(theta, base, nin, wd, po, R)
             b = bias0 + o
             tb = theta[b]
-            pb = T[((wd[wo + (b >> 6)] >> _U(b & 63)) & _ONE) << _U(2)]
+            pb = T[((wd[wo + (b >> 6)] >> U64(b & 63)) & ONE64) << U64(2)]
             if mode == UPD_SIGN and both:  # the usual case: an update makes C0 stale
-                sp, sb = _dot2su(theta, base, wd, wo, po, T, R, A, ia, ib, nin)
+                sp, sb = dot2su(theta, base, wd, wo, po, T, R, A, ia, ib, nin)
             elif both:
-                sp, sb = _dot2s(theta, base, wd, wo, T, A, ia, ib, nin)
+                sp, sb = dot2s(theta, base, wd, wo, T, A, ia, ib, nin)
             else:
                 sb = 0.0
-                sp = _dots(theta, base, wd, wo, T, A, ia, nin)
+                sp = dots(theta, base, wd, wo, T, A, ia, nin)
             A[oa + o] = act(kind, scale * (sp + (tb + pb)))
             if both:
                 A[oa + n_act + o] = act(kind, scale * (sb + tb))
@@ -420,7 +146,7 @@ def _accumulate_words(G, wd, wo, S, fresh):
     stores after a reset)."""
     P = G.shape[0]
     for i in range(P):
-        bit = (wd[wo + (i >> 6)] >> _U(i & 63)) & _ONE
+        bit = (wd[wo + (i >> 6)] >> U64(i & 63)) & ONE64
         if fresh:
             G[i] = 0.0 + S[bit]
         else:
