@@ -46,6 +46,9 @@ def fmt(v: Any) -> str:
         return "[" + ", ".join(map(fmt, v)) + "]"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k} = {fmt(x)}" for k, x in v.items()) + "}"
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):  # a table of a list of tables
+        return fmt({f.name: getattr(v, f.name) for f in dataclasses.fields(v)
+                    if f.name == "type" or getattr(v, f.name) != f.default})
     if isinstance(v, int) and v > 2**32 and v & (v - 1) == 0:
         return f"2**{v.bit_length() - 1}"
     return repr(v) if isinstance(v, float) else str(v)

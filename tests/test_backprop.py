@@ -78,7 +78,11 @@ def test_run_folder(tmp_path):
 
 @pytest.mark.parametrize("key,value,match", [
     ("chip.device", "rpu_spec", "chip.device"), ("chip.inp_bound", 1.0, "inp_bound"),
-    ("sim.dtype", "float32", "sim.dtype")])
+    ("sim.dtype", "float32", "sim.dtype"),
+    # every other hardware setting would be silently ignored (case audit: transfer ran exit 0)
+    ("chip.transfer.enabled", True, "chip.transfer.enabled = True: learn.algorithm"),
+    ("chip.adc_bits", 8, "chip.adc_bits = 8"),
+    ("chip.cost_line.noise_std", 0.1, "chip.cost_line.noise_std = 0.1")])
 def test_refuses_what_it_cannot_honour(key, value, match):
     with pytest.raises(ConfigError, match=match):
         BackpropTrainer(xor_cfg().with_overrides({key: value})).run()

@@ -139,6 +139,8 @@ def test_hwsim_run_trains_a_conv_net_and_resumes_bit_identically(tmp_path, devic
     ({"chip": {"inp_bound": 1.0, "dac_bits": 6}}, r"^network.layers: converters and neuron"),
     ({"chip": {"device": "pcm_pair"}}, r"^network.layers: device read noise is not modelled"),
     ({"learn": {"algorithm": "backprop"}}, r"network.layers: learn.algorithm = 'backprop' "),
+    # a segfault before: the batched node pass assumed a dense stack
+    ({"mgd": {"batch": 8, "target": "nodes"}}, r"^mgd.batch = 8: node perturbation of a layer "),
 ])
 def test_refusals_are_one_line_errors(tmp_path, over, msg):
     with pytest.raises(ConfigError, match=msg):

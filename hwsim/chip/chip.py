@@ -279,6 +279,10 @@ class Chip(DeviceSetupMixin, ChipStateMixin):
                 raise ConfigError(f"mgd.batch = {batch}: larger than the {self.n_samples} "
                                   "training samples")
             sense = sense._replace(batch=np.zeros(batch, np.int64))
+            if target == "nodes" and sense.kind == _sense.NET:
+                raise ConfigError(f"mgd.batch = {batch}: node perturbation of a layer network "
+                                  "(network.layers with conv2d or pooling) is modelled for one "
+                                  "sample per step; use mgd.batch = 1 or mgd.target = 'weights'")
             if target == "nodes":  # each sample's activations (and DAC outputs) are kept
                 sense = sense._replace(buf=np.zeros(batch * sense.buf.shape[0]),
                                        qbuf=np.zeros(batch * sense.qbuf.shape[0]))

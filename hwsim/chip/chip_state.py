@@ -24,7 +24,10 @@ class ChipStateMixin:
             return {}
         st = dict(self.device.stats)
         if self.device_c is not None:
-            st = {k: v + (self.device_c.stats[k] if k != "updates" else 0)
+            # C holds θ0; A was initialised to θ0 too before its reset to 0, so its init clips
+            # are not the run's (case D1: the count is the clips of the weights the run starts with).
+            own = {"updates": st["updates"], "init_clipped": 0}
+            st = {k: own.get(k, v) + self.device_c.stats[k] if k != "updates" else v
                   for k, v in st.items()}
         return st
 

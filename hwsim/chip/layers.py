@@ -144,12 +144,24 @@ def io_widths(ncfg, task_name, sample_shape=None):
         ``layers`` set, no ``input_shape`` and a task whose shape is not known in advance.
     """
     if not ncfg.layers:
-        return int(ncfg.sizes[0]), int(ncfg.sizes[-1])
+        return Widths(int(ncfg.sizes[0]), int(ncfg.sizes[-1]), None)
     shape = ncfg.input_shape or sample_shape or TASK_SHAPES.get(task_name)
     if not shape:
         raise ConfigError(f"network.input_shape = []: needed with network.layers and "
                           f"task.name = {task_name!r} (the shape of one sample, e.g. [3, 32, 32])")
-    return int(np.prod(shape)), int(ncfg.layers[-1].units)
+    last = len(ncfg.layers) - 1
+    return Widths(int(np.prod(shape)), int(ncfg.layers[-1].units),
+                  (f"network.input_shape = {list(shape)}", f"network.layers[{last}].units"))
+
+
+class Widths(tuple):
+    """``(n_in, n_out)`` with ``names``: the keys that set them, for the data checks'
+    messages (None: ``network.sizes``)."""
+
+    def __new__(cls, n_in, n_out, names):
+        obj = super().__new__(cls, (n_in, n_out))
+        obj.names = names
+        return obj
 
 
 def crossbar_widths(ncfg, task_name, sample_shape=None):

@@ -54,7 +54,9 @@ def check_backprop_config(cfg, profile=None):
     ------
     ConfigError
         A non-ideal ``chip.device``, any periphery (``chip.inp_bound``, ``out_bound``,
-        neuron variation), ``sim.dtype = "float32"`` or ``diagnostics.enabled``.
+        neuron variation), ``sim.dtype = "float32"``, ``diagnostics.enabled``, or any other
+        ``[chip]`` key away from its default (converters, the cost line, the integrator, the
+        perturbation source, Tiki-Taka transfer, ...): the baseline would ignore it.
     """
     profile = profile or load_profile(cfg.chip.device)
     if profile.model != "Ideal":
@@ -74,6 +76,27 @@ def check_backprop_config(cfg, profile=None):
     if cfg.diagnostics.enabled:
         raise ConfigError("diagnostics.enabled = true: measures the MGD estimate; a backprop "
                           "run has none (its gradient is exact): set it to false")
+    chip, default = _flat(cfg.to_dict()["chip"]), _flat(type(cfg)().to_dict()["chip"])
+    for key, value in chip.items():  # every other hardware setting would be silently ignored
+        if key not in BACKPROP_CHIP_KEYS and value != default.get(key):
+            raise ConfigError(f"chip.{key} = {value!r}: learn.algorithm = 'backprop' trains the "
+                              "digital network and would ignore this chip setting; remove it "
+                              "or use learn.algorithm = 'mgd'")
+
+
+#: The [chip] keys the backprop baseline honours (the network's weight scale) or checks above.
+BACKPROP_CHIP_KEYS = {"device", "weight_scale", "inp_bound", "out_bound", "neuron_gain_dtod",
+                      "neuron_offset_dtod"}
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 class BackpropTrainer:

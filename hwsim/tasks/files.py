@@ -204,16 +204,21 @@ def read_dataset_files(paths, label: str = "label"):
 def _check_fits(X, y, sizes, shape, source):
     """Input width vs network.sizes[0], classes vs network.sizes[-1], finite inputs."""
     n_in, n_out = int(sizes[0]), int(sizes[-1])
+    names = getattr(sizes, "names", None)  # a layer network: input_shape, the last layer
     if X.shape[1] != n_in:
         how = f" ({'×'.join(map(str, shape))}, flattened)" if len(shape) > 1 else ""
-        raise file_error(source, f"samples have {X.shape[1]} inputs{how}, but network.sizes "
-                         f"starts with {n_in}: set network.sizes = [{X.shape[1]}, ..., {n_out}]")
+        fix = (f"network.sizes starts with {n_in}: set network.sizes = [{X.shape[1]}, ..., "
+               f"{n_out}]" if names is None else
+               f"{names[0]} gives {n_in}: set network.input_shape to the samples' shape "
+               f"{list(shape)}")
+        raise file_error(source, f"samples have {X.shape[1]} inputs{how}, but {fix}")
     top = int(y.max()) if y.size else 0
     if (n_out == 1 and top > 1) or (n_out > 1 and top >= n_out):
         need = "2 classes (labels 0 and 1)" if n_out == 1 else f"{n_out} classes (labels 0 to {n_out - 1})"
-        raise file_error(source, f"labels go up to {top} ({top + 1} classes), but network.sizes "
-                         f"ends with {n_out} output{'s' * (n_out != 1)}, for {need}: set "
-                         f"network.sizes = [{n_in}, ..., {top + 1}]")
+        fix = (f"network.sizes ends with {n_out} output{'s' * (n_out != 1)}, for {need}: set "
+               f"network.sizes = [{n_in}, ..., {top + 1}]" if names is None else
+               f"{names[1]} = {n_out}, for {need}: set it to {top + 1}")
+        raise file_error(source, f"labels go up to {top} ({top + 1} classes), but {fix}")
     if not np.isfinite(X).all():
         raise file_error(source, "inputs hold NaN or Inf; clean the data first")
 
