@@ -53,6 +53,8 @@ SOURCES = {
 
 
 def _where(root: str) -> str:
+    if not root:  # no config file (a --set path, or a config built in Python)
+        return f"relative paths are read from the working folder {Path.cwd()}"
     return (f"relative paths are read from task.root = {root}, normally the config file's "
             "folder")
 
