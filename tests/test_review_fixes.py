@@ -60,3 +60,20 @@ def test_data_errors_of_a_layer_network_name_its_keys(tmp_path, network, match):
                                "network": {"activation": "relu", **network}})
     with pytest.raises(ConfigError, match=match):
         build_chip(cfg)
+
+
+def test_pareto_on_log_axes_refuses_points_it_cannot_draw(tmp_path):
+    """Newcomer: a target reached at step 0 (time and energy 0) gave matplotlib warnings and
+    an empty log-log plot."""
+    from hwsim.analysis.sweep_plots import plot_pareto
+    from hwsim.exceptions import HwsimError
+
+    csv = tmp_path / "results.csv"
+    csv.write_text("run_id,status,hardware_time_to_target_s,energy_to_target_j\n"
+                   "r0,completed,0.0,0.0\nr1,completed,,\n", encoding="utf-8")
+    with pytest.raises(HwsimError, match="no run has a positive hardware_time_to_target_s"):
+        plot_pareto(csv, tmp_path / "p.png", logx=True, logy=True)
+    csv.write_text("run_id,status,hardware_time_to_target_s,energy_to_target_j\n"
+                   "r0,completed,0.0,0.0\nr1,completed,0.5,2e-6\n", encoding="utf-8")
+    res = plot_pareto(csv, tmp_path / "p.png", logx=True, logy=True)
+    assert res["points"] == [(0.5, 2e-6)] and res["skipped"] == 1

@@ -253,6 +253,13 @@ def plot_pareto(path, out, *, x="hardware_time_to_target_s", y="energy_to_target
     if not keep:
         raise HwsimError(f"{path}: no run has both {x} and {y} (a target never reached "
                          "leaves them empty)")
+    # A log axis cannot show 0 (a target reached at step 0 costs nothing) or less.
+    drawable = [r for r in keep if (not logx or _number(r[x]) > 0)
+                and (not logy or _number(r[y]) > 0)]
+    if not drawable:
+        raise HwsimError(f"{path}: no run has a positive {x if logx else y} to draw on a log "
+                         f"axis ({len(keep)} have 0 or less); drop --logx/--logy")
+    keep = drawable
     pts = [(_number(r[x]), _number(r[y])) for r in keep]
     front = pareto_mask(pts)
     hues = [r[hue] if hue else "" for r in keep]
