@@ -5,8 +5,9 @@
 Task: the 64-32-10 digits MLP of examples/digits.toml, discrete CDMA MGD, η 0.5, τθ 50,
 amplitude 0.05 (the plain setting of examples/device_remedies.py). For each device and seed it
 trains plain MGD and Tiki-Taka (γ = 0, TTv1, λ = 0.05, a transferred column of A reset with
-probability 0.01; ``--all`` adds, for information, the setting without the reset and it with γ = 0.5) and
-prints the final held-out accuracy, the training pulses and the transfer counters, then checks, on the medians over the seeds:
+probability 0.01; ``--all`` adds, for information, the setting without the reset and it with
+γ = 0.5) and prints the final held-out accuracy, the training pulses and the transfer counters,
+then checks, on the medians over the seeds:
 
 (a) on a symmetric ConstantStep device ("idealized", up_down = 0) Tiki-Taka is within 2
     points of plain MGD;

@@ -179,8 +179,8 @@ def _mlp_chip(**transfer):
 
 def test_reset_makes_transfer_plain_mgd_on_ideal_synapses():
     """By construction: Ideal A and C, transfer every update, every column, λ = 1,
-    reset_prob = 1, γ = 0 ⇒ A holds exactly the last update Δ_k, C ← C + Δ_k, A ← 0, so θ = C
-    follows plain MGD's trajectory bit for bit (same seed). Without the reset A keeps
+    reset_prob = 1, γ = 0 ⇒ A holds exactly the last update Δ_k, C ← C + Δ_k, A ← 0, so
+    θ = C follows plain MGD's trajectory bit for bit (same seed). Without the reset A keeps
     integrating and θ leaves that trajectory."""
     plain = _mlp_chip()
     tt = dict(enabled=True, transfer_every=1, columns_per_transfer=5, transfer_lr=1.0,
