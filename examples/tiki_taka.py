@@ -27,13 +27,16 @@ from hwsim.config import load_config
 from hwsim.experiment import run_experiment
 
 HERE = Path(__file__).resolve().parent
-BASE = {"mgd.eta": 0.5, "mgd.tau_theta": 50, "chip.update_rounding": "stochastic"}
+#: Every run's devices reset exactly to 0 (the profiles keep the model defaults reset = 0.01,
+#: reset_std = 0.01, and a reset then writes λ·(0.01 ± 0.01) into C at the column's next
+#: transfer; plain MGD never resets a device on these profiles, so it is unaffected).
+RESET_TO_ZERO = ["reset = 0.0", "reset_std = 0.0"]
+BASE = {"mgd.eta": 0.5, "mgd.tau_theta": 50, "chip.update_rounding": "stochastic",
+        "chip.device_set": RESET_TO_ZERO}
 #: Tiki-Taka: every update, 8 columns of each layer, A read and λ = 0.05 of it sent to C; each
 #: transferred column of A is reset with probability 0.01 (aihwkit with_reset_prob): A leaks
 #: on average every 100 of its column's transfers, the damping the A → C double integrator
-#: lacks on a symmetric device (docs/tiki_taka.md, "Measured"). Best of a seed-1 grid at
-#: 150,000 steps on both devices (λ, reset_prob) ∈ {(1, 1), (0.5, 1), (0.2, 0.1), (0.1, 0.01),
-#: (0.05, 0.05), (0.05, 0.01), (0.02, 0.01)}.
+#: lacks on a symmetric device (docs/tiki_taka.md, "Measured": the seed-1 grid it comes from).
 TT = {"chip.transfer.enabled": True, "chip.transfer.transfer_every": 1,
       "chip.transfer.columns_per_transfer": 8, "chip.transfer.transfer_lr": 0.05,
       "chip.transfer.gamma": 0.0, "chip.transfer.reset_prob": 0.01}
