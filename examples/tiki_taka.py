@@ -7,7 +7,7 @@ amplitude 0.05 (the plain setting of examples/device_remedies.py). For each devi
 trains plain MGD and Tiki-Taka (γ = 0, TTv1, λ = 0.05, a transferred column of A reset with
 probability 0.01; ``--all`` adds, for information, the setting without the reset and it with
 γ = 0.5) and prints the final held-out accuracy, the training pulses and the transfer counters,
-then checks, on the medians over the seeds:
+then checks, on the medians over the seeds (every device's reset exact at 0, ``RESET_TO_ZERO``):
 
 (a) on a symmetric ConstantStep device ("idealized", up_down = 0) Tiki-Taka is within 2
     points of plain MGD;
@@ -49,7 +49,7 @@ DEVICES = (("idealized", "symmetric ConstantStep"), ("reram_sb", "asymmetric Sof
 
 
 def _run(base, device, method, seed, steps, done, path):
-    key = f"{device}|{method}|{seed}|{steps}"
+    key = f"{device}|{method}|{seed}|{steps}|reset0"  # not the results of older settings
     if key in done:
         return done[key]
     over = {**BASE, **METHODS[method], "chip.device": device,
