@@ -23,10 +23,10 @@ Per update k (0-based, the optimizer's index):
    and each transferred column is **reset** with probability ``reset_p`` (U[0,1) from
    ``hash_keyed(stream_key(seed, STREAM_TT_RESET), n, c)``; aihwkit ``with_reset_prob``): a
    hard reset of every device of the column of A to its reset value, as aihwkit's
-   ``reset_columns`` (``resetCols``) does: w = clip(r_c + reset_std·ξ) with ξ =
-   ``normal_from_bits(hash_sub(stream_key(seed_A, STREAM_C2C), TRANSFER_COUNTER + n, c, 0))``
-   (c the device column), quantized, write-noise offset 0; counted in ``transfer_resets``
-   (one per weight; an Ideal A is set to 0);
+   ``reset_columns`` (``resetCols``) does: w = clip(r_d + reset_std·ξ) with ξ =
+   ``normal_from_bits(hash_sub(stream_key(seed_A, STREAM_C2C), TRANSFER_COUNTER + n, d, 0))``
+   (d the device column: i, and P + i for a pair), quantized, write-noise offset 0; counted
+   in ``transfer_resets`` (one per weight; an Ideal A is set to 0);
 3. C receives its request as pulses (:func:`~hwsim.kernels.devices.apply_update` with counter
    k on C's own device tuple: every update, so C's decay and refresh run per update as A's
    do; a zero request sends no pulse);
