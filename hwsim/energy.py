@@ -47,6 +47,8 @@ ENERGY_EVENTS = (
     ("write_pulses_down", "write_pulse_down_j", "a depressing write pulse"),
     ("write_verify_pulses", "verify_pulse_j", "a write-verify pulse and its verify read"),
     ("refreshes", "refresh_j", "a refresh of the one-sided pairs"),
+    ("transfer_resets", "write_pulse_down_j", "a Tiki-Taka hard reset of a fast-array device "
+     "(chip.transfer.reset_prob), priced as one depressing pulse"),
 )
 
 #: Parts of the hardware time (keys of :func:`time_breakdown`).

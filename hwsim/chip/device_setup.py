@@ -7,6 +7,7 @@ Mixed into :class:`hwsim.chip.chip.Chip`: these methods run once, in its constru
 import numpy as np
 
 from hwsim.chip import transfer as _transfer
+from hwsim.chip.network import MLP
 from hwsim.exceptions import ConfigError
 from hwsim.kernels import devices as _dk
 from hwsim.kernels import hashing as _hash
@@ -43,7 +44,10 @@ class DeviceSetupMixin:
             why=((self.target != "weights", "mgd.target = 'weights'"),
                  (self.source.by_write != 0, "device.perturbation_by_write = false and "
                   "chip.perturbation.kind = 'code' (a code written into A is not modelled)"),
-                 (symmetry_reference, "chip.symmetry_reference = false")))
+                 (symmetry_reference, "chip.symmetry_reference = false"),
+                 (self.network is not None and not isinstance(self.network, MLP),
+                  "a dense network (network.sizes or dense-only network.layers): conv2d and "
+                  "pool layers have no transfer column layout")))
         self._tt, self.device_c, self._dev_c = tt.params, tt.device_c, tt.dev_c
         self.state = self.state._replace(**tt.state)
         if tt.params.on and tt.params.gamma != 0.0:  # the network reads both arrays

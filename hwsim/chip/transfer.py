@@ -6,6 +6,8 @@ second :class:`~hwsim.chip.devices.DeviceArray` of the same profile, seeded with
 ``hash4(seed, STREAM_TRANSFER_DEVICE, 0, 0) >> 1``: its own device-to-device draws and its
 own pulse, rounding and read-noise streams. At construction C holds the initial weights and A
 is set to 0 (each clipped to its device's bounds), so the network starts from θ0 = γ·0 + C.
+Columns are defined for dense layers only (an MLP, or dense-only ``network.layers``); a chip
+with conv2d or pool layers refuses transfer (ConfigError).
 """
 
 from collections import namedtuple
@@ -112,6 +114,12 @@ def build(spec, *, sizes, P, seed, dtype, device, theta0, why=()):
     if not spec.get("enabled", False):
         return _off(dtype)
     _check(device, why)
+    n_dense = None if sizes is None else sum(
+        (int(a) + 1) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    if n_dense is not None and n_dense != P:
+        raise ConfigError(f"chip.transfer.enabled = true: the column layout of network sizes "
+                          f"{list(map(int, sizes))} covers {n_dense} weights, the chip has "
+                          f"{P} (needs a dense network)")
     col_of, col_start, col_idx, layer_cols = columns(sizes, P)
     seed_c = transfer_seed(seed)
     if device is None:
@@ -140,7 +148,7 @@ def build(spec, *, sizes, P, seed, dtype, device, theta0, why=()):
         float(spec.get("transfer_lr", 1.0)), np.int64(buffer),
         float(spec.get("buffer_threshold", 1.0)) * dw_min,
         np.int64(bool(spec.get("forget_buffer", True))), float(spec.get("chopper_p", 0.0)),
-        np.int64(seed), col_of, col_start, col_idx, layer_cols)
+        float(spec.get("reset_prob", 0.0)), np.int64(seed), col_of, col_start, col_idx, layer_cols)
     theta = np.zeros(P, dtype)
     _tt.combine(tp, tt_a, tt_c, theta)
     state = dict(theta=theta, tt_a=tt_a, tt_c=tt_c, tt_h=np.zeros(P if buffer else 0),

@@ -46,6 +46,8 @@ COUNTER_DOCS = (
                   "(chip.transfer; one per transfer_every updates; else 0)"),
     ("transfer_reads", "Tiki-Taka: device reads of A's transferred columns (each weight of "
                        "a column read once per transfer; else 0)"),
+    ("transfer_resets", "Tiki-Taka: hard resets of a device of A after its column was "
+                        "transferred (chip.transfer.reset_prob; one per weight; else 0)"),
     ("transfer_pulses_up", "Tiki-Taka: potentiating pulses written into C by transfers "
                            "(included in write_pulses_up; else 0)"),
     ("transfer_pulses_down", "Tiki-Taka: depressing pulses written into C by transfers "

@@ -39,6 +39,7 @@ STREAM_SRC_FREQ = 25  # FDMA frequency error (dtod, one per line, drawn once)
 STREAM_SRC_JITTER = 26  # FDMA phase jitter (one per line per code period)
 STREAM_CHOPPER = 40  # Tiki-Taka chopper flips (one per column per transfer)
 STREAM_TRANSFER_DEVICE = 41  # seed of the Tiki-Taka slow array C (its dtod and pulse draws)
+STREAM_TT_RESET = 42  # Tiki-Taka reset of a transferred column of A (one per column per transfer)
 
 
 @jit

@@ -22,7 +22,8 @@ class TransferConfig(Schema, section="chip.transfer"):
     and a slow C; every `transfer_every` updates, `columns_per_transfer` columns of each layer
     (a column = one input index of a dense layer, the biases its own last column) of A are read
     through the read path and written into C as pulses of size `transfer_lr` × the read value
-    (or through the TTv2 accumulator H). The network sees `gamma`·A + C. Rules: needs
+    (or through the TTv2 accumulator H), and reset with probability `reset_prob`. The network
+    sees `gamma`·A + C. Rules: needs
     `mgd.target = "weights"`, no write-based perturbation, no drift or PCM read noise, no
     `chip.symmetry_reference`."""
 
@@ -50,6 +51,12 @@ class TransferConfig(Schema, section="chip.transfer"):
                               "right after the column is transferred (χ multiplies what is "
                               "written into A and what is read from it; 0 = no chopper; "
                               "aihwkit `in_chop_prob`).", ge=0.0, le=1.0)
+
+    reset_prob: float = option(0.0, "Probability that a column of A is hard-reset to its "
+                               "devices' reset value right after its transfer (aihwkit "
+                               "`with_reset_prob`; 1 = always: A then holds only what arrived "
+                               "since the column's last transfer, the damping a symmetric "
+                               "device lacks; 0 = never).", ge=0.0, le=1.0)
 
     def _resolve(self, fail: Callable[..., NoReturn]) -> "TransferConfig":
         if not self.enabled:
