@@ -77,3 +77,15 @@ def test_pareto_on_log_axes_refuses_points_it_cannot_draw(tmp_path):
                    "r0,completed,0.0,0.0\nr1,completed,0.5,2e-6\n", encoding="utf-8")
     res = plot_pareto(csv, tmp_path / "p.png", logx=True, logy=True)
     assert res["points"] == [(0.5, 2e-6)] and res["skipped"] == 1
+
+
+def test_D10_transfer_state_is_float32():
+    """case D10 with Tiki-Taka: the TTv2 buffer H and the chopper signs follow sim.dtype."""
+    cfg = RunConfig.from_dict({**BASE, "sim": {"dtype": "float32"}, "chip": {
+        "device": "rpu_spec", "transfer": {"enabled": True, "buffer": True, "chopper_p": 0.1}}})
+    chip, _, _ = build_chip(cfg)
+    chip.advance(300)
+    floats = {k: v.dtype for k, v in chip.get_state().items()
+              if v.dtype.kind == "f" and k != "line_mem"}  # line_mem: float64 costs
+    assert {"tt_a", "tt_c", "tt_h", "tt_chop", "theta", "G"} <= set(floats)
+    assert all(d == np.float32 for d in floats.values()), floats

@@ -67,7 +67,7 @@ def _off(dtype):
     e = np.zeros(0, dtype)
     dev_c = _dk.empty_dev(0, 0, 1, dtype)
     return Setup(_tt.off_params(), None, dev_c,
-                 dict(tt_a=e, tt_c=e.copy(), tt_h=np.zeros(0), tt_chop=np.zeros(0),
+                 dict(tt_a=e, tt_c=e.copy(), tt_h=e.copy(), tt_chop=e.copy(),
                       tt_ptr=np.zeros(0, np.int64), tt_req=np.zeros(0)))
 
 
@@ -151,8 +151,9 @@ def build(spec, *, sizes, P, seed, dtype, device, theta0, why=()):
         float(spec.get("reset_prob", 0.0)), np.int64(seed), col_of, col_start, col_idx, layer_cols)
     theta = np.zeros(P, dtype)
     _tt.combine(tp, tt_a, tt_c, theta)
-    state = dict(theta=theta, tt_a=tt_a, tt_c=tt_c, tt_h=np.zeros(P if buffer else 0),
-                 tt_chop=np.ones(len(col_start) - 1), tt_ptr=np.zeros(len(layer_cols) - 1,
+    # H and χ follow the state dtype (case D10); arithmetic is float64, rounded on store.
+    state = dict(theta=theta, tt_a=tt_a, tt_c=tt_c, tt_h=np.zeros(P if buffer else 0, dtype),
+                 tt_chop=np.ones(len(col_start) - 1, dtype), tt_ptr=np.zeros(len(layer_cols) - 1,
                                                                        np.int64),
                  tt_req=np.zeros(P))
     return Setup(tp, device_c, dev_c, state)

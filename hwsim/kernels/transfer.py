@@ -168,8 +168,8 @@ def after_update(tp, s, dev_a, dev_c, k):
     ----------
     tp : TransferParams
     s : hwsim.kernels.step.State
-        Uses ``tt_a``, ``tt_c`` (P,) the arrays' weights, ``tt_h`` (P,) float64 H (empty
-        without the buffer), ``tt_chop`` (n_cols,) float64 χ, ``tt_ptr`` (L,) int64 the next
+        Uses ``tt_a``, ``tt_c`` (P,) the arrays' weights, ``tt_h`` (P,) H in the state dtype (empty
+        without the buffer), ``tt_chop`` (n_cols,) χ in the state dtype, ``tt_ptr`` (L,) int64 the next
         column of each layer, ``tt_req`` (P,) float64 C's request, ``rb1`` (read scratch),
         ``counters`` (``transfers``, ``transfer_reads``, ``transfer_resets``,
         ``transfer_pulses_up/down``).
