@@ -111,14 +111,20 @@ def time_best(fn, repeats):
     return best
 
 
-def bench_hwsim(n, repeats):
+def make_chip(dtype="float64"):
+    """The benchmarked chip: the Fashion CNN at batch B, state and forward passes in dtype."""
     from hwsim.chip.chip import Chip
     from hwsim.chip.layers import build_network
     from hwsim.config import NetworkConfig
     X, Y = data()
     net = build_network(NetworkConfig(layers=LAYERS, activation="relu", cost="cross_entropy"),
-                        (28, 28))
-    chip = Chip(net, X, Y, net.init_params(SEED), seed=SEED, batch=B, amplitude=0.1, eta=10.0)
+                        (28, 28), dtype=dtype)
+    return Chip(net, X, Y, net.init_params(SEED, dtype=np.dtype(dtype)), seed=SEED, batch=B,
+                amplitude=0.1, eta=10.0, dtype=dtype), net
+
+
+def bench_hwsim(n, repeats, dtype="float64"):
+    chip, net = make_chip(dtype)
     chip.advance(1)  # compile
     return n / time_best(lambda: chip.advance(n), repeats), net.n_params
 
