@@ -45,6 +45,9 @@ def _im2col(work, src, nb, r, cols):
         for i in range(kh):
             for j in range(kw):
                 row = cols + ((c * kh + i) * kw + j) * ncol
+                # the output columns x whose input column x·st − pad + j lies inside [0, iw)
+                x0 = min(ow, max(0, (pad - j + st - 1) // st))
+                x1 = max(x0, min(ow, (iw - 1 + pad - j) // st + 1))
                 for s in range(nb):
                     base = src + s * nin + c * ih * iw
                     for y in range(oh):
@@ -54,9 +57,17 @@ def _im2col(work, src, nb, r, cols):
                             for x in range(ow):
                                 work[o + x] = 0.0
                             continue
-                        for x in range(ow):
-                            xx = x * st - pad + j
-                            work[o + x] = work[base + yy * iw + xx] if 0 <= xx < iw else 0.0
+                        for x in range(x0):
+                            work[o + x] = 0.0
+                        a = base + yy * iw - pad + j
+                        if st == 1:
+                            for x in range(x0, x1):  # contiguous copy
+                                work[o + x] = work[a + x]
+                        else:
+                            for x in range(x0, x1):
+                                work[o + x] = work[a + x * st]
+                        for x in range(x1, ow):
+                            work[o + x] = 0.0
 
 
 @jit
@@ -98,8 +109,23 @@ def _dense(work, w, src, dst, nb, r, scale, npert, noff, use_np):
 def _pool(work, src, dst, nb, r):
     c_, ih, iw, oh, ow = r[C_IC], r[C_IH], r[C_IW], r[C_OH], r[C_OW]
     kh, kw, st = r[C_KH], r[C_KW], r[C_ST]
-    is_max = r[C_TYPE] == T_MAXPOOL
     inv = 1.0 / (kh * kw)
+    if r[C_TYPE] == T_MAXPOOL:  # two loops, so the inner one has no type test
+        for s in range(nb):
+            for c in range(c_):
+                base = src + (s * c_ + c) * ih * iw
+                out = dst + (s * c_ + c) * oh * ow
+                for y in range(oh):
+                    for x in range(ow):
+                        first = base + (y * st) * iw + x * st
+                        acc = work[first]
+                        for i in range(kh):
+                            for j in range(kw):
+                                v = work[first + i * iw + j]
+                                if v > acc or v != v:  # NaN propagates (divergence guard)
+                                    acc = v
+                        work[out + y * ow + x] = acc
+        return
     for s in range(nb):
         for c in range(c_):
             base = src + (s * c_ + c) * ih * iw
@@ -107,16 +133,11 @@ def _pool(work, src, dst, nb, r):
             for y in range(oh):
                 for x in range(ow):
                     first = base + (y * st) * iw + x * st
-                    acc = work[first] if is_max else 0.0
+                    acc = 0.0
                     for i in range(kh):
                         for j in range(kw):
-                            v = work[first + i * iw + j]
-                            if is_max:
-                                if v > acc or v != v:  # NaN propagates (divergence guard)
-                                    acc = v
-                            else:
-                                acc += v
-                    work[out + y * ow + x] = acc if is_max else acc * inv
+                            acc += work[first + i * iw + j]
+                    work[out + y * ow + x] = acc * inv
 
 
 @jit
