@@ -1,9 +1,9 @@
 """Batched forward passes of a layer table: dense, conv2d (im2col + BLAS), max/avg pooling.
 
 A network is an int64 *layer table* ``rows`` (one row per layer, columns ``C_*`` below;
-built by :mod:`hwsim.chip.layers`) and one float64 scratch array ``work`` whose regions the
+built by :mod:`hwsim.chip.layers`) and one scratch array ``work`` (float64 or float32) whose regions the
 table's offsets name. Row 0 is the header: the input region (``C_AOFF``, width ``C_NOUT``),
-the im2col region (``C_COLS``), the two copies of the weights in float64 (``C_WB`` θ,
+the im2col region (``C_COLS``), the two copies of the weights in the scratch dtype (``C_WB`` θ,
 ``C_WP`` θ + θ̃, each of ``C_NP`` entries) and the chunk ``C_CHUNK``: samples are run
 ``C_CHUNK`` at a time, so the scratch does not grow with the batch. Rows 1.. are layers;
 their outputs, (chunk, C, H, W) sample-major, are at ``C_AOFF`` (pass 0) and
@@ -18,6 +18,11 @@ x·st − pad + j] (0 outside), then one matrix product K·cols per pass (``np.d
 the first layer's cols are shared by both passes. OpenBLAS's dgemm splits the output, never
 the inner sum, among threads, so the bits do not depend on the BLAS thread count (tested in
 a subprocess, tests/test_layers_kernels.py).
+
+Precision: every kernel is generic in the dtype of ``work`` (float64, or float32 with
+``sim.dtype = "float32"``, :class:`hwsim.chip.layers.LayerNet`): inputs, weights as read,
+columns and activations are stored in it (float32: sgemm), the bias, scale and activation
+are evaluated in float64 and rounded on store, and the costs are summed in float64.
 """
 
 import numpy as np
