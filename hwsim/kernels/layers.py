@@ -1,11 +1,12 @@
 """Batched forward passes of a layer table: dense, conv2d (im2col + BLAS), max/avg pooling.
 
 A network is an int64 *layer table* ``rows`` (one row per layer, columns ``C_*`` below;
-built by :mod:`hwsim.chip.layers`) and one scratch array ``work`` (float64 or float32) whose regions the
-table's offsets name. Row 0 is the header: the input region (``C_AOFF``, width ``C_NOUT``),
-the im2col region (``C_COLS``), the two copies of the weights in the scratch dtype (``C_WB`` θ,
-``C_WP`` θ + θ̃, each of ``C_NP`` entries) and the chunk ``C_CHUNK``: samples are run
-``C_CHUNK`` at a time, so the scratch does not grow with the batch. Rows 1.. are layers;
+built by :mod:`hwsim.chip.layers`) and one scratch array ``work`` (float64 or float32)
+whose regions the table's offsets name. Row 0 is the header: the input region (``C_AOFF``,
+width ``C_NOUT``), the im2col region (``C_COLS``), the two copies of the weights in the
+scratch dtype (``C_WB`` θ, ``C_WP`` θ + θ̃, each of ``C_NP`` entries) and the chunk
+``C_CHUNK``: samples are run ``C_CHUNK`` at a time, so the scratch does not grow with the
+batch. Rows 1.. are layers;
 their outputs, (chunk, C, H, W) sample-major, are at ``C_AOFF`` (pass 0) and
 ``C_AOFF + chunk·C_NOUT`` (pass 1). Flatten is not a row: (C, H, W) row-major already is the
 flat vector.
