@@ -9,7 +9,8 @@ change every step, so the baseline is remeasured every step) plus the O(P) code,
 and update. Timed:
 
 - hwsim: ``Chip(LayerNet, ...)`` with ``batch = 1000``, ``chip.advance(n)`` (the path of
-  ``hwsim run``; compilation excluded);
+  ``hwsim run``; compilation excluded), in float64 (the default) and with
+  ``sim.dtype = "float32"`` (state and forward passes in float32: sgemm);
 - NumPy: the same step written in plain NumPy (im2col by fancy indexing, ``@`` for the
   products, pooling by reshape), :func:`numpy_step`;
 - PyTorch CPU (only if ``import torch`` works; never a dependency of hwsim): the two forward
@@ -23,7 +24,7 @@ labels) are generated here, so nothing needs to be downloaded.
 
 Usage::
 
-    python benchmarks/bench_cnn.py             # about 2 minutes on 2 cores
+    python benchmarks/bench_cnn.py             # about 3 minutes on 2 cores
     python benchmarks/bench_cnn.py --quick     # 1 repeat, fewer steps
     # PyTorch is timed in-process if importable, else with --torch-python (default
     # /work/torchvenv/bin/python: python -m venv /work/torchvenv && pip install numpy torch)
@@ -111,14 +112,20 @@ def time_best(fn, repeats):
     return best
 
 
-def bench_hwsim(n, repeats):
+def make_chip(dtype="float64"):
+    """The benchmarked chip: the Fashion CNN at batch B, state and forward passes in dtype."""
     from hwsim.chip.chip import Chip
     from hwsim.chip.layers import build_network
     from hwsim.config import NetworkConfig
     X, Y = data()
     net = build_network(NetworkConfig(layers=LAYERS, activation="relu", cost="cross_entropy"),
-                        (28, 28))
-    chip = Chip(net, X, Y, net.init_params(SEED), seed=SEED, batch=B, amplitude=0.1, eta=10.0)
+                        (28, 28), dtype=dtype)
+    return Chip(net, X, Y, net.init_params(SEED, dtype=np.dtype(dtype)), seed=SEED, batch=B,
+                amplitude=0.1, eta=10.0, dtype=dtype), net
+
+
+def bench_hwsim(n, repeats, dtype="float64"):
+    chip, net = make_chip(dtype)
     chip.advance(1)  # compile
     return n / time_best(lambda: chip.advance(n), repeats), net.n_params
 
@@ -185,7 +192,9 @@ def main():
     if a.torch_only:
         print(json.dumps(bench_torch(n, reps)))
         return
+    load0 = os.getloadavg()
     hw, P = bench_hwsim(n, reps)
+    hw32, _ = bench_hwsim(n, reps, "float32")
     npy = bench_numpy(max(1, n // 3), reps)
     torch_res = None
     try:
@@ -200,17 +209,19 @@ def main():
     print(f"## Fashion CNN (P = {P:,}), batch {B}, two forward passes per step, "
           f"{datetime.date.today()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, best of {reps}\n")
-    print("| implementation | steps/s | hwsim / it |")
-    print("|---|---:|---:|")
-    print(f"| hwsim (Chip, batch {B}) | {hw:.2f} | 1.00 |")
-    print(f"| NumPy im2col step | {npy:.2f} | {hw / npy:.2f} |")
+    print("| implementation | steps/s | hwsim float64 / it | hwsim float32 / it |")
+    print("|---|---:|---:|---:|")
+    print(f"| hwsim float64 (Chip, batch {B}) | {hw:.2f} | 1.00 | {hw32 / hw:.2f} |")
+    print(f"| hwsim float32 (Chip, batch {B}, sim.dtype = float32) | {hw32:.2f} | "
+          f"{hw / hw32:.2f} | 1.00 |")
+    print(f"| NumPy im2col step, float64 | {npy:.2f} | {hw / npy:.2f} | {hw32 / npy:.2f} |")
     if torch_res is None:
-        print("| PyTorch CPU (2 forward passes) | not installed | — |")
+        print("| PyTorch CPU (2 forward passes) | not installed | — | — |")
     else:
         for sps, ver, thr, dtype in torch_res:
             print(f"| PyTorch {ver} CPU {dtype}, {thr} threads (2 forward passes only) | "
-                  f"{sps:.2f} | {hw / sps:.2f} |")
-
+                  f"{sps:.2f} | {hw / sps:.2f} | {hw32 / sps:.2f} |")
+    print(f"\nload average before / after: {load0} / {os.getloadavg()}")
 
 if __name__ == "__main__":
     main()

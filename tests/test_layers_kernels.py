@@ -10,6 +10,7 @@ import pytest
 
 from hwsim.chip.layers import CHUNK, LayerNet, build_network
 from hwsim.config import NetworkConfig
+from hwsim.exceptions import ConfigError
 from hwsim.kernels import sense as _sense
 from tests import naive
 
@@ -85,28 +86,71 @@ def test_a_nan_weight_propagates_through_max_pooling(net, data):
 
 
 CHILD = """
+import sys
 import numpy as np
 from hwsim.chip.layers import build_network
 from hwsim.config import NetworkConfig
 L = [dict(type="conv2d", channels=16, kernel=3), dict(type="maxpool", size=2),
      dict(type="conv2d", channels=32, kernel=3), dict(type="maxpool", size=2),
      dict(type="flatten"), dict(type="dense", units=10)]
-net = build_network(NetworkConfig(layers=L, activation="relu"), (28, 28))
+dt = np.dtype(sys.argv[1])
+net = build_network(NetworkConfig(layers=L, activation="relu"), (28, 28), dtype=dt)
 rng = np.random.default_rng(0)
-out = net.outputs(rng.normal(size=net.n_params) * 0.1, rng.random((100, 784)))
+out = net.outputs((rng.normal(size=net.n_params) * 0.1).astype(dt), rng.random((100, 784)))
 import hashlib
 print(hashlib.sha256(out.tobytes()).hexdigest())
 """
 
 
-def test_bits_do_not_depend_on_the_blas_or_numba_thread_count():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_bits_do_not_depend_on_the_blas_or_numba_thread_count(dtype):
     digests = set()
     for n in ("1", "2"):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=n, NUMBA_NUM_THREADS=n, OMP_NUM_THREADS=n)
-        r = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+        r = subprocess.run([sys.executable, "-c", CHILD, dtype], env=env, capture_output=True,
                            text=True, check=True)
         digests.add(r.stdout.strip())
     assert len(digests) == 1, digests
+
+
+@pytest.fixture(scope="module")
+def net32(net):
+    return LayerNet(net.shapes, "relu", cost="cross_entropy", chunk=4, dtype=np.float32)
+
+
+def f32(a):
+    """a rounded to float32 and back: the values a float32 chip holds."""
+    return np.asarray(a, np.float32).astype(np.float64)
+
+
+def test_float32_forward_equals_the_naive_float64_loops_to_float32_rounding(net, net32, data):
+    """sim.dtype = float32: X, weights, im2col columns and activations in float32 (sgemm);
+    the naive float64 loops on the same float32 θ and X agree to float32 rounding, and the
+    float64 kernels (1e-12 above) do not, so the float32 arithmetic is really used."""
+    X, Y, labels, theta = data
+    th = theta.astype(np.float32)
+    assert net32.scratch().dtype == np.float32 and net.scratch().dtype == np.float64
+    got = net32.outputs(th, X)
+    want = np.array([naive.layer_net_output(f32(th), f32(x), LAYERS, SHAPE, "relu", "linear")
+                     for x in X])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert np.abs(got - want).max() > 1e-10  # not the float64 path
+    assert np.abs(net.outputs(f32(th), f32(X)) - want).max() < 1e-12
+    pert = np.random.default_rng(1).normal(scale=0.01, size=net.n_params).astype(np.float32)
+    out = np.zeros(2)
+    batch = np.array([4, 0, 9, 10, 3])  # two chunks of 4
+    _sense.measure(net32.sense_model(X, Y)._replace(batch=batch), th, pert, 0, True, out, 0)
+    want_p = np.mean([ref_cost(f32(th + pert), f32(X[i]), Y[i]) for i in batch])
+    want_b = np.mean([ref_cost(f32(th), f32(X[i]), Y[i]) for i in batch])
+    np.testing.assert_allclose(out, [want_p, want_b], rtol=1e-5)
+    cost, acc = net32.evaluate(th, X, Y, labels)
+    assert abs(cost - np.mean([ref_cost(f32(th), f32(x), y) for x, y in zip(X, Y)])) < 1e-5
+    assert acc == np.mean(np.argmax(want, axis=1) == labels)
+
+
+def test_an_unknown_forward_dtype_is_refused(net):
+    with pytest.raises(ConfigError, match=r"^sim.dtype = float16: allowed: float64, float32"):
+        LayerNet(net.shapes, dtype=np.float16)
 
 
 def test_the_exact_gradient_of_a_conv_net_equals_finite_differences(net, data):

@@ -134,6 +134,20 @@ def test_hwsim_run_trains_a_conv_net_and_resumes_bit_identically(tmp_path, devic
     assert np.array_equal(run.chip_.theta, resumed.chip_.theta)
 
 
+def test_a_float32_conv_run_trains_and_resumes_bit_identically(tmp_path):
+    """sim.dtype = float32: the layer network's forward passes run in float32 (sgemm), the
+    run trains and resumes bit for bit."""
+    f = dict(RUN, sim={"steps": 600, "eval_every": 300, "dtype": "float32"})
+    run = run_experiment(RunConfig.from_dict(f), tmp_path / "whole")
+    assert run.network_.dtype == np.float32 and run.chip_.theta.dtype == np.float32
+    m = run.metrics_
+    assert m[-1]["train_cost"] < 0.95 * m[0]["train_cost"]
+    half = dict(RUN, sim={"steps": 301, "eval_every": 300, "dtype": "float32"})
+    run_experiment(RunConfig.from_dict(half), tmp_path / "half")
+    resumed = resume_experiment(tmp_path / "half", ["sim.steps=600"])
+    assert np.array_equal(run.chip_.theta, resumed.chip_.theta)
+
+
 @pytest.mark.parametrize("over,msg", [
     ({"chip": {"out_bound": 2.0}}, r"^network.layers: converters and neuron variation"),
     ({"chip": {"inp_bound": 1.0, "dac_bits": 6}}, r"^network.layers: converters and neuron"),

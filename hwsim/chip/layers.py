@@ -204,9 +204,11 @@ def check_layer_run(cfg):
                           "not modelled for conv networks; leave them off")
 
 
-def build_network(ncfg, input_shape, *, periphery=None, seed=0, weight_scale=1.0):
+def build_network(ncfg, input_shape, *, periphery=None, seed=0, weight_scale=1.0,
+                  dtype=np.float64):
     """The chip's network for a ``[network]`` section: :class:`MLP` for ``sizes`` or a
-    dense-only ``layers`` list (bit-identical to the same ``sizes``), else :class:`LayerNet`.
+    dense-only ``layers`` list (bit-identical to the same ``sizes``), else :class:`LayerNet`
+    whose forward passes run in ``dtype`` (``sim.dtype``; the MLP ignores it).
 
     Raises
     ------
@@ -228,7 +230,7 @@ def build_network(ncfg, input_shape, *, periphery=None, seed=0, weight_scale=1.0
         return MLP(sizes, n.activation, n.output_activation, n.cost, periphery=periphery,
                    seed=seed, weight_scale=weight_scale)
     return LayerNet(shapes, n.activation, n.output_activation, n.cost, periphery=periphery,
-                    weight_scale=weight_scale)
+                    weight_scale=weight_scale, dtype=dtype)
 
 
 class LayerNet:
@@ -252,15 +254,22 @@ class LayerNet:
     chunk : int
         Samples per chunk of the batched passes (≥ 1; the scratch holds this many; results
         do not depend on it beyond rounding of the matrix products).
+    dtype : {numpy.float64, numpy.float32}
+        Precision of the forward passes (``sim.dtype``): the scratch ``work`` holding the
+        inputs (rounded from X on gather), the weights as read (θ, θ + θ̃), the im2col
+        columns and the activations, so the matrix products are dgemm or sgemm. Bias,
+        scale and activation are evaluated in float64 and rounded on store (case D10);
+        the costs are summed in float64 in both.
 
     Raises
     ------
     ConfigError
-        Unknown names, periphery (DAC/ADC, neuron variation) on.
+        Unknown names, periphery (DAC/ADC, neuron variation) on, a dtype other than
+        float64 or float32.
     """
 
     def __init__(self, shapes, activation="relu", output_activation="auto", cost="mse", *,
-                 periphery=None, weight_scale=1.0, chunk=CHUNK):
+                 periphery=None, weight_scale=1.0, chunk=CHUNK, dtype=np.float64):
         if periphery is not None and periphery.has_periphery():
             raise ConfigError("network.layers: converters and neuron variation (chip.inp_bound, "
                               "chip.out_bound, chip.dac_bits, chip.adc_bits, chip.neuron_*) are "
@@ -278,6 +287,9 @@ class LayerNet:
         if not (isinstance(chunk, (int, np.integer)) and chunk >= 1):
             raise ConfigError(f"LayerNet chunk = {chunk!r}: must be an integer ≥ 1")
         self.chunk = int(chunk)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ConfigError(f"sim.dtype = {self.dtype.name}: allowed: float64, float32")
         self.rows, self.work_size = self._table()
 
     def _table(self):
@@ -391,14 +403,18 @@ class LayerNet:
         f0 = np.zeros(0)
         return _sense.SenseModel(np.int64(_sense.NET), X, Y, self.sizes, self.kinds, f0, f0,
                                  f0, f0, f0, f0, self.weight_scale, f0,
-                                 net=self.rows, net_work=np.zeros(self.work_size))
+                                 net=self.rows, net_work=self.scratch())
+
+    def scratch(self):
+        """A fresh scratch array for the forward kernels: (``work_size``,) of ``dtype``."""
+        return np.zeros(self.work_size, self.dtype)
 
     def outputs(self, theta, X):
         """Output activations (N, n_out) of the unperturbed network on X (N, n_in) (logits
         with a softmax output)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         out = np.zeros((len(X), int(self.sizes[-1])))
-        _kl.net_outputs(self.rows, np.zeros(self.work_size), np.ascontiguousarray(theta), X,
+        _kl.net_outputs(self.rows, self.scratch(), np.ascontiguousarray(theta), X,
                         self.weight_scale, out)
         return out
 
@@ -407,7 +423,7 @@ class LayerNet:
         acc)``, in chunks of :data:`CHUNK` samples (``counter`` is unused: no converters)."""
         X, Y = self._check_data(X, Y)
         out = np.zeros(2)
-        _kl.net_evaluate(self.rows, np.zeros(self.work_size), np.ascontiguousarray(theta), X,
+        _kl.net_evaluate(self.rows, self.scratch(), np.ascontiguousarray(theta), X,
                          Y, np.asarray(labels, dtype=np.int64), self.kinds, self.weight_scale,
                          out)
         return float(out[0]), float(out[1])

@@ -1,11 +1,12 @@
 """Batched forward passes of a layer table: dense, conv2d (im2col + BLAS), max/avg pooling.
 
 A network is an int64 *layer table* ``rows`` (one row per layer, columns ``C_*`` below;
-built by :mod:`hwsim.chip.layers`) and one float64 scratch array ``work`` whose regions the
-table's offsets name. Row 0 is the header: the input region (``C_AOFF``, width ``C_NOUT``),
-the im2col region (``C_COLS``), the two copies of the weights in float64 (``C_WB`` θ,
-``C_WP`` θ + θ̃, each of ``C_NP`` entries) and the chunk ``C_CHUNK``: samples are run
-``C_CHUNK`` at a time, so the scratch does not grow with the batch. Rows 1.. are layers;
+built by :mod:`hwsim.chip.layers`) and one scratch array ``work`` (float64 or float32)
+whose regions the table's offsets name. Row 0 is the header: the input region (``C_AOFF``,
+width ``C_NOUT``), the im2col region (``C_COLS``), the two copies of the weights in the
+scratch dtype (``C_WB`` θ, ``C_WP`` θ + θ̃, each of ``C_NP`` entries) and the chunk
+``C_CHUNK``: samples are run ``C_CHUNK`` at a time, so the scratch does not grow with the
+batch. Rows 1.. are layers;
 their outputs, (chunk, C, H, W) sample-major, are at ``C_AOFF`` (pass 0) and
 ``C_AOFF + chunk·C_NOUT`` (pass 1). Flatten is not a row: (C, H, W) row-major already is the
 flat vector.
@@ -18,6 +19,11 @@ x·st − pad + j] (0 outside), then one matrix product K·cols per pass (``np.d
 the first layer's cols are shared by both passes. OpenBLAS's dgemm splits the output, never
 the inner sum, among threads, so the bits do not depend on the BLAS thread count (tested in
 a subprocess, tests/test_layers_kernels.py).
+
+Precision: every kernel is generic in the dtype of ``work`` (float64, or float32 with
+``sim.dtype = "float32"``, :class:`hwsim.chip.layers.LayerNet`): inputs, weights as read,
+columns and activations are stored in it (float32: sgemm), the bias, scale and activation
+are evaluated in float64 and rounded on store, and the costs are summed in float64.
 """
 
 import numpy as np
@@ -45,6 +51,9 @@ def _im2col(work, src, nb, r, cols):
         for i in range(kh):
             for j in range(kw):
                 row = cols + ((c * kh + i) * kw + j) * ncol
+                # the output columns x whose input column x·st − pad + j lies inside [0, iw)
+                x0 = min(ow, max(0, (pad - j + st - 1) // st))
+                x1 = max(x0, min(ow, (iw - 1 + pad - j) // st + 1))
                 for s in range(nb):
                     base = src + s * nin + c * ih * iw
                     for y in range(oh):
@@ -54,9 +63,17 @@ def _im2col(work, src, nb, r, cols):
                             for x in range(ow):
                                 work[o + x] = 0.0
                             continue
-                        for x in range(ow):
-                            xx = x * st - pad + j
-                            work[o + x] = work[base + yy * iw + xx] if 0 <= xx < iw else 0.0
+                        for x in range(x0):
+                            work[o + x] = 0.0
+                        a = base + yy * iw - pad + j
+                        if st == 1:
+                            for x in range(x0, x1):  # contiguous copy
+                                work[o + x] = work[a + x]
+                        else:
+                            for x in range(x0, x1):
+                                work[o + x] = work[a + x * st]
+                        for x in range(x1, ow):
+                            work[o + x] = 0.0
 
 
 @jit
@@ -98,8 +115,23 @@ def _dense(work, w, src, dst, nb, r, scale, npert, noff, use_np):
 def _pool(work, src, dst, nb, r):
     c_, ih, iw, oh, ow = r[C_IC], r[C_IH], r[C_IW], r[C_OH], r[C_OW]
     kh, kw, st = r[C_KH], r[C_KW], r[C_ST]
-    is_max = r[C_TYPE] == T_MAXPOOL
     inv = 1.0 / (kh * kw)
+    if r[C_TYPE] == T_MAXPOOL:  # two loops, so the inner one has no type test
+        for s in range(nb):
+            for c in range(c_):
+                base = src + (s * c_ + c) * ih * iw
+                out = dst + (s * c_ + c) * oh * ow
+                for y in range(oh):
+                    for x in range(ow):
+                        first = base + (y * st) * iw + x * st
+                        acc = work[first]
+                        for i in range(kh):
+                            for j in range(kw):
+                                v = work[first + i * iw + j]
+                                if v > acc or v != v:  # NaN propagates (divergence guard)
+                                    acc = v
+                        work[out + y * ow + x] = acc
+        return
     for s in range(nb):
         for c in range(c_):
             base = src + (s * c_ + c) * ih * iw
@@ -107,16 +139,11 @@ def _pool(work, src, dst, nb, r):
             for y in range(oh):
                 for x in range(ow):
                     first = base + (y * st) * iw + x * st
-                    acc = work[first] if is_max else 0.0
+                    acc = 0.0
                     for i in range(kh):
                         for j in range(kw):
-                            v = work[first + i * iw + j]
-                            if is_max:
-                                if v > acc or v != v:  # NaN propagates (divergence guard)
-                                    acc = v
-                            else:
-                                acc += v
-                    work[out + y * ow + x] = acc if is_max else acc * inv
+                            acc += work[first + i * iw + j]
+                    work[out + y * ow + x] = acc * inv
 
 
 @jit

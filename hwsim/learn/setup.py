@@ -176,7 +176,7 @@ def build_chip(cfg, dataset=None, profile=None):
     profile = profile or load_profile(cfg.chip.device, cfg.chip.device_set)
     # network.sizes, or the [[network.layers]] (a dense-only list is the same MLP).
     net = build_network(n, ds.sample_shape or (ds.n_in,), periphery=cfg.chip.converters(),
-                        seed=cfg.seed, weight_scale=cfg.chip.weight_scale)
+                        seed=cfg.seed, weight_scale=cfg.chip.weight_scale, dtype=cfg.sim.dtype)
     check_memory(cfg, profile, len(ds.X_train), len(ds.X_test), net)
     dtype = np.dtype(cfg.sim.dtype)
     theta0 = net.init_params(cfg.seed, n.init, n.init_low, n.init_high, dtype=dtype)
