@@ -7,7 +7,7 @@ from hwsim.config import RunConfig, load_config
 from hwsim.exceptions import DivergenceError, HwsimError
 from hwsim.learn.backprop import BackpropTrainer
 from hwsim.learn.trainer import RESUMABLE_KEYS, MGDTrainer, TimelineProcessError
-from hwsim.runs import CONFIG_NAME, CURVE_NAME
+from hwsim.runs import CONFIG_NAME, CURVE_NAME, flatten
 from hwsim.sections.layers import layer_text
 
 # Shown in the title itself, or about how long the run lasts rather than what it is.
@@ -15,15 +15,6 @@ _TITLE_KEYS = {"task.name", "network.sizes", "network.layers", "mgd.perturbation
                "sim.steps", "sim.time_limit_s", "sim.eval_every", "sim.checkpoint_every",
                "sim.target_accuracy", "sim.stop_at_target"}
 
-
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def plot_title(cfg):
@@ -45,8 +36,8 @@ def plot_title(cfg):
            else str(list(cfg.network.sizes)))
     title = (f"{cfg.task.name} {net}, {cfg.mgd.perturbation} MGD on "
              f"{cfg.chip.device}, seed {cfg.seed}")
-    default = _flat(RunConfig().to_dict())
-    diff = [f"{k} = {v}" for k, v in _flat(cfg.to_dict()).items()
+    default = flatten(RunConfig().to_dict())
+    diff = [f"{k} = {v}" for k, v in flatten(cfg.to_dict()).items()
             if k not in _TITLE_KEYS and default.get(k) != v]
     # Paths the OS gave as undecodable bytes (strict C locale) carry surrogates no font has.
     def shown(text):

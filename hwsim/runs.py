@@ -17,7 +17,9 @@ import json
 import math
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +56,18 @@ class WriteError(HwsimError, OSError):
     built from its message alone, because SimPy re-creates an exception raised inside a
     timeline process from its ``args``.
     """
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level with dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``): a
+    config as ``--set`` spells its keys."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _cause(exc) -> str:

@@ -35,7 +35,7 @@ from hwsim.kernels.clocks import shuffle_order
 from hwsim.kernels.optimizer import OptimizerParams, request
 from hwsim.runs import (
     CHECKPOINT_NAME, CONFIG_NAME, CURVE_NAME, METRICS_COLUMNS, METRICS_NAME, SUMMARY_NAME,
-    MetricsWriter, atomic_write_bytes, curve_summary, target_hit, write_json,
+    MetricsWriter, atomic_write_bytes, curve_summary, flatten, target_hit, write_json,
 )
 from hwsim.tasks import load_task
 
@@ -76,7 +76,7 @@ def check_backprop_config(cfg, profile=None):
     if cfg.diagnostics.enabled:
         raise ConfigError("diagnostics.enabled = true: measures the MGD estimate; a backprop "
                           "run has none (its gradient is exact): set it to false")
-    chip, default = _flat(cfg.to_dict()["chip"]), _flat(type(cfg)().to_dict()["chip"])
+    chip, default = flatten(cfg.to_dict()["chip"]), flatten(type(cfg)().to_dict()["chip"])
     for key, value in chip.items():  # every other hardware setting would be silently ignored
         if key not in BACKPROP_CHIP_KEYS and value != default.get(key):
             raise ConfigError(f"chip.{key} = {value!r}: learn.algorithm = 'backprop' trains the "
@@ -87,16 +87,6 @@ def check_backprop_config(cfg, profile=None):
 #: The [chip] keys the backprop baseline honours (the network's weight scale) or checks above.
 BACKPROP_CHIP_KEYS = {"device", "weight_scale", "inp_bound", "out_bound", "neuron_gain_dtod",
                       "neuron_offset_dtod"}
-
-
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 class BackpropTrainer:

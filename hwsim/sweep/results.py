@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hwsim.runs import atomic_write_bytes
+from hwsim.runs import atomic_write_bytes, flatten  # noqa: F401  (flatten: results' API)
 
 __all__ = ["RESULTS_NAME", "FIXED_COLUMNS", "TIMING_COLUMNS", "flatten", "result_rows",
            "write_results", "read_results"]
@@ -25,17 +25,6 @@ RESULTS_NAME = "results.csv"
 FIXED_COLUMNS = ("run_id", "point", "replicate", "seed")
 #: Wall-clock columns: the only ones that differ between executors or repeats of a sweep.
 TIMING_COLUMNS = ("wall_s", "segment_wall_s", "compile_s", "steps_per_s")
-
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts -> one level with dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def cell(v: Any) -> str:
