@@ -134,6 +134,10 @@ def test_hwsim_run_trains_a_conv_net_and_resumes_bit_identically(tmp_path, devic
     assert np.array_equal(run.chip_.theta, resumed.chip_.theta)
 
 
+# Slow: a float32 layer network is its own specialisation of the step driver (about 2 min of
+# compilation on 2 cores); float32 conv numerics are in the default suite
+# (tests/test_layers_kernels.py, against the naive loops and across thread counts).
+@pytest.mark.slow
 def test_a_float32_conv_run_trains_and_resumes_bit_identically(tmp_path):
     """sim.dtype = float32: the layer network's forward passes run in float32 (sgemm), the
     run trains and resumes bit for bit."""
